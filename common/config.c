@@ -1,0 +1,198 @@
+/* Configuration: MOTCUA_* environment variables over an optional KEY=VALUE file. */
+#include "motcua/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "motcua/error.h"
+
+struct key_def {
+    const char *key;
+    const char *def;
+    const char *help;
+};
+
+static const struct key_def keys[] = {
+    {"MOTCUA_KAFKA_BROKERS", "127.0.0.1:9092", "Kafka bootstrap servers"},
+    {"MOTCUA_KAFKA_PROPS", "", "extra librdkafka properties, k=v,k=v (SASL/TLS, timeouts)"},
+    {"MOTCUA_KAFKA_ASSIGNOR", "range,roundrobin",
+     "partition.assignment.strategy (cooperative-sticky suits a real cluster)"},
+    {"MOTCUA_TOPIC_PREFIX", "motcua.", "prefix of every topic name"},
+    {"MOTCUA_GROUP_ID", "motcua-<service>", "consumer group id"},
+    {"MOTCUA_PG_URL", "postgresql://127.0.0.1/motcua", "PostgreSQL connection URL"},
+    {"MOTCUA_HTTP_ADDR", "127.0.0.1", "address of /livez, /readyz, /metrics"},
+    {"MOTCUA_HTTP_PORT", "0", "HTTP port (0: any free port)"},
+    {"MOTCUA_HTTP_PORT_FILE", "", "file the bound HTTP port is written to"},
+    {"MOTCUA_CLOCK", "wall", "wall, or topic (time from ticks on <prefix>clock)"},
+    {"MOTCUA_BATCH_MAX", "500", "messages per database transaction"},
+    {"MOTCUA_BATCH_WAIT_MS", "20", "poll interval when idle, milliseconds"},
+    {"MOTCUA_MESSAGE_MAX_BYTES", "262144", "larger messages are rejected or dead-lettered"},
+    {"MOTCUA_SWEEP_MAX", "500", "deadline clocks fired per transaction"},
+    {"MOTCUA_REAPPOINT_WORKING_DAYS", "3",
+     "new appointment after a breach, in working days, when the unit gave none"},
+    {"MOTCUA_DRAIN_TIMEOUT_S", "25", "seconds allowed to drain on SIGTERM"},
+    {"MOTCUA_CONFIG_FILE", "", "optional file of KEY=VALUE lines (environment wins)"},
+    {"MOTCUA_LOG_LEVEL", "info", "debug, info, warn or error"},
+    {NULL, NULL, NULL},
+};
+
+/* Values read from the config file, consulted when the environment is silent. */
+struct file_kv {
+    char *key;
+    char *value;
+};
+
+static const char *lookup(const struct file_kv *kv, size_t n, const char *key)
+{
+    const char *v = getenv(key);
+    if (v != NULL)
+        return v;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(kv[i].key, key) == 0)
+            return kv[i].value;
+    for (const struct key_def *k = keys; k->key; k++)
+        if (strcmp(k->key, key) == 0)
+            return k->def;
+    return "";
+}
+
+static int read_file(const char *path, struct file_kv **out, size_t *n, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int lineno = 0;
+    if (f == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "MOTCUA_CONFIG_FILE %s: %s", path, strerror(errno));
+    while (fgets(line, sizeof line, f)) {
+        char *eq, *end;
+        lineno++;
+        end = line + strcspn(line, "\r\n");
+        *end = '\0';
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        eq = strchr(line, '=');
+        if (eq == NULL || strncmp(line, "MOTCUA_", 7) != 0) {
+            fclose(f);
+            return mc_err(err, errlen, MC_EINVAL, "%s:%d: expected MOTCUA_KEY=value", path,
+                          lineno);
+        }
+        *eq = '\0';
+        *out = mc_xrealloc(*out, (*n + 1) * sizeof **out);
+        (*out)[*n].key = mc_xstrdup(line);
+        (*out)[*n].value = mc_xstrdup(eq + 1);
+        (*n)++;
+    }
+    fclose(f);
+    return 0;
+}
+
+static int parse_int(const char *key, const char *s, int min, int max, int *out, char *err,
+                     size_t errlen)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max)
+        return mc_err(err, errlen, MC_EINVAL, "%s=%s: expected an integer from %d to %d", key, s,
+                      min, max);
+    *out = (int)v;
+    return 0;
+}
+
+int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t errlen)
+{
+    struct file_kv *kv = NULL;
+    size_t n = 0;
+    const char *file = getenv("MOTCUA_CONFIG_FILE");
+    const char *clock;
+    int rc = 0;
+
+    memset(cfg, 0, sizeof *cfg);
+    cfg->service = service;
+    if (file != NULL && *file && (rc = read_file(file, &kv, &n, err, errlen)) != 0)
+        goto out;
+
+    cfg->kafka_brokers = mc_xstrdup(lookup(kv, n, "MOTCUA_KAFKA_BROKERS"));
+    cfg->kafka_props = mc_xstrdup(lookup(kv, n, "MOTCUA_KAFKA_PROPS"));
+    cfg->assignor = mc_xstrdup(lookup(kv, n, "MOTCUA_KAFKA_ASSIGNOR"));
+    cfg->topic_prefix = mc_xstrdup(lookup(kv, n, "MOTCUA_TOPIC_PREFIX"));
+    if (strcmp(lookup(kv, n, "MOTCUA_GROUP_ID"), "motcua-<service>") == 0) {
+        char g[128];
+        snprintf(g, sizeof g, "motcua-%s", service);
+        cfg->group_id = mc_xstrdup(g);
+    } else {
+        cfg->group_id = mc_xstrdup(lookup(kv, n, "MOTCUA_GROUP_ID"));
+    }
+    cfg->pg_url = mc_xstrdup(lookup(kv, n, "MOTCUA_PG_URL"));
+    cfg->http_addr = mc_xstrdup(lookup(kv, n, "MOTCUA_HTTP_ADDR"));
+    cfg->http_port_file = mc_xstrdup(lookup(kv, n, "MOTCUA_HTTP_PORT_FILE"));
+
+    clock = lookup(kv, n, "MOTCUA_CLOCK");
+    if (strcmp(clock, "wall") == 0) {
+        cfg->clock = MC_CLOCK_WALL;
+    } else if (strcmp(clock, "topic") == 0) {
+        cfg->clock = MC_CLOCK_TOPIC;
+    } else {
+        rc = mc_err(err, errlen, MC_EINVAL, "MOTCUA_CLOCK=%s: expected wall or topic", clock);
+        goto out;
+    }
+    if ((rc = parse_int("MOTCUA_HTTP_PORT", lookup(kv, n, "MOTCUA_HTTP_PORT"), 0, 65535,
+                        &cfg->http_port, err, errlen)) ||
+        (rc = parse_int("MOTCUA_BATCH_MAX", lookup(kv, n, "MOTCUA_BATCH_MAX"), 1, 100000,
+                        &cfg->batch_max, err, errlen)) ||
+        (rc = parse_int("MOTCUA_BATCH_WAIT_MS", lookup(kv, n, "MOTCUA_BATCH_WAIT_MS"), 1, 10000,
+                        &cfg->batch_wait_ms, err, errlen)) ||
+        (rc = parse_int("MOTCUA_MESSAGE_MAX_BYTES", lookup(kv, n, "MOTCUA_MESSAGE_MAX_BYTES"),
+                        1024, 16 << 20, &cfg->message_max_bytes, err, errlen)) ||
+        (rc = parse_int("MOTCUA_SWEEP_MAX", lookup(kv, n, "MOTCUA_SWEEP_MAX"), 1, 100000,
+                        &cfg->sweep_max, err, errlen)) ||
+        (rc = parse_int("MOTCUA_REAPPOINT_WORKING_DAYS",
+                        lookup(kv, n, "MOTCUA_REAPPOINT_WORKING_DAYS"), 1, 60, &cfg->reappoint_wd,
+                        err, errlen)) ||
+        (rc = parse_int("MOTCUA_DRAIN_TIMEOUT_S", lookup(kv, n, "MOTCUA_DRAIN_TIMEOUT_S"), 1, 300,
+                        &cfg->drain_timeout_s, err, errlen)))
+        goto out;
+    if (cfg->kafka_brokers[0] == '\0')
+        rc = mc_err(err, errlen, MC_EINVAL, "MOTCUA_KAFKA_BROKERS is empty");
+    else if (cfg->pg_url[0] == '\0')
+        rc = mc_err(err, errlen, MC_EINVAL, "MOTCUA_PG_URL is empty");
+out:
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+    if (rc)
+        mc_config_free(cfg);
+    return rc;
+}
+
+void mc_config_free(struct mc_config *cfg)
+{
+    free(cfg->kafka_brokers);
+    free(cfg->kafka_props);
+    free(cfg->assignor);
+    free(cfg->topic_prefix);
+    free(cfg->group_id);
+    free(cfg->pg_url);
+    free(cfg->http_addr);
+    free(cfg->http_port_file);
+    cfg->kafka_brokers = cfg->kafka_props = cfg->assignor = cfg->topic_prefix = NULL;
+    cfg->group_id = cfg->pg_url = cfg->http_addr = cfg->http_port_file = NULL;
+}
+
+void mc_config_usage(FILE *out, const char *program)
+{
+    fprintf(out, "usage: %s [--help]\n\nConfiguration (environment variables):\n", program);
+    for (const struct key_def *k = keys; k->key; k++)
+        fprintf(out, "  %-32s %s (default: %s)\n", k->key, k->help, k->def[0] ? k->def : "none");
+}
+
+char *mc_topic_name(const struct mc_config *cfg, const char *logical, char *buf, size_t buflen)
+{
+    snprintf(buf, buflen, "%s%s", cfg->topic_prefix, logical);
+    return buf;
+}

@@ -1,0 +1,48 @@
+/* Jansson helpers for reading validated messages. */
+#include "motcua/jsonutil.h"
+
+#include <string.h>
+
+#include "motcua/error.h"
+
+json_t *mc_json_at(const json_t *doc, const char *path)
+{
+    const json_t *cur = doc;
+    char key[128];
+    while (cur && *path) {
+        size_t n = strcspn(path, "/");
+        if (n >= sizeof key)
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        cur = json_object_get(cur, key);
+        path += n;
+        if (*path == '/')
+            path++;
+    }
+    return (json_t *)cur;
+}
+
+const char *mc_json_str(const json_t *doc, const char *path)
+{
+    return json_string_value(mc_json_at(doc, path));
+}
+
+int mc_json_time(const json_t *doc, const char *path, mc_instant *out)
+{
+    const char *s = mc_json_str(doc, path);
+    if (s == NULL)
+        return MC_EINVAL;
+    return mc_time_parse(s, out);
+}
+
+json_t *mc_json_time_new(mc_instant t)
+{
+    char buf[MC_RFC3339_LEN];
+    return json_string(mc_time_format(t, buf));
+}
+
+json_t *mc_json_str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}

@@ -1,0 +1,669 @@
+/* The service runtime: consume -> one transaction -> outbox -> publish -> commit. */
+#include "motcua/service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "motcua/clock.h"
+#include "motcua/error.h"
+#include "motcua/http.h"
+#include "motcua/kafka.h"
+#include "motcua/log.h"
+#include "motcua/metrics.h"
+#include "motcua/outbox.h"
+#include "motcua/pg.h"
+
+#define RELAY_MAX 1000
+#define BACKOFF_MAX_MS 5000
+#define IDLE_RELAY_MS 1000 /* look for rows left by a crash this often */
+
+struct mc_service {
+    const struct mc_service_def *def;
+    const struct mc_config *cfg;
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    uv_signal_t sigterm, sigint;
+    struct mc_http *http;
+    PGconn *conn;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    struct mc_clock *clock;
+    void *state;
+    char producer_name[64];
+    char prefix_topic[256];
+
+    /* The batch being applied; kept until its transaction commits. */
+    rd_kafka_message_t **batch;
+    int nbatch;
+
+    int joined;          /* consumer received an assignment (maybe empty) */
+    int stopping;        /* SIGTERM seen: drain */
+    int stopped;         /* drained */
+    int backoff_ms;      /* current retry delay after a failure */
+    uint64_t retry_at;   /* loop time (ms) of the next attempt after a failure */
+    uint64_t drain_deadline;
+    uint64_t next_relay; /* loop ms */
+    uint64_t next_work;  /* loop ms */
+    int outbox_dirty;
+    int handles; /* timer and signal handles initialised and not yet closed */
+
+    struct mc_metric *m_messages, *m_deadletters, *m_duplicates, *m_batches, *m_batch_seconds,
+        *m_published, *m_failures, *m_ready;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- Kafka group membership ---------------------------------------------- */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct mc_service *svc = rd_kafka_opaque(rk);
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    char n[16];
+    snprintf(n, sizeof n, "%d", parts->cnt);
+    if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        mc_log_kv(MC_LOG_INFO, "partitions assigned", "count", n, NULL);
+        if (cooperative)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        svc->joined = 1;
+    } else {
+        mc_log_kv(MC_LOG_INFO, "partitions revoked", "count", n, NULL);
+        /* No batch is ever in flight during a poll, so nothing to finish. */
+        if (cooperative)
+            rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ---- database connection ------------------------------------------------- */
+
+static int ensure_db(struct mc_service *svc, char *err, size_t errlen)
+{
+    if (mc_pg_alive(svc->conn))
+        return 0;
+    PQfinish(svc->conn);
+    svc->conn = mc_pg_connect(svc->cfg->pg_url, svc->producer_name, err, errlen);
+    if (svc->conn == NULL)
+        return MC_EDB;
+    mc_log_kv(MC_LOG_INFO, "connected to PostgreSQL", NULL);
+    if (svc->state == NULL && svc->def->init_cb) {
+        svc->state = svc->def->init_cb(svc, svc->conn, err, errlen);
+        if (svc->state == NULL)
+            return MC_EDB;
+    }
+    return 0;
+}
+
+/* ---- applying a batch ---------------------------------------------------- */
+
+static void free_batch(struct mc_service *svc)
+{
+    for (int i = 0; i < svc->nbatch; i++)
+        rd_kafka_message_destroy(svc->batch[i]);
+    svc->nbatch = 0;
+}
+
+static void poll_batch(struct mc_service *svc)
+{
+    while (svc->nbatch < svc->cfg->batch_max) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(svc->consumer, 0);
+        if (m == NULL)
+            break;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                mc_log_kv(MC_LOG_WARN, "consumer error", "error", rd_kafka_message_errstr(m),
+                          NULL);
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        svc->batch[svc->nbatch++] = m;
+    }
+}
+
+static int savepoint(PGconn *conn, const char *cmd, char *err, size_t errlen)
+{
+    return mc_pg_exec(conn, cmd, 0, NULL, err, errlen);
+}
+
+/* Applies one message under its savepoint. Returns 0 (applied, duplicate or
+ * dead-lettered) or an infrastructure error. */
+static int apply_one(struct mc_service *svc, rd_kafka_message_t *m, char *err, size_t errlen)
+{
+    struct mc_msg msg;
+    char reason[1024], key[512];
+    json_error_t jerr;
+    json_t *doc = NULL, *event_id;
+    int rc;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    size_t plen = strlen(svc->cfg->topic_prefix);
+
+    memset(&msg, 0, sizeof msg);
+    msg.topic = strncmp(topic, svc->cfg->topic_prefix, plen) == 0 ? topic + plen : topic;
+    msg.partition = m->partition;
+    msg.offset = m->offset;
+    msg.payload = m->payload;
+    msg.len = m->len;
+    if (m->key) {
+        snprintf(key, sizeof key, "%.*s", (int)(m->key_len < 511 ? m->key_len : 511),
+                 (const char *)m->key);
+        msg.key = key;
+    }
+    reason[0] = '\0';
+    if (m->len > (size_t)svc->cfg->message_max_bytes) {
+        snprintf(reason, sizeof reason, "message of %zu bytes exceeds the limit of %d bytes",
+                 m->len, svc->cfg->message_max_bytes);
+    } else if (m->payload == NULL ||
+               (doc = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+        snprintf(reason, sizeof reason, "not JSON: %s (line %d, column %d)",
+                 m->payload ? jerr.text : "empty message", m->payload ? jerr.line : 0,
+                 m->payload ? jerr.column : 0);
+    } else if (!json_is_object(doc)) {
+        snprintf(reason, sizeof reason, "not a JSON object");
+    }
+    if (reason[0]) {
+        json_decref(doc);
+        mc_metric_add(svc->m_deadletters, 1);
+        return mc_service_deadletter(svc, svc->conn, &msg, reason, err, errlen);
+    }
+    msg.doc = doc;
+
+    if ((rc = savepoint(svc->conn, "SAVEPOINT msg", err, errlen)) != 0)
+        goto out;
+    event_id = json_object_get(doc, "event_id");
+    if (svc->def->use_inbox && json_is_string(event_id)) {
+        rc = mc_inbox_claim(svc->conn, svc->def->schema, json_string_value(event_id), err,
+                            errlen);
+        if (rc < 0) {
+            /* A malformed id (not a uuid) is the message's fault. */
+            if (mc_pg_alive(svc->conn) && strcmp(mc_pg_last_sqlstate(), "22P02") == 0) {
+                snprintf(reason, sizeof reason, "event_id is not a uuid");
+                rc = MC_EINVAL;
+            }
+            goto judged;
+        }
+        if (rc == 0) {
+            mc_metric_add(svc->m_duplicates, 1);
+            rc = savepoint(svc->conn, "RELEASE SAVEPOINT msg", err, errlen);
+            goto out;
+        }
+    }
+    rc = svc->def->handle_cb(svc, svc->conn, &msg, reason, sizeof reason, svc->state);
+judged:
+    if (rc == 0) {
+        mc_metric_add(svc->m_messages, 1);
+        rc = savepoint(svc->conn, "RELEASE SAVEPOINT msg", err, errlen);
+    } else if (rc == MC_EINVAL && mc_pg_alive(svc->conn)) {
+        if ((rc = savepoint(svc->conn, "ROLLBACK TO SAVEPOINT msg", err, errlen)) == 0) {
+            mc_metric_add(svc->m_deadletters, 1);
+            rc = mc_service_deadletter(svc, svc->conn, &msg, reason, err, errlen);
+        }
+    } else {
+        snprintf(err, errlen, "%s", reason);
+        if (rc == MC_EINVAL)
+            rc = MC_EDB;
+    }
+out:
+    json_decref(doc);
+    return rc;
+}
+
+static void store_offsets(struct mc_service *svc)
+{
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(svc->nbatch);
+    rd_kafka_resp_err_t kerr;
+    for (int i = 0; i < svc->nbatch; i++) {
+        rd_kafka_message_t *m = svc->batch[i];
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+            offs, rd_kafka_topic_name(m->rkt), m->partition);
+        if (p == NULL)
+            p = rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(m->rkt),
+                                                  m->partition);
+        if (m->offset + 1 > p->offset)
+            p->offset = m->offset + 1;
+    }
+    kerr = rd_kafka_offsets_store(svc->consumer, offs);
+    if (kerr)
+        /* The partition moved to another member meanwhile: it will redeliver
+         * and the inbox makes that harmless. */
+        mc_log_kv(MC_LOG_WARN, "offsets not stored", "error", rd_kafka_err2str(kerr), NULL);
+    rd_kafka_topic_partition_list_destroy(offs);
+}
+
+static int apply_batch(struct mc_service *svc, char *err, size_t errlen)
+{
+    uint64_t t0 = now_ms();
+    int rc;
+    char e2[256];
+    if ((rc = mc_pg_exec(svc->conn, "BEGIN", 0, NULL, err, errlen)) != 0)
+        return rc;
+    for (int i = 0; i < svc->nbatch; i++)
+        if ((rc = apply_one(svc, svc->batch[i], err, errlen)) != 0)
+            break;
+    if (rc == 0)
+        rc = mc_pg_exec(svc->conn, "COMMIT", 0, NULL, err, errlen);
+    if (rc != 0) {
+        mc_pg_exec(svc->conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
+        return rc;
+    }
+    store_offsets(svc);
+    mc_metric_add(svc->m_batches, 1);
+    mc_metric_observe(svc->m_batch_seconds, (double)(now_ms() - t0) / 1000.0);
+    svc->outbox_dirty = 1;
+    return 0;
+}
+
+/* ---- one cycle ----------------------------------------------------------- */
+
+static void fail(struct mc_service *svc, const char *what, const char *err)
+{
+    mc_metric_add(svc->m_failures, 1);
+    svc->backoff_ms = svc->backoff_ms ? svc->backoff_ms * 2 : 100;
+    if (svc->backoff_ms > BACKOFF_MAX_MS)
+        svc->backoff_ms = BACKOFF_MAX_MS;
+    svc->retry_at = now_ms() + (uint64_t)svc->backoff_ms;
+    mc_log_kv(MC_LOG_ERROR, what, "error", err, NULL);
+}
+
+static int relay(struct mc_service *svc, char *err, size_t errlen)
+{
+    int published, more, rc;
+    do {
+        rc = mc_outbox_relay(svc->conn, svc->producer, svc->def->schema, RELAY_MAX, &published,
+                             &more, err, errlen);
+        mc_metric_add(svc->m_published, published);
+    } while (rc == 0 && more);
+    if (rc == 0)
+        svc->outbox_dirty = 0;
+    svc->next_relay = now_ms() + IDLE_RELAY_MS;
+    return rc;
+}
+
+int mc_service_step(struct mc_service *svc, int *processed)
+{
+    char err[1024];
+    int rc;
+    uint64_t t = now_ms();
+
+    *processed = 0;
+    if (svc->retry_at && t < svc->retry_at)
+        return 0;
+    if ((rc = ensure_db(svc, err, sizeof err)) != 0) {
+        fail(svc, "database unavailable", err);
+        return rc;
+    }
+    if (svc->clock)
+        mc_clock_poll(svc->clock);
+    if (svc->nbatch == 0 && !svc->stopping)
+        poll_batch(svc);
+    if (svc->nbatch > 0) {
+        if ((rc = apply_batch(svc, err, sizeof err)) != 0) {
+            fail(svc, "batch failed; it will be retried", err);
+            return rc;
+        }
+        *processed = svc->nbatch;
+        free_batch(svc);
+    }
+    if (svc->outbox_dirty || t >= svc->next_relay) {
+        if ((rc = relay(svc, err, sizeof err)) != 0) {
+            fail(svc, "outbox relay failed; it will be retried", err);
+            return rc;
+        }
+    }
+    if (svc->def->work_cb && (*processed > 0 || t >= svc->next_work)) {
+        int64_t next_ms = 1000;
+        if ((rc = svc->def->work_cb(svc, svc->conn, &next_ms, svc->state)) != 0) {
+            fail(svc, "periodic work failed; it will be retried", "see previous lines");
+            return rc;
+        }
+        svc->next_work = now_ms() + (uint64_t)(next_ms > 0 ? next_ms : 0);
+        if (svc->outbox_dirty && (rc = relay(svc, err, sizeof err)) != 0) {
+            fail(svc, "outbox relay failed; it will be retried", err);
+            return rc;
+        }
+    }
+    svc->backoff_ms = 0;
+    svc->retry_at = 0;
+    return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void close_handles(struct mc_service *svc)
+{
+    if (svc->handles) {
+        uv_timer_stop(&svc->timer);
+        uv_close((uv_handle_t *)&svc->timer, close_cb);
+        uv_close((uv_handle_t *)&svc->sigterm, close_cb);
+        uv_close((uv_handle_t *)&svc->sigint, close_cb);
+        svc->handles = 0;
+    }
+    mc_http_stop(svc->http);
+    svc->http = NULL;
+}
+
+static void finish_drain(struct mc_service *svc)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", svc->nbatch);
+    if (svc->nbatch)
+        mc_log_kv(MC_LOG_WARN, "stopping with an unapplied batch; it will be redelivered",
+                  "messages", n, NULL);
+    free_batch(svc);
+    /* Commits the stored offsets and leaves the group. */
+    rd_kafka_consumer_close(svc->consumer);
+    rd_kafka_flush(svc->producer, 5000);
+    svc->stopped = 1;
+    close_handles(svc);
+    mc_log_kv(MC_LOG_INFO, "drained and stopped", NULL);
+}
+
+static void timer_cb(uv_timer_t *timer)
+{
+    struct mc_service *svc = timer->data;
+    int processed, rounds = 0;
+    /* Keep going while batches come full, but yield to HTTP now and then. */
+    do {
+        if (mc_service_step(svc, &processed) != 0)
+            break;
+    } while (processed >= svc->cfg->batch_max && ++rounds < 20);
+    if (svc->stopping && !svc->stopped &&
+        ((svc->nbatch == 0 && !svc->outbox_dirty) || now_ms() >= svc->drain_deadline))
+        finish_drain(svc);
+}
+
+static void signal_cb(uv_signal_t *sig, int signum)
+{
+    mc_log_kv(MC_LOG_INFO, signum == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
+    mc_service_stop(sig->data);
+}
+
+void mc_service_stop(struct mc_service *svc)
+{
+    if (svc->stopping)
+        return;
+    svc->stopping = 1;
+    svc->drain_deadline = now_ms() + (uint64_t)svc->cfg->drain_timeout_s * 1000;
+    svc->outbox_dirty = 1; /* one last relay */
+}
+
+static int ready_cb(char *why, size_t whylen, void *opaque)
+{
+    struct mc_service *svc = opaque;
+    if (svc->stopping) {
+        snprintf(why, whylen, "draining");
+        return 0;
+    }
+    if (!mc_pg_alive(svc->conn) || svc->state == NULL) {
+        snprintf(why, whylen, "database not reachable");
+        return 0;
+    }
+    if (!svc->joined) {
+        snprintf(why, whylen, "not yet a member of consumer group %s", svc->cfg->group_id);
+        return 0;
+    }
+    if (svc->retry_at) {
+        snprintf(why, whylen, "retrying after a failure");
+        return 0;
+    }
+    return 1;
+}
+
+int mc_service_ready(const struct mc_service *svc)
+{
+    char why[128];
+    return ready_cb(why, sizeof why, (void *)svc);
+}
+
+int mc_service_run(struct mc_service *svc)
+{
+    uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->cfg->batch_wait_ms);
+    uv_signal_start(&svc->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&svc->sigint, signal_cb, SIGINT);
+    uv_run(svc->loop, UV_RUN_DEFAULT);
+    return svc->stopped ? 0 : 1;
+}
+
+static void write_port_file(const char *path, int port)
+{
+    char tmp[1024];
+    FILE *f;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if ((f = fopen(tmp, "w")) == NULL) {
+        mc_log_kv(MC_LOG_ERROR, "cannot write MOTCUA_HTTP_PORT_FILE", "path", path, NULL);
+        return;
+    }
+    fprintf(f, "%d\n", port);
+    fclose(f);
+    rename(tmp, path);
+}
+
+struct mc_service *mc_service_new(const struct mc_service_def *def, const struct mc_config *cfg,
+                                  uv_loop_t *loop, char *err, size_t errlen)
+{
+    struct mc_service *svc = mc_xcalloc(1, sizeof *svc);
+    static const double batch_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
+
+    svc->def = def;
+    svc->cfg = cfg;
+    svc->loop = loop;
+    svc->batch = mc_xcalloc((size_t)cfg->batch_max, sizeof *svc->batch);
+    snprintf(svc->producer_name, sizeof svc->producer_name, "motcua-%s", def->name);
+    svc->m_messages = mc_metrics_counter(def->name, "messages_total", "messages applied");
+    svc->m_deadletters =
+        mc_metrics_counter(def->name, "deadletters_total", "messages sent to the dead-letter topic");
+    svc->m_duplicates =
+        mc_metrics_counter(def->name, "duplicates_total", "redelivered events skipped by the inbox");
+    svc->m_batches = mc_metrics_counter(def->name, "batches_total", "batches committed");
+    svc->m_batch_seconds = mc_metrics_histogram(def->name, "batch_seconds",
+                                                "time to apply and commit one batch", batch_bounds,
+                                                sizeof batch_bounds / sizeof batch_bounds[0]);
+    svc->m_published =
+        mc_metrics_counter(def->name, "outbox_published_total", "events published from the outbox");
+    svc->m_failures = mc_metrics_counter(def->name, "failures_total",
+                                         "failed attempts (database or broker), retried");
+
+    /* The database may be down at start: the loop keeps retrying. */
+    if (ensure_db(svc, err, errlen) != 0)
+        mc_log_kv(MC_LOG_WARN, "database not reachable at start; retrying", "error", err, NULL);
+
+    svc->producer = mc_kafka_producer_new(cfg, mc_outbox_dr_cb, svc, err, errlen);
+    if (svc->producer == NULL)
+        goto fail;
+    svc->consumer = mc_kafka_consumer_new(cfg, NULL, rebalance_cb, svc, err, errlen);
+    if (svc->consumer == NULL)
+        goto fail;
+    if (mc_kafka_subscribe(svc->consumer, cfg, def->topics, err, errlen) != 0)
+        goto fail;
+    if (def->use_clock && (svc->clock = mc_clock_new(cfg, err, errlen)) == NULL)
+        goto fail;
+
+    svc->handles = 1;
+    uv_timer_init(loop, &svc->timer);
+    svc->timer.data = svc;
+    uv_signal_init(loop, &svc->sigterm);
+    svc->sigterm.data = svc;
+    uv_signal_init(loop, &svc->sigint);
+    svc->sigint.data = svc;
+    svc->http = mc_http_start(loop, cfg->http_addr, cfg->http_port, ready_cb, svc, err, errlen);
+    if (svc->http == NULL)
+        goto fail;
+    if (cfg->http_port_file && cfg->http_port_file[0])
+        write_port_file(cfg->http_port_file, mc_http_port(svc->http));
+    {
+        char port[16];
+        snprintf(port, sizeof port, "%d", mc_http_port(svc->http));
+        mc_log_kv(MC_LOG_INFO, "started", "http_port", port, "group", cfg->group_id, NULL);
+    }
+    return svc;
+fail:
+    mc_service_free(svc);
+    return NULL;
+}
+
+void mc_service_free(struct mc_service *svc)
+{
+    if (svc == NULL)
+        return;
+    if (svc->handles || svc->http) {
+        close_handles(svc);
+        uv_run(svc->loop, UV_RUN_NOWAIT); /* runs the close callbacks */
+    }
+    free_batch(svc);
+    free(svc->batch);
+    if (svc->consumer) {
+        if (!svc->stopped)
+            rd_kafka_consumer_close(svc->consumer);
+        rd_kafka_destroy(svc->consumer);
+    }
+    if (svc->producer) {
+        rd_kafka_flush(svc->producer, 5000);
+        rd_kafka_destroy(svc->producer);
+    }
+    mc_clock_free(svc->clock);
+    if (svc->state && svc->def->fini_cb)
+        svc->def->fini_cb(svc->state);
+    PQfinish(svc->conn);
+    free(svc);
+}
+
+int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, const char *key,
+                    const char *type, const char *dossier_code, mc_instant occurred_at,
+                    json_t *data, const char *id_seed, char *err, size_t errlen)
+{
+    char name[256];
+    json_t *ev = mc_event_new(type, svc->producer_name, dossier_code, occurred_at, data);
+    int rc = mc_outbox_add(conn, svc->def->schema, mc_topic_name(svc->cfg, topic, name, sizeof name),
+                           key, ev, id_seed, NULL, err, errlen);
+    json_decref(ev);
+    if (rc == 0)
+        svc->outbox_dirty = 1;
+    return rc;
+}
+
+/* Base64 of the original bytes, so a dead letter keeps them exactly. */
+static char *base64(const unsigned char *p, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = mc_xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+    size_t i;
+    for (i = 0; i + 2 < n; i += 3) {
+        *o++ = tbl[p[i] >> 2];
+        *o++ = tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+        *o++ = tbl[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+        *o++ = tbl[p[i + 2] & 63];
+    }
+    if (i < n) {
+        *o++ = tbl[p[i] >> 2];
+        if (i + 1 < n) {
+            *o++ = tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+            *o++ = tbl[(p[i + 1] & 15) << 2];
+        } else {
+            *o++ = tbl[(p[i] & 3) << 4];
+            *o++ = '=';
+        }
+        *o++ = '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
+                          const char *reason, char *err, size_t errlen)
+{
+    char seed[512];
+    json_t *data = json_object(), *text;
+    json_t *code = msg->doc ? json_object_get(msg->doc, "dossier_code") : NULL;
+    char *b64 = base64((const unsigned char *)msg->payload, msg->payload ? msg->len : 0);
+    int rc;
+
+    json_object_set_new(data, "consumer", json_string(svc->producer_name));
+    json_object_set_new(data, "topic", json_string(msg->topic));
+    json_object_set_new(data, "partition", json_integer(msg->partition));
+    json_object_set_new(data, "offset", json_integer(msg->offset));
+    json_object_set_new(data, "reason", json_string(reason));
+    /* json_stringn returns NULL unless the bytes are valid UTF-8. */
+    text = msg->payload ? json_stringn(msg->payload, msg->len) : NULL;
+    json_object_set_new(data, "original_text", text ? text : json_null());
+    json_object_set_new(data, "original_base64", json_string(b64));
+    free(b64);
+    snprintf(seed, sizeof seed, "deadletter/%s/%s/%d/%lld", svc->producer_name, msg->topic,
+             (int)msg->partition, (long long)msg->offset);
+    mc_log_kv(MC_LOG_WARN, "dead letter", "topic", msg->topic, "reason", reason, NULL);
+    rc = mc_service_emit(svc, conn, "deadletter", msg->key, "deadletter",
+                         json_is_string(code) ? json_string_value(code) : NULL, mc_time_now(),
+                         data, seed, err, errlen);
+    return rc;
+}
+
+const struct mc_config *mc_service_config(const struct mc_service *svc)
+{
+    return svc->cfg;
+}
+
+int mc_service_now(const struct mc_service *svc, mc_instant *now)
+{
+    if (svc->clock == NULL) {
+        *now = mc_time_now();
+        return 0;
+    }
+    return mc_clock_now(svc->clock, now);
+}
+
+int mc_service_http_port(const struct mc_service *svc)
+{
+    return svc->http ? mc_http_port(svc->http) : -1;
+}
+
+int mc_service_main(int argc, char **argv, const struct mc_service_def *def)
+{
+    struct mc_config cfg;
+    struct mc_service *svc;
+    uv_loop_t loop;
+    char err[1024];
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("motcua-%s: the %s service of motcua.\n\n", def->name, def->name);
+            mc_config_usage(stdout, argv[0]);
+            return 0;
+        }
+        fprintf(stderr, "%s: unknown argument %s (try --help)\n", argv[0], argv[i]);
+        return 2;
+    }
+    mc_log_init(def->name);
+    if (mc_config_load(&cfg, def->name, err, sizeof err) != 0) {
+        mc_log_kv(MC_LOG_ERROR, "bad configuration", "error", err, NULL);
+        return 2;
+    }
+    uv_loop_init(&loop);
+    svc = mc_service_new(def, &cfg, &loop, err, sizeof err);
+    if (svc == NULL) {
+        mc_log_kv(MC_LOG_ERROR, "cannot start", "error", err, NULL);
+        mc_config_free(&cfg);
+        uv_loop_close(&loop);
+        return 1;
+    }
+    rc = mc_service_run(svc);
+    mc_service_free(svc);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
+    mc_config_free(&cfg);
+    return rc;
+}

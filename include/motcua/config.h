@@ -1,0 +1,43 @@
+/* Service configuration from MOTCUA_* environment variables, optionally
+ * preceded by a file of KEY=VALUE lines (MOTCUA_CONFIG_FILE or --config).
+ * Environment wins over the file. Validated at start; --help lists all. */
+#ifndef MOTCUA_CONFIG_H
+#define MOTCUA_CONFIG_H
+
+#include <stdio.h>
+
+enum mc_clock_mode { MC_CLOCK_WALL, MC_CLOCK_TOPIC };
+
+struct mc_config {
+    const char *service;      /* "intake", ... (not from the environment) */
+    char *kafka_brokers;      /* MOTCUA_KAFKA_BROKERS */
+    char *kafka_props;        /* MOTCUA_KAFKA_PROPS: "k=v,k=v" passed to librdkafka */
+    char *assignor;           /* MOTCUA_KAFKA_ASSIGNOR (partition.assignment.strategy) */
+    char *topic_prefix;       /* MOTCUA_TOPIC_PREFIX, default "motcua." */
+    char *group_id;           /* MOTCUA_GROUP_ID, default "motcua-<service>" */
+    char *pg_url;             /* MOTCUA_PG_URL */
+    char *http_addr;          /* MOTCUA_HTTP_ADDR, default 127.0.0.1 */
+    int http_port;            /* MOTCUA_HTTP_PORT, default 0 (any free port) */
+    char *http_port_file;     /* MOTCUA_HTTP_PORT_FILE: the bound port is written here */
+    enum mc_clock_mode clock; /* MOTCUA_CLOCK=wall|topic */
+    int batch_max;            /* MOTCUA_BATCH_MAX, default 500 messages */
+    int batch_wait_ms;        /* MOTCUA_BATCH_WAIT_MS, default 20 */
+    int message_max_bytes;    /* MOTCUA_MESSAGE_MAX_BYTES, default 262144 */
+    int sweep_max;            /* MOTCUA_SWEEP_MAX: clocks fired per transaction, 500 */
+    int reappoint_wd;         /* MOTCUA_REAPPOINT_WORKING_DAYS: new appointment after a
+                                 breach when the unit gave none, default 3 */
+    int drain_timeout_s;      /* MOTCUA_DRAIN_TIMEOUT_S, default 25 */
+};
+
+/* Fills cfg for service from the environment (and config file). On a bad
+ * value returns MC_EINVAL naming the key. Caller frees with mc_config_free. */
+int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t errlen);
+void mc_config_free(struct mc_config *cfg);
+
+/* Prints every key with its default and meaning. */
+void mc_config_usage(FILE *out, const char *program);
+
+/* Full topic name: prefix + logical name ("submissions"). Returns buf. */
+char *mc_topic_name(const struct mc_config *cfg, const char *logical, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,20 @@
+/* Small Jansson helpers for reading validated messages. */
+#ifndef MOTCUA_JSONUTIL_H
+#define MOTCUA_JSONUTIL_H
+
+#include <jansson.h>
+
+#include "motcua/timeutil.h"
+
+/* The value at a '/'-separated path ("applicant/name"), borrowed, or NULL. */
+json_t *mc_json_at(const json_t *doc, const char *path);
+/* The string at path, or NULL when absent or not a string. */
+const char *mc_json_str(const json_t *doc, const char *path);
+/* The instant at path (RFC 3339). Returns 0, or MC_EINVAL when absent/bad. */
+int mc_json_time(const json_t *doc, const char *path, mc_instant *out);
+/* A JSON string of t in +07:00 (new reference). */
+json_t *mc_json_time_new(mc_instant t);
+/* A JSON string or null (new reference). */
+json_t *mc_json_str_or_null(const char *s);
+
+#endif

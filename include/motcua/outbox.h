@@ -1,0 +1,47 @@
+/* The delivery rules of DESIGN.md: event envelopes, the inbox (each input
+ * event applied once) and the outbox (events written in the same transaction
+ * as the state change, published after commit, deleted after delivery). Each
+ * service schema has tables <schema>.inbox and <schema>.outbox (migrations). */
+#ifndef MOTCUA_OUTBOX_H
+#define MOTCUA_OUTBOX_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+
+#include "motcua/timeutil.h"
+
+#define MC_EVENT_ID_LEN 37 /* uuid text + NUL */
+
+/* A new envelope {type, occurred_at, producer, dossier_code, data}; the
+ * event_id is added by mc_outbox_add. Steals data; dossier_code may be NULL
+ * (JSON null). Caller owns the result. */
+json_t *mc_event_new(const char *type, const char *producer, const char *dossier_code,
+                     mc_instant occurred_at, json_t *data);
+
+/* Writes event to schema's outbox for topic/key inside the caller's
+ * transaction. Its event_id is md5(id_seed) as a uuid, so the same logical
+ * event computed again carries the same id. Borrows event. Writes the id to
+ * event_id (MC_EVENT_ID_LEN) when not NULL. Returns 0 or MC_EDB. */
+int mc_outbox_add(PGconn *conn, const char *schema, const char *topic, const char *key,
+                  const json_t *event, const char *id_seed, char *event_id, char *err,
+                  size_t errlen);
+
+/* Records event_id in schema's inbox. Returns 1 if it was new, 0 if it had
+ * been applied before, MC_EDB on error. */
+int mc_inbox_claim(PGconn *conn, const char *schema, const char *event_id, char *err,
+                   size_t errlen);
+
+/* The delivery-report callback every outbox producer must be created with
+ * (mc_kafka_producer_new(cfg, mc_outbox_dr_cb, NULL, ...)). */
+void mc_outbox_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Publishes up to max outbox rows of schema in id order with rk, waits for
+ * their delivery reports, deletes the delivered rows, in its own
+ * transaction. Only one relay per schema runs at a time (advisory lock), so
+ * events keep their order. *published gets the count; *more is set to 1 when
+ * rows remain. Returns 0, MC_EDB or MC_EKAFKA (undelivered rows stay). */
+int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max, int *published,
+                    int *more, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,31 @@
+/* libpq helpers: connect, run parameterised statements, transactions.
+ * Every statement is parameterised; errors keep libpq's text. */
+#ifndef MOTCUA_PG_H
+#define MOTCUA_PG_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+/* Connects to url with application_name set; NULL with the reason in err. */
+PGconn *mc_pg_connect(const char *url, const char *app_name, char *err, size_t errlen);
+
+/* Runs sql with text parameters (NULL entries are SQL NULL). Returns the
+ * result (caller PQclear()s it) when the status is COMMAND_OK or TUPLES_OK;
+ * otherwise NULL with libpq's message in err. */
+PGresult *mc_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      char *err, size_t errlen);
+
+/* Like mc_pg_query for statements whose rows are not needed. Returns 0 or MC_EDB. */
+int mc_pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err,
+               size_t errlen);
+
+/* 1 if the connection is usable. */
+int mc_pg_alive(PGconn *conn);
+
+/* The SQLSTATE of the last failed result in err form ("23505"), or "" */
+const char *mc_pg_last_sqlstate(void);
+
+/* Text of column col of row 0, or NULL when there is no row or it is NULL. */
+const char *mc_pg_value(const PGresult *res, int row, int col);
+
+#endif

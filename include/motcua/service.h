@@ -1,0 +1,93 @@
+/* The shared service runtime: one libuv loop that polls Kafka in batches,
+ * applies each batch in ONE PostgreSQL transaction (one savepoint per
+ * message), dedupes enveloped events through the inbox, stores offsets only
+ * after commit, relays the outbox, serves /livez /readyz /metrics, runs
+ * periodic work, and drains on SIGTERM. Services only add behaviour. */
+#ifndef MOTCUA_SERVICE_H
+#define MOTCUA_SERVICE_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "motcua/config.h"
+#include "motcua/timeutil.h"
+
+struct mc_service;
+
+/* One consumed message, valid during the handler call. */
+struct mc_msg {
+    const char *topic;   /* logical topic name, prefix stripped ("dossier.updates") */
+    int32_t partition;
+    int64_t offset;
+    const char *key;     /* NUL-terminated copy of the key, or NULL */
+    const char *payload; /* raw bytes, not NUL-terminated */
+    size_t len;
+    json_t *doc;         /* the parsed JSON (borrowed; never NULL for handlers) */
+};
+
+/* Applies one message inside the batch transaction. Returns 0 when applied;
+ * MC_EINVAL when the message itself is bad (err says why: the runtime rolls
+ * back to the message's savepoint and writes a dead letter); anything else is
+ * an infrastructure failure: the batch is rolled back and retried. */
+typedef int (*mc_handle_cb)(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
+                            char *err, size_t errlen, void *state);
+
+/* Periodic work outside consumed batches (the deadline sweep). Manages its
+ * own transactions. Sets *next_ms to when it wants to run again (it is also
+ * run after every batch and clock advance). Returns 0 or an error (retried). */
+typedef int (*mc_work_cb)(struct mc_service *svc, PGconn *conn, int64_t *next_ms, void *state);
+
+struct mc_service_def {
+    const char *name;          /* "intake": metrics prefix, logs, producer name */
+    const char *schema;        /* PostgreSQL schema holding inbox and outbox */
+    const char *const *topics; /* logical topics consumed, NULL-terminated */
+    int use_inbox;             /* dedupe messages carrying "event_id" */
+    int use_clock;             /* needs mc_service_now (MOTCUA_CLOCK) */
+    /* Creates the service state after the database is reachable; NULL+err on failure. */
+    void *(*init_cb)(struct mc_service *svc, PGconn *conn, char *err, size_t errlen);
+    void (*fini_cb)(void *state);
+    mc_handle_cb handle_cb;
+    mc_work_cb work_cb; /* optional */
+};
+
+/* Creates the runtime on loop (connects to PostgreSQL and Kafka, subscribes,
+ * starts HTTP). cfg is borrowed and must outlive the service. */
+struct mc_service *mc_service_new(const struct mc_service_def *def, const struct mc_config *cfg,
+                                  uv_loop_t *loop, char *err, size_t errlen);
+void mc_service_free(struct mc_service *svc);
+
+/* Runs the loop until a stop (SIGTERM/SIGINT or mc_service_stop) has drained.
+ * Returns 0 after a clean drain. */
+int mc_service_run(struct mc_service *svc);
+void mc_service_stop(struct mc_service *svc);
+
+/* One cycle without the loop's timer (tests): poll a batch, apply it, relay
+ * the outbox, run periodic work. *processed gets the messages applied. */
+int mc_service_step(struct mc_service *svc, int *processed);
+
+/* The whole main(): --help, config, logging, the loop. */
+int mc_service_main(int argc, char **argv, const struct mc_service_def *def);
+
+/* Writes an event to the outbox (inside the caller's transaction): envelope
+ * {event_id, type, occurred_at, producer "motcua-<name>", dossier_code, data}
+ * on topic (logical), event_id = md5(id_seed) as uuid. Steals data. */
+int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, const char *key,
+                    const char *type, const char *dossier_code, mc_instant occurred_at,
+                    json_t *data, const char *id_seed, char *err, size_t errlen);
+
+/* Writes a dead letter for msg with reason to <prefix>deadletter. */
+int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
+                          const char *reason, char *err, size_t errlen);
+
+const struct mc_config *mc_service_config(const struct mc_service *svc);
+/* "Now" from the clock; MC_ENOTFOUND before the first tick in topic mode. */
+int mc_service_now(const struct mc_service *svc, mc_instant *now);
+/* Bound HTTP port (tests). */
+int mc_service_http_port(const struct mc_service *svc);
+/* Ready: database reachable, consumer joined its group. */
+int mc_service_ready(const struct mc_service *svc);
+
+#endif

@@ -1,0 +1,7 @@
+/* motcua-deadline: options, signals and the loop live in mc_service_main. */
+#include "deadline.h"
+
+int main(int argc, char **argv)
+{
+    return mc_service_main(argc, argv, &mc_deadline_def);
+}

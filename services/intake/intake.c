@@ -1,0 +1,290 @@
+/* intake: validates submissions, assigns dossier codes, computes the official
+ * due date, stores the dossier and publishes dossier.received (or a rejection). */
+#include "intake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "motcua/catalog.h"
+#include "motcua/error.h"
+#include "motcua/jsonutil.h"
+#include "motcua/log.h"
+#include "motcua/metrics.h"
+#include "motcua/pg.h"
+#include "motcua/schema.h"
+
+#define CATALOG_MAX_AGE_S 60
+
+struct intake {
+    struct mc_schema *schema;
+    struct mc_catalog *catalog;
+    struct mc_metric *m_received, *m_rejected, *m_duplicates;
+};
+
+static void *intake_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
+{
+    struct intake *in = mc_xcalloc(1, sizeof *in);
+    if ((in->schema = mc_schema_load_named("submission.v1", err, errlen)) == NULL ||
+        (in->catalog = mc_catalog_load(conn, err, errlen)) == NULL) {
+        mc_schema_free(in->schema);
+        free(in);
+        return NULL;
+    }
+    in->m_received = mc_metrics_counter("intake", "dossiers_received_total", "dossiers accepted");
+    in->m_rejected =
+        mc_metrics_counter("intake", "submissions_rejected_total", "submissions rejected");
+    in->m_duplicates = mc_metrics_counter("intake", "submissions_duplicate_total",
+                                          "submissions already received (same source/external_id)");
+    return in;
+}
+
+static void intake_fini(void *state)
+{
+    struct intake *in = state;
+    mc_schema_free(in->schema);
+    mc_catalog_free(in->catalog);
+    free(in);
+}
+
+/* Adds {"path", "problem": what + quoted subject + rest}. */
+static void add_problem(json_t *problems, const char *path, const char *what, const char *subject,
+                        const char *rest)
+{
+    char text[512];
+    if (subject)
+        snprintf(text, sizeof text, "%s%s'%.200s' %s", what, *what ? " " : "", subject, rest);
+    else
+        snprintf(text, sizeof text, "%s", what);
+    json_array_append_new(problems, json_pack("{s:s, s:s}", "path", path, "problem", text));
+}
+
+/* Publishes submission.rejected naming every problem. Steals problems. */
+static int reject(struct mc_service *svc, PGconn *conn, struct intake *in,
+                  const struct mc_msg *msg, json_t *problems, char *err, size_t errlen)
+{
+    const char *source = mc_json_str(msg->doc, "source");
+    const char *external_id = mc_json_str(msg->doc, "external_id");
+    const char *params[3];
+    char seed[256], key[400], *ptext;
+    int rc;
+    json_t *data;
+
+    if (source && strlen(source) > 64)
+        source = NULL;
+    if (external_id && strlen(external_id) > 128)
+        external_id = NULL;
+    snprintf(key, sizeof key, "%s/%s", source ? source : "", external_id ? external_id : "");
+    ptext = json_dumps(problems, JSON_COMPACT);
+    params[0] = source;
+    params[1] = external_id;
+    params[2] = ptext;
+    rc = mc_pg_exec(conn,
+                    "INSERT INTO intake.rejection (source, external_id, problems) "
+                    "VALUES ($1, $2, $3::jsonb)",
+                    3, params, err, errlen);
+    free(ptext);
+    if (rc) {
+        json_decref(problems);
+        return rc;
+    }
+    data = json_pack("{s:o, s:o, s:o}", "source", mc_json_str_or_null(source), "external_id",
+                     mc_json_str_or_null(external_id), "problems", problems);
+    snprintf(seed, sizeof seed, "intake/rejected/%s/%d/%lld", msg->topic, (int)msg->partition,
+             (long long)msg->offset);
+    mc_metric_add(in->m_rejected, 1);
+    return mc_service_emit(svc, conn, "submission.rejected", key, "submission.rejected", NULL,
+                           mc_time_now(), data, seed, err, errlen);
+}
+
+/* Takes the next number of agency's sequence for day; returns it or < 0. */
+static int next_number(PGconn *conn, const char *agency, const char *day, char *err,
+                       size_t errlen)
+{
+    const char *params[2] = {agency, day};
+    PGresult *res = mc_pg_query(conn,
+                                "INSERT INTO intake.code_sequence AS s (agency_id, day, last) "
+                                "VALUES ($1, $2::date, 1) ON CONFLICT (agency_id, day) "
+                                "DO UPDATE SET last = s.last + 1 RETURNING last",
+                                2, params, err, errlen);
+    int n;
+    if (res == NULL)
+        return MC_EDB;
+    n = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}
+
+/* The agency whose one-stop desk received the dossier. */
+static const json_t *receiving_unit(const struct mc_catalog *cat, const json_t *sub,
+                                    const json_t *procedure)
+{
+    const char *rp = mc_json_str(sub, "reception_point");
+    const char *level = mc_json_str(procedure, "level");
+    if (rp)
+        return mc_catalog_unit(cat, rp);
+    if (level && strcmp(level, "district") != 0)
+        return mc_catalog_unit(cat, mc_json_str(sub, "ward_code"));
+    return mc_catalog_unit(cat, mc_catalog_setting(cat, "default_reception", NULL));
+}
+
+static json_t *applicant_copy(const json_t *sub)
+{
+    return json_deep_copy(json_object_get(sub, "applicant"));
+}
+
+static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
+                         char *err, size_t errlen, void *state)
+{
+    struct intake *in = state;
+    const json_t *sub = msg->doc, *procedure, *ward, *rp_unit = NULL, *agency_unit, *rule_set;
+    json_t *problems = NULL, *data;
+    const char *source, *external_id, *channel, *rp;
+    mc_instant submitted_at, received_at, receipt_at, due_at;
+    struct mc_duration dur;
+    char code[96], day[16], seed[256], dur_text[16], ts[4][MC_RFC3339_LEN];
+    const char *params[16];
+    char *subtext;
+    PGresult *res;
+    int number, y, m, d, rc;
+    int32_t vn_day;
+    json_int_t amount;
+
+    if ((rc = mc_catalog_maybe_reload(&in->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
+        return rc;
+    if (mc_schema_validate(in->schema, sub, &problems) != 0)
+        return reject(svc, conn, in, msg, problems, err, errlen);
+
+    /* The schema holds; now the rules that need the catalog. */
+    problems = json_array();
+    source = mc_json_str(sub, "source");
+    external_id = mc_json_str(sub, "external_id");
+    channel = mc_json_str(sub, "channel");
+    rp = mc_json_str(sub, "reception_point");
+    procedure = mc_catalog_procedure(in->catalog, mc_json_str(sub, "procedure_code"));
+    ward = mc_catalog_unit(in->catalog, mc_json_str(sub, "ward_code"));
+    if (procedure == NULL)
+        add_problem(problems, "/procedure_code", "procedure", mc_json_str(sub, "procedure_code"),
+                    "is not in the catalog");
+    if (ward == NULL || (strcmp(mc_json_str(ward, "kind"), "ward") != 0 &&
+                         strcmp(mc_json_str(ward, "kind"), "commune") != 0))
+        add_problem(problems, "/ward_code", "", mc_json_str(sub, "ward_code"),
+                    "is not a ward or commune of the catalog");
+    if (rp && ((rp_unit = mc_catalog_unit(in->catalog, rp)) == NULL ||
+               strcmp(mc_json_str(rp_unit, "kind"), "reception") != 0))
+        add_problem(problems, "/reception_point", "", rp,
+                    "is not a reception point of the catalog");
+    mc_json_time(sub, "submitted_at", &submitted_at);
+    received_at = submitted_at;
+    if (mc_json_time(sub, "received_at", &received_at) == 0 && received_at < submitted_at)
+        add_problem(problems, "/received_at", "must not be before submitted_at", NULL, NULL);
+    vn_day = mc_vn_day(received_at);
+    rule_set = mc_catalog_rule_set_on(in->catalog, vn_day);
+    if (rule_set == NULL)
+        add_problem(problems, "/received_at",
+                    "no rule set of the catalog is in force on this date", NULL, NULL);
+    if (json_array_size(problems) > 0)
+        return reject(svc, conn, in, msg, problems, err, errlen);
+    json_decref(problems);
+
+    /* A resent submission creates nothing. */
+    params[0] = source;
+    params[1] = external_id;
+    if ((res = mc_pg_query(conn,
+                           "SELECT code FROM intake.dossier WHERE source = $1 AND external_id = $2",
+                           2, params, err, errlen)) == NULL)
+        return MC_EDB;
+    rc = PQntuples(res);
+    PQclear(res);
+    if (rc > 0) {
+        mc_metric_add(in->m_duplicates, 1);
+        return 0;
+    }
+
+    agency_unit = receiving_unit(in->catalog, sub, procedure);
+    if (agency_unit == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "no receiving agency: set default_reception");
+    mc_civil_from_days(vn_day, &y, &m, &d);
+    snprintf(day, sizeof day, "%04d-%02d-%02d", y, m, d);
+    number = next_number(conn, mc_json_str(agency_unit, "agency_id"), day, err, errlen);
+    if (number < 0)
+        return number;
+    snprintf(code, sizeof code, "%s-%02d%02d%02d-%04d", mc_json_str(agency_unit, "agency_id"),
+             y % 100, m, d, number);
+
+    amount = json_integer_value(json_object_get(procedure, "time_amount"));
+    if (strcmp(channel, "online") == 0 &&
+        json_is_integer(json_object_get(procedure, "online_time_amount")))
+        amount = json_integer_value(json_object_get(procedure, "online_time_amount"));
+    snprintf(dur_text, sizeof dur_text, "%lld%s", (long long)amount,
+             mc_json_str(procedure, "time_unit"));
+    if (mc_duration_parse(dur_text, &dur, err, errlen) != 0)
+        return mc_err(err, errlen, MC_EINVAL, "procedure %s has a bad statutory time %s",
+                      mc_json_str(procedure, "code"), dur_text);
+    receipt_at = mc_calendar_receipt_at(mc_catalog_calendar(in->catalog), received_at);
+    due_at = mc_calendar_due_at(mc_catalog_calendar(in->catalog), received_at, &dur);
+
+    subtext = json_dumps(sub, JSON_COMPACT);
+    params[0] = code;
+    params[1] = source;
+    params[2] = external_id;
+    params[3] = channel;
+    params[4] = mc_json_str(sub, "procedure_code");
+    params[5] = mc_json_str(sub, "ward_code");
+    params[6] = rp;
+    params[7] = mc_json_str(agency_unit, "agency_id");
+    params[8] = mc_time_format(submitted_at, ts[0]);
+    params[9] = mc_time_format(received_at, ts[1]);
+    params[10] = mc_time_format(receipt_at, ts[2]);
+    params[11] = mc_time_format(due_at, ts[3]);
+    params[12] = dur_text;
+    params[13] = mc_json_str(rule_set, "code");
+    params[14] = subtext;
+    rc = mc_pg_exec(conn,
+                    "INSERT INTO intake.dossier (code, source, external_id, channel, "
+                    "procedure_code, ward_code, reception_point, receiving_agency, submitted_at, "
+                    "received_at, receipt_at, due_at, statutory_time, rule_set, submission) "
+                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15::jsonb)",
+                    15, params, err, errlen);
+    free(subtext);
+    if (rc)
+        return rc;
+
+    data = json_pack(
+        "{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:o, s:s, s:o, s:o, s:o, s:o, "
+        "s:s, s:s, s:s, s:s, s:{s:s, s:s}}",
+        "source", source, "external_id", external_id, "channel", channel, "procedure", "code",
+        mc_json_str(procedure, "code"), "name", mc_json_str(procedure, "name"), "field",
+        mc_json_str(procedure, "field"), "level", mc_json_str(procedure, "level"), "time",
+        dur_text, "ward_code", mc_json_str(sub, "ward_code"), "reception_point",
+        mc_json_str_or_null(rp), "receiving_agency", mc_json_str(agency_unit, "agency_id"),
+        "applicant", applicant_copy(sub), "summary",
+        mc_json_str_or_null(mc_json_str(sub, "summary")), "documents",
+        json_object_get(sub, "documents") ? json_deep_copy(json_object_get(sub, "documents"))
+                                          : json_array(),
+        "notify_channels",
+        json_object_get(sub, "notify_channels")
+            ? json_deep_copy(json_object_get(sub, "notify_channels"))
+            : json_array(),
+        "submitted_at", ts[0], "received_at", ts[1], "receipt_at", ts[2], "due_at", ts[3],
+        "rule_set", "code", mc_json_str(rule_set, "code"), "supplement_policy",
+        mc_json_str(rule_set, "supplement_policy"));
+    if (data == NULL)
+        return mc_err(err, errlen, MC_EDB, "cannot build dossier.received");
+    snprintf(seed, sizeof seed, "intake/received/%s/%s", source, external_id);
+    mc_metric_add(in->m_received, 1);
+    return mc_service_emit(svc, conn, "dossier.received", code, "dossier.received", code,
+                           received_at, data, seed, err, errlen);
+}
+
+static const char *const intake_topics[] = {"submissions", NULL};
+
+const struct mc_service_def mc_intake_def = {
+    .name = "intake",
+    .schema = "intake",
+    .topics = intake_topics,
+    .use_inbox = 0, /* submissions carry no event_id: (source, external_id) is the key */
+    .init_cb = intake_init,
+    .fini_cb = intake_fini,
+    .handle_cb = intake_handle,
+};

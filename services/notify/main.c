@@ -1,0 +1,7 @@
+/* motcua-notify: options, signals and the loop live in mc_service_main. */
+#include "notify.h"
+
+int main(int argc, char **argv)
+{
+    return mc_service_main(argc, argv, &mc_notify_def);
+}

@@ -1,0 +1,7 @@
+/* motcua-router: options, signals and the loop live in mc_service_main. */
+#include "router.h"
+
+int main(int argc, char **argv)
+{
+    return mc_service_main(argc, argv, &mc_router_def);
+}

@@ -1,0 +1,253 @@
+/* router: picks the deciding unit of each received dossier from the routing
+ * rules and publishes dossier.assigned; applies transfers between units. */
+#include "router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "motcua/catalog.h"
+#include "motcua/error.h"
+#include "motcua/jsonutil.h"
+#include "motcua/log.h"
+#include "motcua/metrics.h"
+#include "motcua/pg.h"
+#include "motcua/schema.h"
+
+#define CATALOG_MAX_AGE_S 60
+
+struct router {
+    struct mc_schema *received_schema, *update_schema;
+    struct mc_catalog *catalog;
+    struct mc_metric *m_assigned, *m_transfers;
+};
+
+static void *router_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
+{
+    struct router *r = mc_xcalloc(1, sizeof *r);
+    if ((r->received_schema = mc_schema_load_named("dossier-received.v1", err, errlen)) == NULL ||
+        (r->update_schema = mc_schema_load_named("dossier-update.v1", err, errlen)) == NULL ||
+        (r->catalog = mc_catalog_load(conn, err, errlen)) == NULL) {
+        mc_schema_free(r->received_schema);
+        mc_schema_free(r->update_schema);
+        free(r);
+        return NULL;
+    }
+    r->m_assigned = mc_metrics_counter("router", "dossiers_assigned_total", "assignments published");
+    r->m_transfers = mc_metrics_counter("router", "transfers_total", "transfers between units");
+    return r;
+}
+
+static void router_fini(void *state)
+{
+    struct router *r = state;
+    mc_schema_free(r->received_schema);
+    mc_schema_free(r->update_schema);
+    mc_catalog_free(r->catalog);
+    free(r);
+}
+
+/* Explains a schema failure in one line for the dead letter. */
+static int invalid(const char *what, json_t *problems, char *err, size_t errlen)
+{
+    char *text = json_dumps(problems, JSON_COMPACT);
+    mc_err(err, errlen, MC_EINVAL, "invalid %s: %s", what, text ? text : "?");
+    free(text);
+    json_decref(problems);
+    return MC_EINVAL;
+}
+
+static json_t *unit_json(const json_t *unit)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "code", mc_json_str(unit, "code"), "name",
+                     mc_json_str(unit, "name"), "kind", mc_json_str(unit, "kind"), "head_title",
+                     mc_json_str(unit, "head_title"), "head_name", mc_json_str(unit, "head_name"),
+                     "signer_policy", mc_json_str(unit, "signer_policy"));
+}
+
+static int publish_assigned(struct mc_service *svc, PGconn *conn, struct router *r,
+                            const char *code, const json_t *unit, const json_t *dossier,
+                            int rule_id, const char *reason, mc_instant assigned_at,
+                            const char *seed, char *err, size_t errlen)
+{
+    json_t *data = json_pack("{s:o, s:s, s:s, s:o, s:s, s:s, s:o}", "unit", unit_json(unit),
+                             "procedure_code", mc_json_str(dossier, "procedure/code"), "ward_code",
+                             mc_json_str(dossier, "ward_code"), "assigned_at",
+                             mc_json_time_new(assigned_at), "due_at",
+                             mc_json_str(dossier, "due_at"), "reason", reason, "rule_id",
+                             rule_id > 0 ? json_integer(rule_id) : json_null());
+    if (data == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "cannot build dossier.assigned for %s", code);
+    mc_metric_add(r->m_assigned, 1);
+    return mc_service_emit(svc, conn, "dossier.assigned", code, "dossier.assigned", code,
+                           assigned_at, data, seed, err, errlen);
+}
+
+static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r,
+                          const json_t *ev, char *err, size_t errlen);
+
+static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
+                       const struct mc_msg *msg, char *err, size_t errlen)
+{
+    json_t *problems = NULL, *dossier = json_object_get(msg->doc, "data");
+    const char *code = mc_json_str(msg->doc, "dossier_code");
+    const char *unit_code;
+    const json_t *unit;
+    int rule_id = 0, rc;
+    mc_instant assigned_at;
+    char seed[256], ruletext[16], *dtext;
+    const char *params[9];
+    PGresult *res;
+
+    if (mc_schema_validate(r->received_schema, msg->doc, &problems) != 0)
+        return invalid("dossier.received", problems, err, errlen);
+    unit_code = mc_catalog_route(r->catalog, mc_json_str(dossier, "procedure/code"),
+                                 mc_json_str(dossier, "ward_code"), &rule_id);
+    if (unit_code == NULL)
+        return mc_err(err, errlen, MC_EINVAL,
+                      "no routing rule of the catalog matches procedure %s in ward %s; fix the "
+                      "catalog and replay this dead letter",
+                      mc_json_str(dossier, "procedure/code"), mc_json_str(dossier, "ward_code"));
+    unit = mc_catalog_unit(r->catalog, unit_code);
+    mc_json_time(msg->doc, "occurred_at", &assigned_at);
+
+    snprintf(ruletext, sizeof ruletext, "%d", rule_id);
+    dtext = json_dumps(dossier, JSON_COMPACT);
+    params[0] = code;
+    params[1] = unit_code;
+    params[2] = ruletext;
+    params[3] = mc_json_str(dossier, "procedure/code");
+    params[4] = mc_json_str(dossier, "ward_code");
+    params[5] = mc_json_str(dossier, "receipt_at");
+    params[6] = mc_json_str(dossier, "due_at");
+    params[7] = mc_json_str(msg->doc, "occurred_at");
+    params[8] = dtext;
+    res = mc_pg_query(conn,
+                      "INSERT INTO routing.assignment (dossier_code, unit_code, rule_id, "
+                      "procedure_code, ward_code, receipt_at, due_at, assigned_at, dossier) "
+                      "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb) "
+                      "ON CONFLICT (dossier_code) DO NOTHING RETURNING 1",
+                      9, params, err, errlen);
+    free(dtext);
+    if (res == NULL)
+        return MC_EDB;
+    rc = PQntuples(res);
+    PQclear(res);
+    if (rc == 0)
+        return 0; /* assigned before (the same dossier.received seen again) */
+    snprintf(seed, sizeof seed, "router/assigned/%s/0", code);
+    if ((rc = publish_assigned(svc, conn, r, code, unit, dossier, rule_id, "rule", assigned_at,
+                               seed, err, errlen)) != 0)
+        return rc;
+
+    /* Transfers that arrived before the dossier now apply, in arrival order. */
+    params[0] = code;
+    if ((res = mc_pg_query(conn,
+                           "DELETE FROM routing.parked WHERE dossier_code = $1 "
+                           "RETURNING payload::text, parked_at",
+                           1, params, err, errlen)) == NULL)
+        return MC_EDB;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        json_t *ev = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        rc = apply_transfer(svc, conn, r, ev, err, errlen);
+        json_decref(ev);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r,
+                          const json_t *ev, char *err, size_t errlen)
+{
+    const char *code = mc_json_str(ev, "dossier_code");
+    const char *to = mc_json_str(ev, "data/to_unit_code");
+    const json_t *unit = mc_catalog_unit(r->catalog, to);
+    const char *params[6];
+    char seed[256];
+    mc_instant handed_at;
+    PGresult *res;
+    json_t *dossier;
+    int rc;
+
+    if (to == NULL || unit == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "transfer of %s: to_unit_code '%s' is not a unit",
+                      code, to ? to : "(missing)");
+    params[0] = code;
+    params[1] = to;
+    res = mc_pg_query(conn,
+                      "UPDATE routing.assignment a SET unit_code = $2 FROM "
+                      "(SELECT unit_code FROM routing.assignment WHERE dossier_code = $1 FOR "
+                      "UPDATE) old WHERE a.dossier_code = $1 "
+                      "RETURNING old.unit_code, a.dossier::text",
+                      2, params, err, errlen);
+    if (res == NULL)
+        return MC_EDB;
+    if (PQntuples(res) == 0) {
+        /* The dossier is not known yet: park the transfer, do not drop it. */
+        char *text = json_dumps(ev, JSON_COMPACT);
+        PQclear(res);
+        params[0] = mc_json_str(ev, "event_id");
+        params[1] = code;
+        params[2] = text;
+        rc = mc_pg_exec(conn,
+                        "INSERT INTO routing.parked (event_id, dossier_code, payload) "
+                        "VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
+                        3, params, err, errlen);
+        free(text);
+        return rc;
+    }
+    params[0] = code;
+    params[1] = PQgetvalue(res, 0, 0);
+    params[2] = to;
+    params[3] = mc_json_str(ev, "data/officer");
+    params[4] = mc_json_str(ev, "data/reason");
+    params[5] = mc_json_str(ev, "occurred_at");
+    dossier = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    rc = mc_pg_exec(conn,
+                    "INSERT INTO routing.transfer (dossier_code, from_unit, to_unit, officer, "
+                    "reason, handed_at) VALUES ($1,$2,$3,$4,$5,$6)",
+                    6, params, err, errlen);
+    PQclear(res);
+    if (rc == 0) {
+        mc_json_time(ev, "occurred_at", &handed_at);
+        snprintf(seed, sizeof seed, "router/assigned/%s/%s", code, mc_json_str(ev, "event_id"));
+        mc_metric_add(r->m_transfers, 1);
+        rc = publish_assigned(svc, conn, r, code, unit, dossier, 0, "transfer", handed_at, seed,
+                              err, errlen);
+    }
+    json_decref(dossier);
+    return rc;
+}
+
+static int router_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
+                         char *err, size_t errlen, void *state)
+{
+    struct router *r = state;
+    json_t *problems = NULL;
+    const char *status;
+    int rc;
+
+    if ((rc = mc_catalog_maybe_reload(&r->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
+        return rc;
+    if (strcmp(msg->topic, "dossier.received") == 0)
+        return on_received(svc, conn, r, msg, err, errlen);
+    /* dossier.updates: the router acts on transfers only. */
+    status = mc_json_str(msg->doc, "data/status");
+    if (status == NULL || strcmp(status, "transfer") != 0)
+        return 0;
+    if (mc_schema_validate(r->update_schema, msg->doc, &problems) != 0)
+        return invalid("dossier.update", problems, err, errlen);
+    return apply_transfer(svc, conn, r, msg->doc, err, errlen);
+}
+
+static const char *const router_topics[] = {"dossier.received", "dossier.updates", NULL};
+
+const struct mc_service_def mc_router_def = {
+    .name = "router",
+    .schema = "routing",
+    .topics = router_topics,
+    .use_inbox = 1,
+    .init_cb = router_init,
+    .fini_cb = router_fini,
+    .handle_cb = router_handle,
+};
