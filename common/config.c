@@ -33,6 +33,9 @@ static const struct key_def keys[] = {
     {"MOTCUA_REAPPOINT_WORKING_DAYS", "3",
      "new appointment after a breach, in working days, when the unit gave none"},
     {"MOTCUA_DRAIN_TIMEOUT_S", "25", "seconds allowed to drain on SIGTERM"},
+    {"MOTCUA_WARNING_RUNGS", "1wd,due-day",
+     "deadline warnings: Nwd (N working days before the due date), due-day (opening of the "
+     "due day), P% (share of the statutory time used)"},
     {"MOTCUA_CONFIG_FILE", "", "optional file of KEY=VALUE lines (environment wins)"},
     {"MOTCUA_LOG_LEVEL", "info", "debug, info, warn or error"},
     {NULL, NULL, NULL},
@@ -129,6 +132,7 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
     cfg->pg_url = mc_xstrdup(lookup(kv, n, "MOTCUA_PG_URL"));
     cfg->http_addr = mc_xstrdup(lookup(kv, n, "MOTCUA_HTTP_ADDR"));
     cfg->http_port_file = mc_xstrdup(lookup(kv, n, "MOTCUA_HTTP_PORT_FILE"));
+    cfg->warning_rungs = mc_xstrdup(lookup(kv, n, "MOTCUA_WARNING_RUNGS"));
 
     clock = lookup(kv, n, "MOTCUA_CLOCK");
     if (strcmp(clock, "wall") == 0) {
@@ -180,6 +184,8 @@ void mc_config_free(struct mc_config *cfg)
     free(cfg->pg_url);
     free(cfg->http_addr);
     free(cfg->http_port_file);
+    free(cfg->warning_rungs);
+    cfg->warning_rungs = NULL;
     cfg->kafka_brokers = cfg->kafka_props = cfg->assignor = cfg->topic_prefix = NULL;
     cfg->group_id = cfg->pg_url = cfg->http_addr = cfg->http_port_file = NULL;
 }

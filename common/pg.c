@@ -7,6 +7,14 @@
 
 static char last_sqlstate[6];
 
+/* Server notices ("relation exists, skipping") are not errors: keep them out
+ * of stderr, which carries JSON log lines. */
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 PGconn *mc_pg_connect(const char *url, const char *app_name, char *err, size_t errlen)
 {
     const char *kw[] = {"dbname", "application_name", "connect_timeout", NULL};
@@ -18,6 +26,7 @@ PGconn *mc_pg_connect(const char *url, const char *app_name, char *err, size_t e
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, quiet_notice, NULL);
     return conn;
 }
 

@@ -39,6 +39,7 @@ struct mc_service {
     int nbatch;
 
     int joined;          /* consumer received an assignment (maybe empty) */
+    int caught_up;       /* a poll after joining found nothing waiting */
     int stopping;        /* SIGTERM seen: drain */
     int stopped;         /* drained */
     int backoff_ms;      /* current retry delay after a failure */
@@ -97,6 +98,12 @@ static int ensure_db(struct mc_service *svc, char *err, size_t errlen)
     if (svc->conn == NULL)
         return MC_EDB;
     mc_log_kv(MC_LOG_INFO, "connected to PostgreSQL", NULL);
+    if (svc->def->listen_channel) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "LISTEN %s", svc->def->listen_channel);
+        if (mc_pg_exec(svc->conn, sql, 0, NULL, err, errlen) != 0)
+            return MC_EDB;
+    }
     if (svc->state == NULL && svc->def->init_cb) {
         svc->state = svc->def->init_cb(svc, svc->conn, err, errlen);
         if (svc->state == NULL)
@@ -129,11 +136,21 @@ static void poll_batch(struct mc_service *svc)
         }
         svc->batch[svc->nbatch++] = m;
     }
+    if (svc->nbatch == 0 && svc->joined)
+        svc->caught_up = 1;
 }
 
 static int savepoint(PGconn *conn, const char *cmd, char *err, size_t errlen)
 {
     return mc_pg_exec(conn, cmd, 0, NULL, err, errlen);
+}
+
+/* SQLSTATE classes 22 (data exception) and 23 (integrity constraint) mean
+ * the statement can never succeed with this message; anything else (lost
+ * connection, deadlock, shutdown) is worth retrying. */
+static int poison_sqlstate(const char *state)
+{
+    return strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0;
 }
 
 /* Applies one message under its savepoint. Returns 0 (applied, duplicate or
@@ -207,6 +224,16 @@ judged:
         if ((rc = savepoint(svc->conn, "ROLLBACK TO SAVEPOINT msg", err, errlen)) == 0) {
             mc_metric_add(svc->m_deadletters, 1);
             rc = mc_service_deadletter(svc, svc->conn, &msg, reason, err, errlen);
+        }
+    } else if (rc == MC_EDB && mc_pg_alive(svc->conn) && poison_sqlstate(mc_pg_last_sqlstate())) {
+        /* The database refused this message's data (a constraint or a value
+         * out of range): retrying cannot help, so it must not block the
+         * partition. */
+        char why[1200];
+        snprintf(why, sizeof why, "the database refused the message: %s", reason);
+        if ((rc = savepoint(svc->conn, "ROLLBACK TO SAVEPOINT msg", err, errlen)) == 0) {
+            mc_metric_add(svc->m_deadletters, 1);
+            rc = mc_service_deadletter(svc, svc->conn, &msg, why, err, errlen);
         }
     } else {
         snprintf(err, errlen, "%s", reason);
@@ -289,6 +316,19 @@ static int relay(struct mc_service *svc, char *err, size_t errlen)
     return rc;
 }
 
+/* Drains pending NOTIFYs; returns 1 if there was any. */
+static int take_notifications(PGconn *conn)
+{
+    PGnotify *n;
+    int any = 0;
+    PQconsumeInput(conn);
+    while ((n = PQnotifies(conn)) != NULL) {
+        any = 1;
+        PQfreemem(n);
+    }
+    return any;
+}
+
 int mc_service_step(struct mc_service *svc, int *processed)
 {
     char err[1024];
@@ -302,8 +342,10 @@ int mc_service_step(struct mc_service *svc, int *processed)
         fail(svc, "database unavailable", err);
         return rc;
     }
-    if (svc->clock)
-        mc_clock_poll(svc->clock);
+    if (svc->clock && mc_clock_poll(svc->clock))
+        svc->next_work = 0; /* time moved: look for due work now */
+    if (svc->def->listen_channel && take_notifications(svc->conn))
+        svc->next_work = 0;
     if (svc->nbatch == 0 && !svc->stopping)
         poll_batch(svc);
     if (svc->nbatch > 0) {
@@ -415,6 +457,10 @@ static int ready_cb(char *why, size_t whylen, void *opaque)
     }
     if (!svc->joined) {
         snprintf(why, whylen, "not yet a member of consumer group %s", svc->cfg->group_id);
+        return 0;
+    }
+    if (!svc->caught_up) {
+        snprintf(why, whylen, "catching up with the backlog");
         return 0;
     }
     if (svc->retry_at) {

@@ -27,6 +27,7 @@ struct mc_config {
     int reappoint_wd;         /* MOTCUA_REAPPOINT_WORKING_DAYS: new appointment after a
                                  breach when the unit gave none, default 3 */
     int drain_timeout_s;      /* MOTCUA_DRAIN_TIMEOUT_S, default 25 */
+    char *warning_rungs;      /* MOTCUA_WARNING_RUNGS: "1wd,due-day" (+ "50%", "75%", "2wd", ...) */
 };
 
 /* Fills cfg for service from the environment (and config file). On a bad

@@ -51,6 +51,9 @@ struct mc_service_def {
     void (*fini_cb)(void *state);
     mc_handle_cb handle_cb;
     mc_work_cb work_cb; /* optional */
+    /* Optional: the runtime LISTENs on this channel; a NOTIFY runs work_cb at
+     * once (the deadline service is woken when an earlier fire time appears). */
+    const char *listen_channel;
 };
 
 /* Creates the runtime on loop (connects to PostgreSQL and Kafka, subscribes,
@@ -87,7 +90,7 @@ const struct mc_config *mc_service_config(const struct mc_service *svc);
 int mc_service_now(const struct mc_service *svc, mc_instant *now);
 /* Bound HTTP port (tests). */
 int mc_service_http_port(const struct mc_service *svc);
-/* Ready: database reachable, consumer joined its group. */
+/* Ready: database reachable, consumer joined its group and caught up once. */
 int mc_service_ready(const struct mc_service *svc);
 
 #endif
