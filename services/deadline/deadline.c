@@ -1,7 +1,8 @@
-/* deadline: keeps one clock per dossier from dossier.received,
- * dossier.assigned and unit updates, and fires each breach exactly once
- * (ledger keyed by dossier, deadline version and rung) however many
- * instances sweep. */
+/* deadline: one clock per dossier, carried through its whole lifecycle
+ * (pauses and restarts for supplements, one reschedule, final states) from
+ * dossier.received, dossier.assigned and unit updates; fires each warning
+ * rung and each breach exactly once (ledger keyed by dossier, deadline
+ * version and rung) however many instances sweep. */
 #include "deadline.h"
 
 #include <stdio.h>
@@ -13,24 +14,92 @@
 #include "motcua/jsonutil.h"
 #include "motcua/log.h"
 #include "motcua/metrics.h"
+#include "motcua/outbox.h"
 #include "motcua/pg.h"
 #include "motcua/schema.h"
 
 #define CATALOG_MAX_AGE_S 60
 #define TOPIC_CLOCK_POLL_MS 50
-#define WALL_SWEEP_MAX_SLEEP_MS 1000
+#define WALL_SWEEP_MAX_SLEEP_MS 60000 /* NOTIFY wakes us earlier */
+#define MAX_RUNGS 8
+#define MAX_ITEMS (MAX_RUNGS + 2)
 
-struct deadline {
-    struct mc_schema *received_schema, *assigned_schema, *update_schema;
-    struct mc_catalog *catalog;
-    struct mc_metric *m_breaches, *m_lateness, *m_open, *m_refused, *m_swept;
+enum rung_kind { RUNG_WORKING_DAYS, RUNG_DUE_DAY, RUNG_PERCENT };
+
+struct rung {
+    enum rung_kind kind;
+    int n; /* working days, or percent */
+    char name[16];
 };
 
-static void *deadline_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
+struct deadline {
+    struct mc_service *svc; /* NULL when driven by the CLI (recompute) */
+    const struct mc_config *cfg;
+    struct mc_schema *received_schema, *assigned_schema, *update_schema;
+    struct mc_catalog *catalog;
+    struct rung rungs[MAX_RUNGS];
+    int nrungs;
+    struct mc_metric *m_breaches, *m_warnings, *m_lateness, *m_open, *m_refused, *m_swept;
+};
+
+/* A clock row as the planner sees it (instants in Unix seconds, 0 = NULL). */
+struct clock {
+    char code[96];
+    char state[16];
+    int received, version, breaches;
+    mc_instant receipt_at, due_at, rescheduled_due_at, armed_at, fired_through;
+};
+
+/* Something to fire: a warning rung or a breach, at an instant. */
+struct item {
+    char rung[24];
+    int overdue;
+    mc_instant at;
+};
+
+static int parse_rungs(struct deadline *d, const char *spec, char *err, size_t errlen)
+{
+    char *copy = mc_xstrdup(spec ? spec : ""), *save = NULL, *tok;
+    int rc = 0;
+    d->nrungs = 0;
+    for (tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        struct rung *r = &d->rungs[d->nrungs];
+        char *end;
+        long n = strtol(tok, &end, 10);
+        if (d->nrungs == MAX_RUNGS) {
+            rc = mc_err(err, errlen, MC_EINVAL, "MOTCUA_WARNING_RUNGS: at most %d rungs",
+                        MAX_RUNGS);
+        } else if (strcmp(tok, "due-day") == 0) {
+            r->kind = RUNG_DUE_DAY;
+        } else if (end != tok && strcmp(end, "wd") == 0 && n >= 1 && n <= 60) {
+            r->kind = RUNG_WORKING_DAYS;
+            r->n = (int)n;
+        } else if (end != tok && strcmp(end, "%") == 0 && n >= 1 && n <= 99) {
+            r->kind = RUNG_PERCENT;
+            r->n = (int)n;
+        } else {
+            rc = mc_err(err, errlen, MC_EINVAL,
+                        "MOTCUA_WARNING_RUNGS: '%s' is not Nwd (1-60), due-day or P%% (1-99)",
+                        tok);
+        }
+        if (rc == 0) {
+            snprintf(r->name, sizeof r->name, "%s", tok);
+            d->nrungs++;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static struct deadline *deadline_new(struct mc_service *svc, const struct mc_config *cfg,
+                                     PGconn *conn, char *err, size_t errlen)
 {
     static const double bounds[] = {0.1, 0.5, 1, 5, 15, 60, 300, 3600};
     struct deadline *d = mc_xcalloc(1, sizeof *d);
-    if ((d->received_schema = mc_schema_load_named("dossier-received.v1", err, errlen)) == NULL ||
+    d->svc = svc;
+    d->cfg = cfg;
+    if (parse_rungs(d, cfg->warning_rungs, err, errlen) != 0 ||
+        (d->received_schema = mc_schema_load_named("dossier-received.v1", err, errlen)) == NULL ||
         (d->assigned_schema = mc_schema_load_named("dossier-assigned.v1", err, errlen)) == NULL ||
         (d->update_schema = mc_schema_load_named("dossier-update.v1", err, errlen)) == NULL ||
         (d->catalog = mc_catalog_load(conn, err, errlen)) == NULL) {
@@ -41,6 +110,7 @@ static void *deadline_init(struct mc_service *svc, PGconn *conn, char *err, size
         return NULL;
     }
     d->m_breaches = mc_metrics_counter("deadline", "breaches_total", "overdue events fired");
+    d->m_warnings = mc_metrics_counter("deadline", "warnings_total", "warning events fired");
     d->m_refused =
         mc_metrics_counter("deadline", "reschedules_refused_total", "reschedules refused");
     d->m_swept = mc_metrics_gauge("deadline", "swept_until_seconds",
@@ -52,14 +122,30 @@ static void *deadline_init(struct mc_service *svc, PGconn *conn, char *err, size
     return d;
 }
 
-static void deadline_fini(void *state)
+static void deadline_free(struct deadline *d)
 {
-    struct deadline *d = state;
+    if (d == NULL)
+        return;
     mc_schema_free(d->received_schema);
     mc_schema_free(d->assigned_schema);
     mc_schema_free(d->update_schema);
     mc_catalog_free(d->catalog);
     free(d);
+}
+
+static void *deadline_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
+{
+    return deadline_new(svc, mc_service_config(svc), conn, err, errlen);
+}
+
+static void deadline_fini(void *state)
+{
+    deadline_free(state);
+}
+
+static const struct mc_calendar *cal_of(const struct deadline *d)
+{
+    return mc_catalog_calendar(d->catalog);
 }
 
 static int invalid(const char *what, json_t *problems, char *err, size_t errlen)
@@ -76,70 +162,133 @@ static char *dump(const json_t *j)
     return json_dumps(j ? j : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-static int on_received(PGconn *conn, struct deadline *d, const struct mc_msg *msg, char *err,
-                       size_t errlen)
+static char *fmt_time(mc_instant t, char *buf)
 {
-    json_t *problems = NULL, *data = json_object_get(msg->doc, "data");
-    json_t *procedure;
-    char *applicant, *channels, *proc;
-    const char *params[9];
-    int rc;
-
-    if (mc_schema_validate(d->received_schema, msg->doc, &problems) != 0)
-        return invalid("dossier.received", problems, err, errlen);
-    procedure = json_pack("{s:s, s:s}", "code", mc_json_str(data, "procedure/code"), "name",
-                          mc_json_str(data, "procedure/name"));
-    applicant = dump(json_object_get(data, "applicant"));
-    channels = dump(json_object_get(data, "notify_channels"));
-    proc = dump(procedure);
-    params[0] = mc_json_str(msg->doc, "dossier_code");
-    params[1] = mc_json_str(data, "channel");
-    params[2] = channels;
-    params[3] = applicant;
-    params[4] = proc;
-    params[5] = mc_json_str(data, "received_at");
-    params[6] = mc_json_str(data, "receipt_at");
-    params[7] = mc_json_str(data, "due_at");
-    /* Updates may have arrived first (state already final): then nothing to fire. */
-    rc = mc_pg_exec(conn,
-                    "INSERT INTO deadline.clock AS c (dossier_code, received, channel, "
-                    "notify_channels, applicant, procedure, received_at, receipt_at, due_at, "
-                    "next_fire_at) VALUES ($1, true, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, "
-                    "$8, $8) ON CONFLICT (dossier_code) DO UPDATE SET received = true, "
-                    "channel = EXCLUDED.channel, notify_channels = EXCLUDED.notify_channels, "
-                    "applicant = EXCLUDED.applicant, procedure = EXCLUDED.procedure, "
-                    "received_at = EXCLUDED.received_at, receipt_at = EXCLUDED.receipt_at, "
-                    "due_at = EXCLUDED.due_at, next_fire_at = CASE WHEN c.state = 'open' AND "
-                    "c.breaches = 0 THEN EXCLUDED.due_at ELSE c.next_fire_at END, "
-                    "updated_at = now()",
-                    8, params, err, errlen);
-    free(applicant);
-    free(channels);
-    free(proc);
-    json_decref(procedure);
-    return rc;
+    return mc_time_format(t, buf);
 }
 
-static int on_assigned(PGconn *conn, struct deadline *d, const struct mc_msg *msg, char *err,
-                       size_t errlen)
+/* ---- the plan: what fires when -------------------------------------------- */
+
+/* Every warning rung and breach of the clock's current deadline version, in
+ * time order. The target of the rungs is the rescheduled date when there is
+ * one; the first breach is always at the legal due date. */
+static int plan(const struct deadline *d, const struct clock *c, struct item *items)
 {
-    json_t *problems = NULL;
-    char *unit;
-    const char *params[2];
-    int rc;
-    if (mc_schema_validate(d->assigned_schema, msg->doc, &problems) != 0)
-        return invalid("dossier.assigned", problems, err, errlen);
-    unit = dump(mc_json_at(msg->doc, "data/unit"));
-    params[0] = mc_json_str(msg->doc, "dossier_code");
-    params[1] = unit;
-    rc = mc_pg_exec(conn,
-                    "INSERT INTO deadline.clock (dossier_code, unit) VALUES ($1, $2::jsonb) "
-                    "ON CONFLICT (dossier_code) DO UPDATE SET unit = EXCLUDED.unit, "
-                    "updated_at = now()",
-                    2, params, err, errlen);
-    free(unit);
-    return rc;
+    const struct mc_calendar *cal = cal_of(d);
+    mc_instant target = c->rescheduled_due_at ? c->rescheduled_due_at : c->due_at;
+    int64_t total = mc_calendar_working_between(cal, c->receipt_at, target);
+    int n = 0;
+
+    for (int i = 0; i < d->nrungs; i++) {
+        const struct rung *r = &d->rungs[i];
+        mc_instant at = 0;
+        if (r->kind == RUNG_WORKING_DAYS) {
+            int64_t before = (int64_t)r->n * MC_WORKING_DAY_SECONDS;
+            if (total <= before)
+                continue; /* the statutory time is shorter than the rung */
+            at = mc_calendar_add_working(cal, mc_calendar_receipt_at(cal, c->receipt_at),
+                                         total - before);
+        } else if (r->kind == RUNG_PERCENT) {
+            at = mc_calendar_add_working(cal, mc_calendar_receipt_at(cal, c->receipt_at),
+                                         total * r->n / 100);
+        } else {
+            at = mc_calendar_receipt_at(cal, mc_vn_day_start(mc_vn_day(target)));
+            if (at >= target)
+                continue;
+        }
+        snprintf(items[n].rung, sizeof items[n].rung, "%s", r->name);
+        items[n].overdue = 0;
+        items[n++].at = at;
+    }
+    /* A breach is when the due instant has passed: one second after it. */
+    snprintf(items[n].rung, sizeof items[n].rung, "overdue");
+    items[n].overdue = 1;
+    items[n++].at = c->due_at + 1;
+    if (c->rescheduled_due_at > c->due_at) {
+        snprintf(items[n].rung, sizeof items[n].rung, "overdue-rescheduled");
+        items[n].overdue = 1;
+        items[n++].at = c->rescheduled_due_at + 1;
+    }
+    for (int i = 1; i < n; i++) /* insertion sort: n is tiny */
+        for (int j = i; j > 0 && items[j].at < items[j - 1].at; j--) {
+            struct item t = items[j];
+            items[j] = items[j - 1];
+            items[j - 1] = t;
+        }
+    return n;
 }
+
+/* Items at or before this instant are done for the current version. */
+static mc_instant boundary(const struct clock *c)
+{
+    return c->fired_through > c->armed_at ? c->fired_through : c->armed_at;
+}
+
+static mc_instant col_time(const PGresult *res, int row, int col)
+{
+    const char *v = mc_pg_value(res, row, col);
+    return v ? (mc_instant)atoll(v) : 0;
+}
+
+#define CLOCK_COLUMNS                                                                            \
+    "dossier_code, state, received, deadline_version, breaches, "                              \
+    "extract(epoch FROM receipt_at)::bigint, extract(epoch FROM due_at)::bigint, "             \
+    "extract(epoch FROM rescheduled_due_at)::bigint, extract(epoch FROM armed_at)::bigint, "   \
+    "extract(epoch FROM fired_through)::bigint"
+
+static void clock_from_row(const PGresult *res, int i, struct clock *c)
+{
+    snprintf(c->code, sizeof c->code, "%s", PQgetvalue(res, i, 0));
+    snprintf(c->state, sizeof c->state, "%s", PQgetvalue(res, i, 1));
+    c->received = strcmp(PQgetvalue(res, i, 2), "t") == 0;
+    c->version = atoi(PQgetvalue(res, i, 3));
+    c->breaches = atoi(PQgetvalue(res, i, 4));
+    c->receipt_at = col_time(res, i, 5);
+    c->due_at = col_time(res, i, 6);
+    c->rescheduled_due_at = col_time(res, i, 7);
+    c->armed_at = col_time(res, i, 8);
+    c->fired_through = col_time(res, i, 9);
+}
+
+/* Loads (and locks) one clock. Returns 1 found, 0 not found, <0 error. */
+static int load_clock(PGconn *conn, const char *code, struct clock *c, char *err, size_t errlen)
+{
+    const char *params[1] = {code};
+    PGresult *res = mc_pg_query(conn,
+                                "SELECT " CLOCK_COLUMNS
+                                " FROM deadline.clock WHERE dossier_code = $1 FOR UPDATE",
+                                1, params, err, errlen);
+    int found;
+    if (res == NULL)
+        return MC_EDB;
+    found = PQntuples(res) == 1;
+    if (found)
+        clock_from_row(res, 0, c);
+    PQclear(res);
+    return found;
+}
+
+/* Stores the next fire instant of a clock from its plan. */
+static int rearm(PGconn *conn, const struct deadline *d, const struct clock *c, char *err,
+                 size_t errlen)
+{
+    struct item items[MAX_ITEMS];
+    char next[MC_RFC3339_LEN];
+    const char *params[2] = {c->code, NULL};
+    int n;
+    if (c->received && strcmp(c->state, "open") == 0) {
+        n = plan(d, c, items);
+        for (int i = 0; i < n; i++)
+            if (items[i].at > boundary(c)) {
+                params[1] = fmt_time(items[i].at, next);
+                break;
+            }
+    }
+    return mc_pg_exec(conn, "UPDATE deadline.clock SET next_fire_at = $2 WHERE dossier_code = $1",
+                      2, params, err, errlen);
+}
+
+/* ---- events ---------------------------------------------------------------- */
 
 /* A jsonb column as a new JSON value (null when SQL NULL). */
 static json_t *load_col(const PGresult *res, int row, int col)
@@ -151,15 +300,15 @@ static json_t *load_col(const PGresult *res, int row, int col)
 
 /* Publishes a dossier.<kind> event on dossier.deadlines carrying what notify
  * needs, read from the dossier's clock row. appointment 0: none. */
-static int emit_clock_event(struct mc_service *svc, PGconn *conn, const char *code,
-                            const char *kind, const char *rung, int breach, const char *reason,
-                            mc_instant now, mc_instant appointment, const char *seed, char *err,
-                            size_t errlen)
+static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code, const char *kind,
+                            const char *rung, int breach, const char *reason, mc_instant now,
+                            mc_instant appointment, const char *seed, char *err, size_t errlen)
 {
     const char *params[1] = {code};
-    char type[64], nowtext[MC_RFC3339_LEN], apptext[MC_RFC3339_LEN];
+    char type[64], nowtext[MC_RFC3339_LEN], apptext[MC_RFC3339_LEN], topic[256];
     PGresult *res;
-    json_t *data;
+    json_t *data, *ev;
+    int rc;
     res = mc_pg_query(conn,
                       "SELECT deadline_version, channel, notify_channels::text, applicant::text, "
                       "procedure::text, unit::text, motcua_rfc3339(received_at), "
@@ -184,88 +333,308 @@ static int emit_clock_event(struct mc_service *svc, PGconn *conn, const char *co
                      PQgetvalue(res, 0, 7), "due_at", PQgetvalue(res, 0, 8),
                      "rescheduled_due_at", mc_json_str_or_null(mc_pg_value(res, 0, 9)),
                      "new_appointment_at",
-                     appointment ? json_string(mc_time_format(appointment, apptext)) : json_null(),
-                     "fired_at", mc_time_format(now, nowtext), "reason",
+                     appointment ? json_string(fmt_time(appointment, apptext)) : json_null(),
+                     "fired_at", fmt_time(now, nowtext), "reason",
                      mc_json_str_or_null(reason ? reason : mc_pg_value(res, 0, 10)));
     PQclear(res);
     if (data == NULL)
         return mc_err(err, errlen, MC_EDB, "cannot build the %s event of %s", kind, code);
     snprintf(type, sizeof type, "dossier.%s", kind);
-    return mc_service_emit(svc, conn, "dossier.deadlines", code, type, code, now, data, seed, err,
-                           errlen);
+    if (d->svc)
+        return mc_service_emit(d->svc, conn, "dossier.deadlines", code, type, code, now, data,
+                               seed, err, errlen);
+    ev = mc_event_new(type, "motcua-deadline", code, now, data);
+    rc = mc_outbox_add(conn, "deadline", mc_topic_name(d->cfg, "dossier.deadlines", topic,
+                                                        sizeof topic),
+                       code, ev, seed, NULL, err, errlen);
+    json_decref(ev);
+    return rc;
+}
+
+/* ---- consumed events -------------------------------------------------------- */
+
+static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char *err,
+                        size_t errlen);
+
+static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
+                       size_t errlen)
+{
+    json_t *problems = NULL, *data = json_object_get(msg->doc, "data");
+    json_t *procedure;
+    char *applicant, *channels, *proc;
+    const char *params[12];
+    const char *code = mc_json_str(msg->doc, "dossier_code");
+    struct clock c;
+    PGresult *res;
+    int rc;
+
+    if (mc_schema_validate(d->received_schema, msg->doc, &problems) != 0)
+        return invalid("dossier.received", problems, err, errlen);
+    procedure = json_pack("{s:s, s:s}", "code", mc_json_str(data, "procedure/code"), "name",
+                          mc_json_str(data, "procedure/name"));
+    applicant = dump(json_object_get(data, "applicant"));
+    channels = dump(json_object_get(data, "notify_channels"));
+    proc = dump(procedure);
+    params[0] = code;
+    params[1] = mc_json_str(data, "channel");
+    params[2] = channels;
+    params[3] = applicant;
+    params[4] = proc;
+    params[5] = mc_json_str(data, "received_at");
+    params[6] = mc_json_str(data, "receipt_at");
+    params[7] = mc_json_str(data, "due_at");
+    params[8] = mc_json_str(data, "rule_set/code");
+    params[9] = mc_json_str(data, "rule_set/supplement_policy");
+    params[10] = mc_json_str(data, "procedure/time");
+    /* The clock may exist already (assignment first); a second copy of the
+     * dossier changes nothing. */
+    res = mc_pg_query(conn,
+                      "INSERT INTO deadline.clock AS c (dossier_code, received, channel, "
+                      "notify_channels, applicant, procedure, received_at, receipt_at, "
+                      "original_due_at, period_start_at, due_at, rule_set, supplement_policy, "
+                      "statutory_time) VALUES ($1, true, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, "
+                      "$7, $8, $7, $8, $9, $10, $11) ON CONFLICT (dossier_code) DO UPDATE SET "
+                      "received = true, channel = EXCLUDED.channel, notify_channels = "
+                      "EXCLUDED.notify_channels, applicant = EXCLUDED.applicant, procedure = "
+                      "EXCLUDED.procedure, received_at = EXCLUDED.received_at, receipt_at = "
+                      "EXCLUDED.receipt_at, original_due_at = EXCLUDED.original_due_at, "
+                      "period_start_at = EXCLUDED.period_start_at, due_at = EXCLUDED.due_at, "
+                      "rule_set = EXCLUDED.rule_set, supplement_policy = "
+                      "EXCLUDED.supplement_policy, statutory_time = EXCLUDED.statutory_time, "
+                      "updated_at = now() WHERE NOT c.received RETURNING 1",
+                      11, params, err, errlen);
+    free(applicant);
+    free(channels);
+    free(proc);
+    json_decref(procedure);
+    if (res == NULL)
+        return MC_EDB;
+    rc = PQntuples(res);
+    PQclear(res);
+    if (rc == 0)
+        return 0; /* known already */
+
+    /* Updates that arrived before the dossier now apply, in the order they happened. */
+    params[0] = code;
+    res = mc_pg_query(conn,
+                      "SELECT json_build_object('event_id', event_id, 'dossier_code', "
+                      "dossier_code, 'occurred_at', motcua_rfc3339(occurred_at), 'data', "
+                      "json_strip_nulls(json_build_object('status', status, 'unit_code', "
+                      "unit_code, 'reason', reason, 'new_due_at', "
+                      "motcua_rfc3339(new_due_at))))::text FROM deadline.update WHERE "
+                      "dossier_code = $1 AND NOT applied ORDER BY occurred_at, event_id",
+                      1, params, err, errlen);
+    if (res == NULL)
+        return MC_EDB;
+    rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        json_t *ev = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        rc = apply_update(d, conn, ev, err, errlen);
+        json_decref(ev);
+    }
+    PQclear(res);
+    if (rc)
+        return rc;
+    if ((rc = load_clock(conn, code, &c, err, errlen)) < 0)
+        return rc;
+    return rearm(conn, d, &c, err, errlen);
+}
+
+static int on_assigned(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
+                       size_t errlen)
+{
+    json_t *problems = NULL;
+    char *unit;
+    const char *params[2];
+    int rc;
+    if (mc_schema_validate(d->assigned_schema, msg->doc, &problems) != 0)
+        return invalid("dossier.assigned", problems, err, errlen);
+    unit = dump(mc_json_at(msg->doc, "data/unit"));
+    params[0] = mc_json_str(msg->doc, "dossier_code");
+    params[1] = unit;
+    rc = mc_pg_exec(conn,
+                    "INSERT INTO deadline.clock (dossier_code, unit) VALUES ($1, $2::jsonb) "
+                    "ON CONFLICT (dossier_code) DO UPDATE SET unit = EXCLUDED.unit, "
+                    "updated_at = now()",
+                    2, params, err, errlen);
+    free(unit);
+    return rc;
 }
 
 /* A refusal goes back to the unit on dossier.deadlines, saying why. */
-static int refuse(struct mc_service *svc, PGconn *conn, struct deadline *d, const json_t *ev,
+static int refuse(struct deadline *d, PGconn *conn, const json_t *ev, const struct clock *c,
                   const char *why, char *err, size_t errlen)
 {
     char seed[256];
     mc_instant at;
-    const char *code = mc_json_str(ev, "dossier_code");
     mc_json_time(ev, "occurred_at", &at);
     snprintf(seed, sizeof seed, "deadline/refused/%s", mc_json_str(ev, "event_id"));
     mc_metric_add(d->m_refused, 1);
-    return emit_clock_event(svc, conn, code, "reschedule_refused", NULL, 0, why, at, 0, seed,
-                            err, errlen);
+    return emit_clock_event(d, conn, c->code, "reschedule_refused", NULL, c->breaches, why, at, 0,
+                            seed, err, errlen);
 }
 
-static int on_reschedule(struct mc_service *svc, PGconn *conn, struct deadline *d,
-                         const json_t *ev, char *err, size_t errlen)
+/* The legal due date of a statutory period started at start, extended by
+ * the pause policy's accumulated waiting time. */
+static mc_instant legal_due(const struct deadline *d, mc_instant start, const char *statutory,
+                            int64_t paused_s)
 {
-    const char *params[3] = {mc_json_str(ev, "dossier_code"), mc_json_str(ev, "data/new_due_at"),
-                             mc_json_str(ev, "data/reason")};
-    PGresult *res;
-    const char *verdict;
-    int rc;
-
-    if (params[1] == NULL || params[2] == NULL)
-        return refuse(svc, conn, d, ev, "a reschedule needs new_due_at and reason", err, errlen);
-    /* At most once, and only to a later date; the official due_at is kept. */
-    res = mc_pg_query(conn,
-                      "WITH c AS (SELECT * FROM deadline.clock WHERE dossier_code = $1 FOR UPDATE), "
-                      "verdict AS (SELECT CASE WHEN NOT c.received THEN 'unknown' "
-                      "WHEN c.state NOT IN ('open', 'paused') THEN 'closed' "
-                      "WHEN c.rescheduled_due_at IS NOT NULL THEN 'twice' "
-                      "WHEN $2::timestamptz <= c.due_at THEN 'earlier' ELSE 'ok' END AS v FROM c), "
-                      "upd AS (UPDATE deadline.clock k SET rescheduled_due_at = $2, "
-                      "reschedule_reason = $3, next_fire_at = CASE WHEN k.breaches >= 1 AND "
-                      "k.state = 'open' THEN $2::timestamptz ELSE k.next_fire_at END, "
-                      "updated_at = now() FROM verdict WHERE k.dossier_code = $1 AND "
-                      "verdict.v = 'ok') SELECT v FROM verdict",
-                      3, params, err, errlen);
-    if (res == NULL)
-        return MC_EDB;
-    verdict = PQntuples(res) ? PQgetvalue(res, 0, 0) : "unknown";
-    if (strcmp(verdict, "ok") == 0)
-        rc = 0;
-    else if (strcmp(verdict, "twice") == 0)
-        rc = refuse(svc, conn, d, ev, "the appointment may be moved only once", err, errlen);
-    else if (strcmp(verdict, "earlier") == 0)
-        rc = refuse(svc, conn, d, ev, "the new date must be after the official due date", err,
-                    errlen);
-    else if (strcmp(verdict, "closed") == 0)
-        rc = refuse(svc, conn, d, ev, "the dossier is no longer being processed", err, errlen);
-    else
-        rc = refuse(svc, conn, d, ev, "the dossier is not known to the deadline service", err,
-                    errlen);
-    PQclear(res);
-    return rc;
+    struct mc_duration dur;
+    char e[128];
+    mc_instant due;
+    if (mc_duration_parse(statutory, &dur, e, sizeof e) != 0)
+        return 0;
+    due = mc_calendar_due_at(cal_of(d), start, &dur);
+    return paused_s > 0 ? mc_calendar_add_working(cal_of(d), due, paused_s) : due;
 }
 
-static int on_update(struct mc_service *svc, PGconn *conn, struct deadline *d,
-                     const struct mc_msg *msg, char *err, size_t errlen)
+/* Applies one unit update to a received clock (the caller has the update
+ * stored in deadline.update). */
+static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char *err,
+                        size_t errlen)
+{
+    const char *code = mc_json_str(ev, "dossier_code");
+    const char *status = mc_json_str(ev, "data/status");
+    const char *occurred_text = mc_json_str(ev, "occurred_at");
+    const char *params[4] = {code, NULL, NULL, NULL};
+    char t1[MC_RFC3339_LEN], t2[MC_RFC3339_LEN], num[32];
+    struct clock c;
+    mc_instant occurred, new_due;
+    int rc, open, paused;
+
+    if ((rc = load_clock(conn, code, &c, err, errlen)) < 0)
+        return rc;
+    mc_json_time(ev, "occurred_at", &occurred);
+    open = strcmp(c.state, "open") == 0;
+    paused = strcmp(c.state, "paused") == 0;
+
+    if (strcmp(status, "result_ready") == 0 || strcmp(status, "returned") == 0 ||
+        strcmp(status, "withdrawn") == 0 || strcmp(status, "stopped") == 0) {
+        if (!open && !paused)
+            goto applied; /* already final */
+        params[1] = strcmp(status, "result_ready") == 0 ? "finished" : status;
+        if ((rc = mc_pg_exec(conn,
+                             "UPDATE deadline.clock SET state = $2, next_fire_at = NULL, "
+                             "paused_at = NULL, updated_at = now() WHERE dossier_code = $1",
+                             2, params, err, errlen)) != 0)
+            return rc;
+        goto applied;
+    }
+    if (strcmp(status, "supplement_requested") == 0) {
+        if (!open && !paused)
+            goto applied;
+        /* A second request on the same dossier counts it as late. */
+        params[1] = occurred_text;
+        if ((rc = mc_pg_exec(conn,
+                             "UPDATE deadline.clock SET state = 'paused', paused_at = "
+                             "coalesce(paused_at, $2::timestamptz), supplements = supplements + 1, "
+                             "counted_late = counted_late OR supplements + 1 >= 2, "
+                             "next_fire_at = NULL, updated_at = now() WHERE dossier_code = $1",
+                             2, params, err, errlen)) != 0)
+            return rc;
+        goto applied;
+    }
+    if (strcmp(status, "supplement_received") == 0) {
+        PGresult *res;
+        const char *policy, *statutory;
+        mc_instant start, paused_at;
+        int64_t paused_s;
+        if (!paused)
+            goto applied; /* nothing was asked for */
+        res = mc_pg_query(conn,
+                          "SELECT supplement_policy, statutory_time, extract(epoch FROM "
+                          "period_start_at)::bigint, paused_working_s, extract(epoch FROM "
+                          "paused_at)::bigint FROM deadline.clock WHERE dossier_code = $1",
+                          1, params, err, errlen);
+        if (res == NULL)
+            return MC_EDB;
+        policy = PQgetvalue(res, 0, 0);
+        statutory = PQgetvalue(res, 0, 1);
+        start = col_time(res, 0, 2);
+        paused_s = atoll(PQgetvalue(res, 0, 3));
+        paused_at = col_time(res, 0, 4);
+        if (strcmp(policy, "restart") == 0) {
+            /* The full statutory time runs again from the completed supplement. */
+            start = occurred;
+            paused_s = 0;
+        } else {
+            paused_s += mc_calendar_working_between(cal_of(d), paused_at, occurred);
+        }
+        new_due = legal_due(d, start, statutory, paused_s);
+        PQclear(res);
+        if (new_due == 0)
+            return mc_err(err, errlen, MC_EINVAL, "dossier %s has no valid statutory time", code);
+        params[1] = fmt_time(start, t1);
+        params[2] = fmt_time(new_due, t2);
+        snprintf(num, sizeof num, "%lld", (long long)paused_s);
+        params[3] = num;
+        if ((rc = mc_pg_exec(conn,
+                             "UPDATE deadline.clock SET state = 'open', paused_at = NULL, "
+                             "period_start_at = $2, due_at = $3, paused_working_s = $4, "
+                             "deadline_version = deadline_version + 1, armed_at = now_arm, "
+                             "updated_at = now() FROM (SELECT "
+                             "greatest(coalesce(paused_at, $2::timestamptz), $2::timestamptz) "
+                             "AS now_arm FROM deadline.clock WHERE dossier_code = $1) a "
+                             "WHERE dossier_code = $1",
+                             4, params, err, errlen)) != 0)
+            return rc;
+        goto rearm;
+    }
+    if (strcmp(status, "reschedule") == 0) {
+        const char *why = NULL;
+        mc_instant requested = 0;
+        if (mc_json_str(ev, "data/reason") == NULL ||
+            mc_json_time(ev, "data/new_due_at", &requested) != 0)
+            why = "a reschedule needs new_due_at and reason";
+        else if (!open && !paused)
+            why = "the dossier is no longer being processed";
+        else if (c.rescheduled_due_at)
+            why = "the appointment may be moved only once";
+        else if (requested <= c.due_at)
+            why = "the new date must be after the due date";
+        if (why) {
+            if ((rc = refuse(d, conn, ev, &c, why, err, errlen)) != 0)
+                return rc;
+            goto applied;
+        }
+        /* The official due date is kept; the new date is stored beside it and
+         * the warnings are re-armed against it. */
+        params[1] = fmt_time(requested, t1);
+        params[2] = mc_json_str(ev, "data/reason");
+        params[3] = occurred_text;
+        if ((rc = mc_pg_exec(conn,
+                             "UPDATE deadline.clock SET rescheduled_due_at = $2, "
+                             "reschedule_reason = $3, deadline_version = deadline_version + 1, "
+                             "armed_at = $4, updated_at = now() WHERE dossier_code = $1",
+                             4, params, err, errlen)) != 0)
+            return rc;
+        goto rearm;
+    }
+    goto applied; /* processing, paying, transfer: history only */
+
+rearm:
+    if ((rc = load_clock(conn, code, &c, err, errlen)) < 0 ||
+        (rc = rearm(conn, d, &c, err, errlen)) != 0)
+        return rc;
+applied:
+    params[0] = mc_json_str(ev, "event_id");
+    return mc_pg_exec(conn, "UPDATE deadline.update SET applied = true WHERE event_id = $1", 1,
+                      params, err, errlen);
+}
+
+static int on_update(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
+                     size_t errlen)
 {
     json_t *problems = NULL;
-    const char *status = mc_json_str(msg->doc, "data/status");
-    const char *final_state = NULL;
     const char *params[7];
+    struct clock c;
     int rc;
 
     if (mc_schema_validate(d->update_schema, msg->doc, &problems) != 0)
         return invalid("dossier.update", problems, err, errlen);
     params[0] = mc_json_str(msg->doc, "event_id");
     params[1] = mc_json_str(msg->doc, "dossier_code");
-    params[2] = status;
+    params[2] = mc_json_str(msg->doc, "data/status");
     params[3] = mc_json_str(msg->doc, "data/unit_code");
     params[4] = mc_json_str(msg->doc, "occurred_at");
     params[5] = mc_json_str(msg->doc, "data/reason");
@@ -276,26 +645,11 @@ static int on_update(struct mc_service *svc, PGconn *conn, struct deadline *d,
                          "ON CONFLICT DO NOTHING",
                          7, params, err, errlen)) != 0)
         return rc;
-
-    if (strcmp(status, "result_ready") == 0)
-        final_state = "finished";
-    else if (strcmp(status, "returned") == 0 || strcmp(status, "withdrawn") == 0 ||
-             strcmp(status, "stopped") == 0)
-        final_state = strcmp(status, "stopped") == 0     ? "stopped"
-                      : strcmp(status, "returned") == 0 ? "returned"
-                                                         : "withdrawn";
-    if (final_state) {
-        /* The clock stops; an update seen before the dossier is kept too. */
-        params[2] = final_state;
-        return mc_pg_exec(conn,
-                          "INSERT INTO deadline.clock (dossier_code, state) VALUES ($1, $2) "
-                          "ON CONFLICT (dossier_code) DO UPDATE SET state = EXCLUDED.state, "
-                          "next_fire_at = NULL, updated_at = now()",
-                          2, (const char *[]){params[1], final_state}, err, errlen);
-    }
-    if (strcmp(status, "reschedule") == 0)
-        return on_reschedule(svc, conn, d, msg->doc, err, errlen);
-    return 0; /* processing, supplements, payment, transfer: history only for now */
+    if ((rc = load_clock(conn, params[1], &c, err, errlen)) < 0)
+        return rc;
+    if (rc == 0 || !c.received)
+        return 0; /* parked: applied when the dossier arrives */
+    return apply_update(d, conn, msg->doc, err, errlen);
 }
 
 static int deadline_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
@@ -306,72 +660,83 @@ static int deadline_handle(struct mc_service *svc, PGconn *conn, const struct mc
     if ((rc = mc_catalog_maybe_reload(&d->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
         return rc;
     if (strcmp(msg->topic, "dossier.received") == 0)
-        return on_received(conn, d, msg, err, errlen);
+        return on_received(d, conn, msg, err, errlen);
     if (strcmp(msg->topic, "dossier.assigned") == 0)
-        return on_assigned(conn, d, msg, err, errlen);
-    return on_update(svc, conn, d, msg, err, errlen);
+        return on_assigned(d, conn, msg, err, errlen);
+    return on_update(d, conn, msg, err, errlen);
 }
 
-/* ---- the sweep ----------------------------------------------------------- */
+/* ---- the sweep ------------------------------------------------------------ */
 
-/* Fires the breach that is due on one claimed clock row and re-arms it. */
-static int fire(struct mc_service *svc, PGconn *conn, struct deadline *d, PGresult *res, int i,
-                mc_instant now, char *err, size_t errlen)
+/* Fires every item of one claimed clock that is due by now, then re-arms it. */
+static int fire_due(struct deadline *d, PGconn *conn, struct clock *c, mc_instant now, char *err,
+                    size_t errlen)
 {
-    const char *code = PQgetvalue(res, i, 0);
-    int breach = atoi(PQgetvalue(res, i, 1)) + 1;
-    const char *version = PQgetvalue(res, i, 2);
-    const char *resched_text = mc_pg_value(res, i, 4);
-    const char *fire_text = PQgetvalue(res, i, 5);
-    char rung[32], seed[256], btext[16], nowtext[MC_RFC3339_LEN];
-    const char *params[5];
-    mc_instant fire_at, resched_at = 0, appointment;
-    const struct mc_calendar *cal = mc_catalog_calendar(d->catalog);
-    PGresult *ins;
-    int fresh, rc;
+    struct item items[MAX_ITEMS];
+    int n = plan(d, c, items), rc;
+    const struct mc_calendar *cal = cal_of(d);
 
-    mc_time_parse(fire_text, &fire_at);
-    if (resched_text)
-        mc_time_parse(resched_text, &resched_at);
-    snprintf(rung, sizeof rung, breach == 1 ? "overdue" : "overdue-%d", breach);
-    params[0] = code;
-    params[1] = version;
-    params[2] = rung;
-    params[3] = mc_time_format(now, nowtext);
-    params[4] = fire_text;
-    if ((ins = mc_pg_query(conn,
-                           "INSERT INTO deadline.ledger (dossier_code, deadline_version, rung, "
-                           "fired_at, due_instant) VALUES ($1, $2, $3, $4, $5) "
-                           "ON CONFLICT DO NOTHING RETURNING 1",
-                           5, params, err, errlen)) == NULL)
-        return MC_EDB;
-    fresh = PQntuples(ins) == 1;
-    PQclear(ins);
-
-    /* Re-arm: a rescheduled date still ahead is the next (second) breach. */
-    snprintf(btext, sizeof btext, "%d", breach);
-    params[1] = breach == 1 && resched_text && resched_at > fire_at ? resched_text : NULL;
-    params[2] = btext;
-    if ((rc = mc_pg_exec(conn,
-                         "UPDATE deadline.clock SET breaches = $3, next_fire_at = $2, "
-                         "updated_at = now() WHERE dossier_code = $1",
-                         3, params, err, errlen)) != 0)
-        return rc;
-    if (!fresh)
-        return 0; /* fired before (another instance, or a retried sweep) */
-
-    /* The new appointment: the unit's rescheduled date when still ahead,
-     * otherwise the configured number of working days from now. */
-    appointment = resched_text && resched_at > now
-                      ? resched_at
-                      : mc_calendar_add_working(cal, mc_calendar_receipt_at(cal, now),
-                                                (int64_t)mc_service_config(svc)->reappoint_wd *
-                                                    MC_WORKING_DAY_SECONDS);
-    mc_metric_add(d->m_breaches, 1);
-    mc_metric_observe(d->m_lateness, (double)(now - fire_at));
-    snprintf(seed, sizeof seed, "deadline/%s/%s/%s", code, version, rung);
-    return emit_clock_event(svc, conn, code, "overdue", rung, breach, NULL, now, appointment, seed,
-                            err, errlen);
+    for (int i = 0; i < n; i++) {
+        char vtext[16], nowtext[MC_RFC3339_LEN], duetext[MC_RFC3339_LEN], seed[512];
+        const char *params[6];
+        PGresult *res;
+        int fresh;
+        if (items[i].at <= boundary(c) || items[i].at > now)
+            continue;
+        snprintf(vtext, sizeof vtext, "%d", c->version);
+        params[0] = c->code;
+        params[1] = vtext;
+        params[2] = items[i].rung;
+        params[3] = items[i].overdue ? "overdue" : "warning";
+        params[4] = fmt_time(now, nowtext);
+        params[5] = fmt_time(items[i].at, duetext);
+        res = mc_pg_query(conn,
+                          "INSERT INTO deadline.ledger (dossier_code, deadline_version, rung, "
+                          "kind, fired_at, due_instant) VALUES ($1, $2, $3, $4, $5, $6) "
+                          "ON CONFLICT DO NOTHING RETURNING 1",
+                          6, params, err, errlen);
+        if (res == NULL)
+            return MC_EDB;
+        fresh = PQntuples(res) == 1;
+        PQclear(res);
+        c->fired_through = items[i].at;
+        if (!fresh)
+            continue; /* fired before: another instance, or a retried sweep */
+        mc_metric_observe(d->m_lateness, (double)(now - items[i].at));
+        snprintf(seed, sizeof seed, "deadline/%s/%d/%s", c->code, c->version, items[i].rung);
+        if (items[i].overdue) {
+            /* The new appointment: the unit's rescheduled date while still
+             * ahead, otherwise the configured working days from now. */
+            mc_instant appointment =
+                c->rescheduled_due_at > now
+                    ? c->rescheduled_due_at
+                    : mc_calendar_add_working(cal, mc_calendar_receipt_at(cal, now),
+                                              (int64_t)d->cfg->reappoint_wd *
+                                                  MC_WORKING_DAY_SECONDS);
+            c->breaches++;
+            mc_metric_add(d->m_breaches, 1);
+            rc = emit_clock_event(d, conn, c->code, "overdue", items[i].rung, c->breaches, NULL,
+                                  now, appointment, seed, err, errlen);
+        } else {
+            mc_metric_add(d->m_warnings, 1);
+            rc = emit_clock_event(d, conn, c->code, "warning", items[i].rung, c->breaches, NULL,
+                                  now, 0, seed, err, errlen);
+        }
+        if (rc)
+            return rc;
+    }
+    {
+        char btext[16], ftext[MC_RFC3339_LEN];
+        const char *params[3] = {c->code, btext, c->fired_through ? fmt_time(c->fired_through, ftext)
+                                                                   : NULL};
+        snprintf(btext, sizeof btext, "%d", c->breaches);
+        if ((rc = mc_pg_exec(conn,
+                             "UPDATE deadline.clock SET breaches = $2, fired_through = $3, "
+                             "updated_at = now() WHERE dossier_code = $1",
+                             3, params, err, errlen)) != 0)
+            return rc;
+    }
+    return rearm(conn, d, c, err, errlen);
 }
 
 /* Claims due clocks (SKIP LOCKED, so instances share the work), fires them,
@@ -392,24 +757,25 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
     }
     if ((rc = mc_catalog_maybe_reload(&d->catalog, conn, CATALOG_MAX_AGE_S, err, sizeof err)))
         goto fail;
-    mc_time_format(now, nowtext);
+    fmt_time(now, nowtext);
     snprintf(limit, sizeof limit, "%d", cfg->sweep_max);
     do {
         if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, sizeof err)) != 0)
             goto fail;
-        res = mc_pg_query(
-            conn,
-            "SELECT dossier_code, breaches, deadline_version, motcua_rfc3339(due_at), "
-            "motcua_rfc3339(rescheduled_due_at), motcua_rfc3339(next_fire_at) FROM deadline.clock WHERE next_fire_at <= $1 AND received AND state = 'open' "
-            "ORDER BY next_fire_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-            2, params, err, sizeof err);
+        res = mc_pg_query(conn,
+                          "SELECT " CLOCK_COLUMNS " FROM deadline.clock WHERE next_fire_at <= $1 "
+                          "ORDER BY next_fire_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+                          2, params, err, sizeof err);
         if (res == NULL) {
             rc = MC_EDB;
             goto rollback;
         }
         n = PQntuples(res);
-        for (int i = 0; i < n && rc == 0; i++)
-            rc = fire(svc, conn, d, res, i, now, err, sizeof err);
+        for (int i = 0; i < n && rc == 0; i++) {
+            struct clock c;
+            clock_from_row(res, i, &c);
+            rc = fire_due(d, conn, &c, now, err, sizeof err);
+        }
         PQclear(res);
         if (rc)
             goto rollback;
@@ -418,11 +784,11 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
     } while (n == cfg->sweep_max);
     mc_metric_set(d->m_swept, (double)now);
 
-    /* Sleep until the earliest next fire (wall clock), or poll for ticks. */
+    /* Sleep until the earliest next fire (wall clock; NOTIFY wakes us for an
+     * earlier one), or poll for ticks. */
     res = mc_pg_query(conn,
                       "SELECT count(*), extract(epoch FROM min(next_fire_at))::bigint "
-                      "FROM deadline.clock WHERE next_fire_at IS NOT NULL AND received "
-                      "AND state = 'open'",
+                      "FROM deadline.clock WHERE next_fire_at IS NOT NULL",
                       0, NULL, err, sizeof err);
     if (res == NULL) {
         rc = MC_EDB;
@@ -447,6 +813,72 @@ fail:
     return rc;
 }
 
+/* ---- calendar corrections ------------------------------------------------------ */
+
+int mc_deadline_recompute(PGconn *conn, const struct mc_config *cfg, int *moved, char *err,
+                          size_t errlen)
+{
+    struct deadline *d = deadline_new(NULL, cfg, conn, err, errlen);
+    PGresult *res = NULL;
+    int rc;
+    *moved = 0;
+    if (d == NULL)
+        return MC_EDB;
+    if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, errlen)) != 0)
+        goto out;
+    res = mc_pg_query(conn,
+                      "SELECT dossier_code, statutory_time, extract(epoch FROM "
+                      "period_start_at)::bigint, paused_working_s, extract(epoch FROM "
+                      "due_at)::bigint FROM deadline.clock WHERE received AND state IN ('open', "
+                      "'paused') ORDER BY dossier_code FOR UPDATE",
+                      0, NULL, err, errlen);
+    if (res == NULL) {
+        rc = MC_EDB;
+        goto rollback;
+    }
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        const char *code = PQgetvalue(res, i, 0);
+        mc_instant old_due = col_time(res, i, 4), now = mc_time_now();
+        mc_instant new_due = legal_due(d, col_time(res, i, 2), PQgetvalue(res, i, 1),
+                                       atoll(PQgetvalue(res, i, 3)));
+        char t1[MC_RFC3339_LEN], t2[MC_RFC3339_LEN], reason[256], seed[256];
+        const char *params[3] = {code, t1, t2};
+        struct clock c;
+        if (new_due == 0 || new_due == old_due)
+            continue;
+        fmt_time(new_due, t1);
+        fmt_time(now, t2);
+        if ((rc = mc_pg_exec(conn,
+                             "UPDATE deadline.clock SET due_at = $2, deadline_version = "
+                             "deadline_version + 1, armed_at = $3, updated_at = now() "
+                             "WHERE dossier_code = $1",
+                             3, params, err, errlen)) != 0 ||
+            (rc = load_clock(conn, code, &c, err, errlen)) < 0 ||
+            (rc = rearm(conn, d, &c, err, errlen)) != 0)
+            break;
+        snprintf(reason, sizeof reason,
+                 "the working calendar was corrected: the due date moved from %s to %s",
+                 fmt_time(old_due, t2), t1);
+        snprintf(seed, sizeof seed, "deadline/moved/%s/%d", code, c.version);
+        if ((rc = emit_clock_event(d, conn, code, "deadline_moved", NULL, c.breaches, reason, now,
+                                   0, seed, err, errlen)) != 0)
+            break;
+        (*moved)++;
+    }
+    PQclear(res);
+    if (rc)
+        goto rollback;
+    rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, errlen);
+    goto out;
+rollback : {
+    char e2[128];
+    mc_pg_exec(conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
+}
+out:
+    deadline_free(d);
+    return rc;
+}
+
 static const char *const deadline_topics[] = {"dossier.received", "dossier.assigned",
                                               "dossier.updates", NULL};
 
@@ -460,4 +892,5 @@ const struct mc_service_def mc_deadline_def = {
     .fini_cb = deadline_fini,
     .handle_cb = deadline_handle,
     .work_cb = deadline_sweep,
+    .listen_channel = "motcua_deadline_wake",
 };
