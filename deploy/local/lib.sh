@@ -1,0 +1,346 @@
+# shellcheck shell=bash
+# Shared functions of the embedded stack: sourced by deploy/local/{up,down,demo}
+# and tests/run. Defines functions and MOTCUA_ROOT only; starts nothing.
+
+MOTCUA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MOTCUA_BUILD_DIR=${MOTCUA_BUILD_DIR:-$MOTCUA_ROOT/build}
+# The unprivileged system user that runs PostgreSQL when we are root, and the
+# name of the cluster's superuser in every case.
+MOTCUA_PG_OS_USER=motcua
+MOTCUA_PG_SUPERUSER=motcua
+
+mc_say() { printf '%s\n' "$*" >&2; }
+mc_die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+# Runs a command as root: directly when we are root, else through sudo.
+mc_as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        mc_die "need root for: $* (run as root or install sudo)"
+    fi
+}
+
+# Installs the Debian packages the build, the stack and the tests need, and
+# only those that are missing; `apt-get update` runs once, first.
+ensure_packages() {
+    local pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libjansson-dev
+        libuv1-dev libh2o-dev libcmocka-dev postgresql curl ca-certificates)
+    local missing=() p
+    for p in "${pkgs[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    # Node.js and npm (for the independent JSON Schema validator in the
+    # tests) only when absent: a NodeSource node conflicts with Debian's npm.
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    mc_say "installing Debian packages: ${missing[*]}"
+    if [ -z "${MC_APT_UPDATED:-}" ]; then
+        mc_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        MC_APT_UPDATED=1
+    fi
+    mc_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends "${missing[@]}"
+}
+
+# Configures (when there is no build tree yet, or MOTCUA_CMAKE_ARGS asks for
+# options) and builds; cmake decides what is out of date.
+build() {
+    local extra=()
+    if [ -n "${MOTCUA_CMAKE_ARGS:-}" ]; then
+        read -r -a extra <<<"$MOTCUA_CMAKE_ARGS"
+    fi
+    if [ ! -f "$MOTCUA_BUILD_DIR/CMakeCache.txt" ] || [ "${#extra[@]}" -gt 0 ]; then
+        cmake -S "$MOTCUA_ROOT" -B "$MOTCUA_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            "${extra[@]}" >&2
+    fi
+    cmake --build "$MOTCUA_BUILD_DIR" -j2 >&2
+}
+
+# Prints a TCP port in 20000-60000 on which nothing listens on 127.0.0.1.
+free_port() {
+    local i port
+    for ((i = 0; i < 200; i++)); do
+        port=$((20000 + ((RANDOM << 15) | RANDOM) % 40001))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            printf '%s\n' "$port"
+            return 0
+        fi
+    done
+    mc_say "no free port found"
+    return 1
+}
+
+# 0 if something accepts connections on 127.0.0.1:$1.
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# 0 if the pid in PIDFILE runs (not a zombie) and, when NAME is given, its
+# program (argv[0]) contains NAME. A stale pid file is not trusted further.
+pid_alive() {
+    local pidfile=$1 name=${2:-} pid state argv0
+    [ -f "$pidfile" ] || return 1
+    pid=$(<"$pidfile")
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    [ -r "/proc/$pid/stat" ] || return 1
+    state=$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [ "$state" != Z ] || return 1
+    if [ -n "$name" ]; then
+        argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || return 1
+        [[ "$argv0" == *"$name"* ]] || return 1
+    fi
+    return 0
+}
+
+# Stops the process whose pid is in PIDFILE: SIGTERM, up to 30 s, then
+# SIGKILL; only that pid. NAME, if given, must match its program (so a stale
+# pid file never kills a stranger). Removes the pid file. Harmless if gone.
+stop_pid() {
+    local pidfile=$1 name=${2:-} pid i
+    [ -f "$pidfile" ] || return 0
+    if pid_alive "$pidfile" "$name"; then
+        pid=$(<"$pidfile")
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 300; i++)); do
+            pid_alive "$pidfile" || break
+            sleep 0.1
+        done
+        if pid_alive "$pidfile"; then
+            mc_say "pid $pid ($(basename "$pidfile" .pid)) did not stop in 30 s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            for ((i = 0; i < 50; i++)); do
+                pid_alive "$pidfile" || break
+                sleep 0.1
+            done
+        fi
+    fi
+    rm -f "$pidfile"
+}
+
+# Starts a program in its own session (so ^C in the caller's terminal does not
+# reach it) with output to LOGFILE; the program itself writes its pid to
+# PIDFILE before it execs. Usage: spawn PIDFILE LOGFILE PROGRAM [ARG...]
+spawn() {
+    local pidfile=$1 logfile=$2 i
+    shift 2
+    rm -f "$pidfile"
+    # shellcheck disable=SC2016 # $$ and $@ expand in the child shell
+    setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
+        </dev/null >>"$logfile" 2>&1 &
+    disown "$!" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$pidfile" ] && return 0
+        sleep 0.05
+    done
+    mc_say "could not start $1 (see $logfile)"
+    return 1
+}
+
+# The directory of the PostgreSQL server programs: Debian's newest
+# /usr/lib/postgresql/N/bin, else wherever initdb is on PATH.
+pg_bindir() {
+    local d best=
+    for d in /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] || continue
+        if [ -z "$best" ] || [ "$(basename "$(dirname "$d")")" -gt "$(basename "$(dirname "$best")")" ]; then
+            best=$d
+        fi
+    done
+    if [ -z "$best" ] && command -v initdb >/dev/null 2>&1; then
+        best=$(dirname "$(command -v initdb)")
+    fi
+    [ -n "$best" ] || mc_die "PostgreSQL server programs not found (package postgresql)"
+    printf '%s\n' "$best"
+}
+
+# Runs a command as the user that owns the clusters: motcua when we are root
+# (PostgreSQL refuses to run as root), ourselves otherwise. From / so that an
+# unreadable working directory (/root) does not matter.
+pg_run() {
+    if [ "$(id -u)" -eq 0 ]; then
+        (cd / && runuser -u "$MOTCUA_PG_OS_USER" -- "$@")
+    else
+        (cd / && "$@")
+    fi
+}
+
+# Creates the unprivileged system user motcua if it does not exist (root only).
+ensure_pg_user() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    id -u "$MOTCUA_PG_OS_USER" >/dev/null 2>&1 && return 0
+    useradd --system --user-group --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin "$MOTCUA_PG_OS_USER"
+}
+
+# DIR with symlinks resolved: the cluster owner may not be able to traverse
+# the directory that holds the symlink.
+pg_realdir() {
+    readlink -m "$1"
+}
+
+# 0 if the cluster in DIR is running.
+pg_running() {
+    local dir
+    dir=$(pg_realdir "$1")
+    [ -f "$dir/PG_VERSION" ] || return 1
+    pg_run "$(pg_bindir)/pg_ctl" -D "$dir" status >/dev/null 2>&1
+}
+
+# The port the cluster in DIR is configured for, or nothing.
+pg_port_of() {
+    local dir=$1
+    [ -f "$dir/motcua.conf" ] || return 0
+    sed -n "s/^port *= *\([0-9][0-9]*\).*/\1/p" "$dir/motcua.conf" | tail -n1
+}
+
+# Makes DIR an empty directory the cluster owner can write. When run as root
+# and motcua cannot reach DIR (a parent such as /root is not traversable), the
+# cluster lives in a mktemp -d directory owned by motcua and DIR is a symlink.
+prepare_pg_dir() {
+    local dir=$1 target
+    if [ -L "$dir" ] && [ ! -e "$dir" ]; then
+        rm -f "$dir" # the temporary target is gone (reboot): start afresh
+    fi
+    if [ -e "$dir" ]; then
+        return 0
+    fi
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown "$MOTCUA_PG_OS_USER:$MOTCUA_PG_OS_USER" "$dir"
+        if ! pg_run test -w "$dir"; then
+            rmdir "$dir"
+            target=$(mktemp -d "${TMPDIR:-/tmp}/motcua-pg.XXXXXX")
+            chown "$MOTCUA_PG_OS_USER:$MOTCUA_PG_OS_USER" "$target"
+            chmod 700 "$target"
+            ln -s "$target" "$dir"
+            mc_say "PostgreSQL data in $target ($MOTCUA_PG_OS_USER cannot reach $(dirname "$dir"))"
+        fi
+    fi
+}
+
+# Starts a throwaway PostgreSQL cluster in DIR on 127.0.0.1:PORT (initdb if
+# DIR holds none; reused as is if already running). Superuser motcua, trust
+# for 127.0.0.1 only, no Unix socket, fsync off. Writes the postmaster's pid
+# to PIDFILE if given. Waits until pg_isready answers.
+start_pg() {
+    local dir=$1 port=$2 pidfile=${3:-} bin i
+    bin=$(pg_bindir)
+    ensure_pg_user
+    if pg_running "$dir"; then
+        mc_say "PostgreSQL already running in $dir"
+        dir=$(pg_realdir "$dir")
+    else
+        prepare_pg_dir "$dir"
+        dir=$(pg_realdir "$dir")
+        if [ ! -f "$dir/PG_VERSION" ]; then
+            pg_run "$bin/initdb" -D "$dir" -U "$MOTCUA_PG_SUPERUSER" --auth=trust \
+                --encoding=UTF8 --locale=C.UTF-8 >"$dir.initdb.log" 2>&1 ||
+                pg_run "$bin/initdb" -D "$dir" -U "$MOTCUA_PG_SUPERUSER" --auth=trust \
+                    --encoding=UTF8 --no-locale >"$dir.initdb.log" 2>&1 ||
+                {
+                    cat "$dir.initdb.log" >&2
+                    mc_die "initdb failed in $dir"
+                }
+            rm -f "$dir.initdb.log"
+            pg_run tee -a "$dir/postgresql.conf" >/dev/null <<<"include_if_exists = 'motcua.conf'"
+            # A throwaway cluster: TCP from 127.0.0.1 only, no password.
+            pg_run tee "$dir/pg_hba.conf" >/dev/null <<<"host all all 127.0.0.1/32 trust"
+        fi
+        # Rewritten at every start: the port may change between runs.
+        pg_run tee "$dir/motcua.conf" >/dev/null <<EOF
+# Written by deploy/local/lib.sh at every start; a throwaway cluster.
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = ''
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+        pg_run "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+            {
+                tail -n 30 "$dir/server.log" >&2 || true
+                mc_die "PostgreSQL did not start in $dir"
+            }
+    fi
+    port=$(pg_port_of "$dir")
+    for ((i = 0; i < 600; i++)); do
+        "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break
+        sleep 0.1
+    done
+    "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" || mc_die "PostgreSQL on port $port is not ready"
+    if [ -n "$pidfile" ]; then
+        mkdir -p "$(dirname "$pidfile")"
+        head -n1 "$dir/postmaster.pid" >"$pidfile"
+    fi
+}
+
+# Stops the cluster in DIR (fast shutdown); if that fails, stops the pid in
+# PIDFILE. Harmless if nothing runs.
+stop_pg() {
+    local dir pidfile=${2:-}
+    dir=$(pg_realdir "$1")
+    if pg_running "$dir"; then
+        pg_run "$(pg_bindir)/pg_ctl" -D "$dir" -m fast -w -t 30 stop >/dev/null ||
+            mc_say "pg_ctl stop failed in $dir"
+    fi
+    if [ -n "$pidfile" ]; then
+        stop_pid "$pidfile" postgres
+    fi
+}
+
+# Removes a cluster directory made by start_pg, and its temporary target
+# when DIR is a symlink. Stop it first.
+remove_pg() {
+    local dir=$1 target
+    if [ -L "$dir" ]; then
+        target=$(readlink "$dir")
+        rm -f "$dir"
+        case $(basename "$target") in
+        motcua-pg.*) rm -rf "$target" ;;
+        esac
+    else
+        rm -rf "$dir"
+    fi
+}
+
+# Starts the embedded broker (reused if already running) with its bootstrap
+# list in STATE/run/kafka.bootstrap, pid in STATE/run/devkafka.pid, log in
+# STATE/log/devkafka.log. Partitions: MOTCUA_PARTITIONS (default 6).
+start_kafka() {
+    local state=$1 bootstrap pidfile logfile i
+    bootstrap=$state/run/kafka.bootstrap
+    pidfile=$state/run/devkafka.pid
+    logfile=$state/log/devkafka.log
+    mkdir -p "$state/run" "$state/log"
+    if pid_alive "$pidfile" motcua-devkafka && [ -s "$bootstrap" ]; then
+        mc_say "motcua-devkafka already running (pid $(<"$pidfile"))"
+        return 0
+    fi
+    stop_pid "$pidfile" motcua-devkafka
+    rm -f "$bootstrap"
+    [ -x "$MOTCUA_BUILD_DIR/tools/motcua-devkafka" ] ||
+        mc_die "$MOTCUA_BUILD_DIR/tools/motcua-devkafka is not built"
+    spawn "$pidfile" "$logfile" "$MOTCUA_BUILD_DIR/tools/motcua-devkafka" \
+        --bootstrap-file "$bootstrap" --partitions "${MOTCUA_PARTITIONS:-6}"
+    for ((i = 0; i < 300; i++)); do
+        [ -s "$bootstrap" ] && return 0
+        if ! pid_alive "$pidfile"; then
+            tail -n 20 "$logfile" >&2 || true
+            mc_die "motcua-devkafka exited (log: $logfile)"
+        fi
+        sleep 0.1
+    done
+    tail -n 20 "$logfile" >&2 || true
+    mc_die "motcua-devkafka wrote no bootstrap file in 30 s (log: $logfile)"
+}

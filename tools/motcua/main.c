@@ -1,0 +1,463 @@
+/* motcua: the operator CLI (migrate, catalog, produce/consume, clock ticks,
+ * counts, the report, due-date arithmetic, sample data). */
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "motcua/calendar.h"
+#include "motcua/catalog.h"
+#include "motcua/config.h"
+#include "motcua/error.h"
+#include "motcua/kafka.h"
+#include "motcua/log.h"
+#include "motcua/migrate.h"
+#include "motcua/pg.h"
+#include "motcua/timeutil.h"
+
+static struct mc_config cfg;
+
+static int usage(FILE *out)
+{
+    fprintf(out,
+            "usage: motcua <command> [args]\n\n"
+            "  migrate                       apply schemas/migrations to MOTCUA_PG_URL\n"
+            "  catalog load [FILE.sql...]    load the sample catalog (default schemas/seed/*.sql)\n"
+            "  produce <topic>               publish stdin lines (\"KEY<TAB>JSON\" or JSON)\n"
+            "  consume <topic> [--idle-ms N] [--keys]  print a topic from the beginning\n"
+            "  tick <RFC 3339>               publish a clock tick on <prefix>clock\n"
+            "  count received|assigned|overdue|letters|rejected|reschedules\n"
+            "  report                        the city's summary and one apology letter\n"
+            "  due --received T --time 5wd   receipt_at and due_at over the catalog calendar\n"
+            "  sample submissions|updates    sample data for the demo (see --help there)\n\n"
+            "Topics are logical names (submissions, dossier.updates, ...); the prefix\n"
+            "MOTCUA_TOPIC_PREFIX is added.\n\n");
+    mc_config_usage(out, "motcua");
+    return out == stderr ? 2 : 0;
+}
+
+static PGconn *connect_db(void)
+{
+    char err[512];
+    PGconn *conn = mc_pg_connect(cfg.pg_url, "motcua-cli", err, sizeof err);
+    if (conn == NULL)
+        fprintf(stderr, "motcua: %s\n", err);
+    return conn;
+}
+
+static int cmd_migrate(void)
+{
+    char err[1024];
+    int applied, rc;
+    PGconn *conn = connect_db();
+    if (conn == NULL)
+        return 1;
+    rc = mc_migrate(conn, mc_migrations_dir(), &applied, err, sizeof err);
+    PQfinish(conn);
+    if (rc) {
+        fprintf(stderr, "motcua migrate: %s\n", err);
+        return 1;
+    }
+    printf("migrations applied: %d\n", applied);
+    return 0;
+}
+
+static int cmd_catalog(int argc, char **argv)
+{
+    char err[1024];
+    int rc = 0, files = 0;
+    PGconn *conn;
+    if (argc < 2 || strcmp(argv[1], "load") != 0) {
+        fprintf(stderr, "usage: motcua catalog load [FILE.sql...]\n");
+        return 2;
+    }
+    if ((conn = connect_db()) == NULL)
+        return 1;
+    if (argc == 2) {
+        rc = mc_sql_dir(conn, mc_seed_dir(), &files, err, sizeof err);
+    } else {
+        for (int i = 2; i < argc && rc == 0; i++)
+            if ((rc = mc_sql_file(conn, argv[i], err, sizeof err)) == 0)
+                files++;
+    }
+    PQfinish(conn);
+    if (rc) {
+        fprintf(stderr, "motcua catalog load: %s\n", err);
+        return 1;
+    }
+    printf("catalog files loaded: %d\n", files);
+    return 0;
+}
+
+static int delivery_failures;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    if (msg->err) {
+        delivery_failures++;
+        fprintf(stderr, "motcua produce: delivery failed: %s\n", rd_kafka_err2str(msg->err));
+    }
+}
+
+static int cmd_produce(int argc, char **argv)
+{
+    char err[512], topic[256];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long count = 0;
+    rd_kafka_t *rk;
+    if (argc != 2) {
+        fprintf(stderr, "usage: motcua produce <topic> < lines\n");
+        return 2;
+    }
+    if ((rk = mc_kafka_producer_new(&cfg, dr_cb, NULL, err, sizeof err)) == NULL) {
+        fprintf(stderr, "motcua produce: %s\n", err);
+        return 1;
+    }
+    mc_topic_name(&cfg, argv[1], topic, sizeof topic);
+    while ((len = getline(&line, &cap, stdin)) > 0) {
+        char *key = NULL, *value = line, *tab;
+        rd_kafka_resp_err_t kerr;
+        if (line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        if ((tab = memchr(line, '\t', (size_t)len)) != NULL) {
+            *tab = '\0';
+            key = line;
+            value = tab + 1;
+        }
+        do {
+            kerr = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                     RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                     RD_KAFKA_V_VALUE(value, strlen(value)),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(rk, 100);
+        } while (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        if (kerr) {
+            fprintf(stderr, "motcua produce: %s\n", rd_kafka_err2str(kerr));
+            delivery_failures++;
+            break;
+        }
+        rd_kafka_poll(rk, 0);
+        count++;
+    }
+    free(line);
+    if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "motcua produce: %d messages not delivered in 30 s\n",
+                rd_kafka_outq_len(rk));
+        delivery_failures++;
+    }
+    rd_kafka_destroy(rk);
+    fprintf(stderr, "produced %ld messages to %s\n", count, topic);
+    return delivery_failures ? 1 : 0;
+}
+
+static int cmd_tick(int argc, char **argv)
+{
+    char err[512], topic[256], payload[96], ts[MC_RFC3339_LEN];
+    mc_instant t;
+    rd_kafka_t *rk;
+    int rc;
+    if (argc != 2 || mc_time_parse(argv[1], &t) != 0) {
+        fprintf(stderr, "usage: motcua tick <RFC 3339 instant with offset>\n");
+        return 2;
+    }
+    snprintf(payload, sizeof payload, "{\"now\":\"%s\"}", mc_time_format(t, ts));
+    if ((rk = mc_kafka_producer_new(&cfg, dr_cb, NULL, err, sizeof err)) == NULL) {
+        fprintf(stderr, "motcua tick: %s\n", err);
+        return 1;
+    }
+    rc = mc_kafka_produce_sync(rk, mc_topic_name(&cfg, "clock", topic, sizeof topic), "clock",
+                               payload, strlen(payload), 10000, err, sizeof err);
+    rd_kafka_destroy(rk);
+    if (rc || delivery_failures) {
+        fprintf(stderr, "motcua tick: %s\n", rc ? err : "not delivered");
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_consume(int argc, char **argv)
+{
+    char err[512], topic[256], group[64];
+    int idle_ms = 3000, keys = 0, eofs = 0, nparts;
+    long count = 0;
+    rd_kafka_t *rk;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_partition_list_t *parts;
+    rd_kafka_topic_t *rkt;
+    if (argc < 2) {
+        fprintf(stderr, "usage: motcua consume <topic> [--idle-ms N] [--keys]\n");
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--idle-ms") == 0 && i + 1 < argc)
+            idle_ms = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--keys") == 0)
+            keys = 1;
+        else {
+            fprintf(stderr, "motcua consume: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    snprintf(group, sizeof group, "motcua-cli-%d", (int)getpid());
+    /* Partition EOF events tell us when every partition has been read. */
+    {
+        char *props = cfg.kafka_props;
+        size_t n = strlen(props) + 64;
+        cfg.kafka_props = mc_xmalloc(n);
+        snprintf(cfg.kafka_props, n, "%s%senable.partition.eof=true", props, *props ? "," : "");
+        free(props);
+    }
+    if ((rk = mc_kafka_consumer_new(&cfg, group, NULL, NULL, err, sizeof err)) == NULL) {
+        fprintf(stderr, "motcua consume: %s\n", err);
+        return 1;
+    }
+    mc_topic_name(&cfg, argv[1], topic, sizeof topic);
+    rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err) {
+        fprintf(stderr, "motcua consume: no topic %s\n", topic);
+        return 1;
+    }
+    nparts = md->topics[0].partition_cnt;
+    parts = rd_kafka_topic_partition_list_new(nparts);
+    for (int i = 0; i < nparts; i++)
+        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    for (;;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, idle_ms);
+        if (m == NULL) {
+            if (eofs >= nparts)
+                break;
+            continue; /* not every partition reached its end yet */
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eofs++;
+        } else if (m->err) {
+            fprintf(stderr, "motcua consume: %s\n", rd_kafka_message_errstr(m));
+        } else {
+            if (keys)
+                printf("%.*s\t", (int)m->key_len, m->key ? (const char *)m->key : "");
+            printf("%.*s\n", (int)m->len, (const char *)m->payload);
+            count++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    fprintf(stderr, "consumed %ld messages from %s\n", count, topic);
+    return 0;
+}
+
+static const char *const count_sql[][2] = {
+    {"received", "SELECT count(*) FROM intake.dossier"},
+    {"rejected", "SELECT count(*) FROM intake.rejection"},
+    {"assigned", "SELECT count(*) FROM routing.assignment"},
+    {"overdue", "SELECT count(DISTINCT dossier_code) FROM deadline.ledger WHERE rung LIKE 'overdue%'"},
+    {"reschedules", "SELECT count(*) FROM deadline.clock WHERE rescheduled_due_at IS NOT NULL"},
+    {"letters", "SELECT count(*) FROM notify.letter"},
+    {NULL, NULL},
+};
+
+static int cmd_count(int argc, char **argv)
+{
+    char err[512];
+    PGconn *conn;
+    PGresult *res;
+    for (int i = 0; argc == 2 && count_sql[i][0]; i++) {
+        if (strcmp(argv[1], count_sql[i][0]) != 0)
+            continue;
+        if ((conn = connect_db()) == NULL)
+            return 1;
+        res = mc_pg_query(conn, count_sql[i][1], 0, NULL, err, sizeof err);
+        if (res == NULL) {
+            fprintf(stderr, "motcua count: %s\n", err);
+            PQfinish(conn);
+            return 1;
+        }
+        printf("%s\n", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        PQfinish(conn);
+        return 0;
+    }
+    fprintf(stderr, "usage: motcua count received|rejected|assigned|overdue|reschedules|letters\n");
+    return 2;
+}
+
+/* Prints every row of sql as aligned columns (tab-separated). */
+static int print_rows(PGconn *conn, const char *title, const char *sql)
+{
+    char err[512];
+    PGresult *res = mc_pg_query(conn, sql, 0, NULL, err, sizeof err);
+    if (res == NULL) {
+        fprintf(stderr, "motcua report: %s\n", err);
+        return 1;
+    }
+    printf("\n%s\n", title);
+    for (int i = 0; i < PQntuples(res); i++) {
+        printf("  ");
+        for (int c = 0; c < PQnfields(res); c++)
+            printf(c ? "  %s" : "%-48s", PQgetisnull(res, i, c) ? "-" : PQgetvalue(res, i, c));
+        printf("\n");
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int cmd_report(void)
+{
+    PGconn *conn = connect_db();
+    int rc = 0;
+    if (conn == NULL)
+        return 1;
+    printf("motcua report\n=============\n");
+    rc |= print_rows(conn, "Dossiers",
+                     "SELECT 'received', count(*)::text FROM intake.dossier UNION ALL "
+                     "SELECT 'rejected submissions', count(*)::text FROM intake.rejection UNION ALL "
+                     "SELECT 'online share', coalesce(round(100.0 * count(*) FILTER (WHERE channel "
+                     "= 'online') / nullif(count(*), 0), 1)::text || ' %', '-') FROM "
+                     "intake.dossier UNION ALL "
+                     "SELECT 'overdue (official due date missed)', count(DISTINCT dossier_code)::text "
+                     "FROM deadline.ledger WHERE rung LIKE 'overdue%' UNION ALL "
+                     "SELECT 'second breaches (rescheduled date missed)', count(*)::text FROM "
+                     "deadline.ledger WHERE rung = 'overdue-2' UNION ALL "
+                     "SELECT 'reschedules accepted', count(*)::text FROM deadline.clock WHERE "
+                     "rescheduled_due_at IS NOT NULL UNION ALL "
+                     "SELECT 'finished or returned', count(*)::text FROM deadline.clock WHERE state "
+                     "IN ('finished', 'returned') UNION ALL "
+                     "SELECT 'apology letters', count(*)::text FROM notify.letter");
+    rc |= print_rows(conn, "Assignments per unit (unit, assigned, overdue, letters)",
+                     "SELECT u.name || ' (' || u.code || ')', count(*)::text, "
+                     "count(l.dossier_code)::text, count(n.dossier_code)::text "
+                     "FROM routing.assignment a JOIN catalog.unit u ON u.code = a.unit_code "
+                     "LEFT JOIN deadline.ledger l ON l.dossier_code = a.dossier_code AND "
+                     "l.rung = 'overdue' LEFT JOIN notify.letter n ON n.dossier_code = "
+                     "a.dossier_code AND n.breach = 1 GROUP BY u.name, u.code "
+                     "ORDER BY count(*) DESC, u.code");
+    rc |= print_rows(conn, "Overdue dossiers (first 10: code, procedure, due, new appointment)",
+                     "SELECT l.dossier_code, d.procedure_code, motcua_rfc3339(d.due_at), "
+                     "coalesce(motcua_rfc3339(n.new_appointment_at), '-') FROM deadline.ledger l "
+                     "JOIN intake.dossier d ON d.code = l.dossier_code LEFT JOIN notify.letter n "
+                     "ON n.dossier_code = l.dossier_code AND n.breach = 1 WHERE l.rung = 'overdue' "
+                     "ORDER BY d.due_at, l.dossier_code LIMIT 10");
+    rc |= print_rows(conn, "Apology letters by delivery channel",
+                     "SELECT delivery_channel, count(*)::text FROM notify.letter GROUP BY 1 "
+                     "ORDER BY 2 DESC");
+    {
+        char err[512];
+        PGresult *res = mc_pg_query(conn,
+                                    "SELECT body FROM notify.letter ORDER BY issued_at, "
+                                    "document_number LIMIT 1",
+                                    0, NULL, err, sizeof err);
+        if (res && PQntuples(res) == 1)
+            printf("\nOne apology letter in full\n--------------------------\n%s\n",
+                   PQgetvalue(res, 0, 0));
+        else if (res)
+            printf("\nNo apology letter yet.\n");
+        else
+            rc = 1;
+        PQclear(res);
+    }
+    PQfinish(conn);
+    return rc ? 1 : 0;
+}
+
+static int cmd_due(int argc, char **argv)
+{
+    static const struct option opts[] = {{"received", required_argument, NULL, 'r'},
+                                         {"time", required_argument, NULL, 't'},
+                                         {"agency", required_argument, NULL, 'a'},
+                                         {NULL, 0, NULL, 0}};
+    const char *received = NULL, *time_text = NULL, *agency = NULL;
+    char err[512], rtext[MC_RFC3339_LEN], dtext[MC_RFC3339_LEN];
+    struct mc_duration dur;
+    struct mc_calendar *cal;
+    mc_instant t;
+    PGconn *conn;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'r')
+            received = optarg;
+        else if (c == 't')
+            time_text = optarg;
+        else if (c == 'a')
+            agency = optarg;
+        else
+            return 2;
+    }
+    if (received == NULL || time_text == NULL) {
+        fprintf(stderr, "usage: motcua due --received <RFC 3339> --time <N>wd|wh|cd|sd "
+                        "[--agency CODE]\n");
+        return 2;
+    }
+    if (mc_time_parse(received, &t) != 0) {
+        fprintf(stderr, "motcua due: --received %s is not an RFC 3339 instant with offset\n",
+                received);
+        return 2;
+    }
+    if (mc_duration_parse(time_text, &dur, err, sizeof err) != 0) {
+        fprintf(stderr, "motcua due: --time %s: %s\n", time_text, err);
+        return 2;
+    }
+    if ((conn = connect_db()) == NULL)
+        return 1;
+    cal = mc_calendar_new(NULL);
+    if (mc_calendar_load(cal, conn, agency, err, sizeof err) != 0) {
+        fprintf(stderr, "motcua due: %s\n", err);
+        mc_calendar_free(cal);
+        PQfinish(conn);
+        return 1;
+    }
+    printf("{\"receipt_at\":\"%s\",\"due_at\":\"%s\"}\n",
+           mc_time_format(mc_calendar_receipt_at(cal, t), rtext),
+           mc_time_format(mc_calendar_due_at(cal, t, &dur), dtext));
+    mc_calendar_free(cal);
+    PQfinish(conn);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    int rc;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return usage(argc < 2 ? stderr : stdout);
+    if (strcmp(argv[1], "sample") == 0)
+        return mc_cli_sample(argc - 1, argv + 1);
+    mc_log_init("cli");
+    if (mc_config_load(&cfg, "cli", err, sizeof err) != 0) {
+        fprintf(stderr, "motcua: %s\n", err);
+        return 2;
+    }
+    if (strcmp(argv[1], "migrate") == 0)
+        rc = cmd_migrate();
+    else if (strcmp(argv[1], "catalog") == 0)
+        rc = cmd_catalog(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "produce") == 0)
+        rc = cmd_produce(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "consume") == 0)
+        rc = cmd_consume(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "tick") == 0)
+        rc = cmd_tick(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "count") == 0)
+        rc = cmd_count(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "report") == 0)
+        rc = cmd_report();
+    else if (strcmp(argv[1], "due") == 0)
+        rc = cmd_due(argc - 1, argv + 1);
+    else
+        rc = usage(stderr);
+    mc_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,843 @@
+/* `motcua sample`: deterministic sample submissions and unit updates for the
+ * demo, drawn from the catalog in PostgreSQL. All people are invented. */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "motcua/calendar.h"
+#include "motcua/error.h"
+#include "motcua/pg.h"
+#include "motcua/timeutil.h"
+
+#define SAMPLE_MAX_COUNT 1000000
+#define ONLINE_PERMILLE 290  /* the reference city's online share, 29% */
+#define RETURNED_PERMILLE 30 /* updates that return the dossier instead */
+
+/* ---- deterministic randomness (splitmix64) ---- */
+
+struct rng {
+    uint64_t state;
+};
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rng_next(struct rng *r)
+{
+    r->state += 0x9e3779b97f4a7c15ULL;
+    return mix64(r->state);
+}
+
+/* Uniform in [0, n); n > 0. The bias of the multiply-shift is < 2^-32. */
+static uint32_t rng_below(struct rng *r, uint32_t n)
+{
+    return (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32);
+}
+
+/* Uniform in [0, 1). */
+static double rng_unit(struct rng *r)
+{
+    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+static int rng_permille(struct rng *r, int permille)
+{
+    return (int)rng_below(r, 1000) < permille;
+}
+
+#define PICK(r, array) ((array)[rng_below((r), sizeof(array) / sizeof((array)[0]))])
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+/* ---- invented people ---- */
+
+struct name_part {
+    const char *vi;
+    const char *ascii; /* for e-mail addresses */
+    int weight;
+};
+
+/* Family names, weighted roughly as in the Northern midlands; Bùi, Đinh,
+ * Quách, Hà and Xa are common among the Mường of Hòa Bình. */
+static const struct name_part ho_names[] = {
+    {"Nguyễn", "nguyen", 30}, {"Bùi", "bui", 12},    {"Đinh", "dinh", 7},   {"Trần", "tran", 8},
+    {"Lê", "le", 6},          {"Phạm", "pham", 5},   {"Hoàng", "hoang", 4}, {"Quách", "quach", 4},
+    {"Hà", "ha", 3},          {"Vũ", "vu", 3},       {"Đỗ", "do", 3},       {"Ngô", "ngo", 2},
+    {"Xa", "xa", 2},          {"Dương", "duong", 2}, {"Đặng", "dang", 2},   {"Phan", "phan", 2},
+    {"Lương", "luong", 1},    {"Trịnh", "trinh", 1}, {"Cao", "cao", 1},     {"Lý", "ly", 1},
+};
+
+static const struct name_part dem_male[] = {
+    {"Văn", "van", 10},  {"Đức", "duc", 3},   {"Minh", "minh", 3}, {"Quang", "quang", 2},
+    {"Hữu", "huu", 2},   {"Công", "cong", 2}, {"Xuân", "xuan", 1}, {"Thanh", "thanh", 2},
+    {"Mạnh", "manh", 1}, {"Tiến", "tien", 1},
+};
+
+static const struct name_part dem_female[] = {
+    {"Thị", "thi", 10},      {"Thu", "thu", 2},   {"Thanh", "thanh", 2}, {"Ngọc", "ngoc", 2},
+    {"Minh", "minh", 1},     {"Kim", "kim", 1},   {"Thùy", "thuy", 1},   {"Hồng", "hong", 1},
+    {"Phương", "phuong", 1}, {"Hoài", "hoai", 1},
+};
+
+static const struct name_part ten_male[] = {
+    {"An", "an", 1},       {"Bình", "binh", 1}, {"Cường", "cuong", 1}, {"Dũng", "dung", 1},
+    {"Đức", "duc", 1},     {"Hải", "hai", 1},   {"Hùng", "hung", 1},   {"Hưng", "hung", 1},
+    {"Khánh", "khanh", 1}, {"Long", "long", 1}, {"Minh", "minh", 1},   {"Nam", "nam", 1},
+    {"Phong", "phong", 1}, {"Quân", "quan", 1}, {"Sơn", "son", 1},     {"Thắng", "thang", 1},
+    {"Trung", "trung", 1}, {"Tuấn", "tuan", 1}, {"Việt", "viet", 1},   {"Vinh", "vinh", 1},
+};
+
+static const struct name_part ten_female[] = {
+    {"Anh", "anh", 1},     {"Chi", "chi", 1},     {"Dung", "dung", 1},   {"Giang", "giang", 1},
+    {"Hà", "ha", 1},       {"Hạnh", "hanh", 1},   {"Hoa", "hoa", 1},     {"Hương", "huong", 1},
+    {"Huyền", "huyen", 1}, {"Lan", "lan", 1},     {"Linh", "linh", 1},   {"Loan", "loan", 1},
+    {"Mai", "mai", 1},     {"Ngọc", "ngoc", 1},   {"Nhung", "nhung", 1}, {"Phương", "phuong", 1},
+    {"Thảo", "thao", 1},   {"Trang", "trang", 1}, {"Vân", "van", 1},     {"Yến", "yen", 1},
+};
+
+#define NPARTS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct name_part *pick_part(struct rng *r, const struct name_part *parts, size_t n)
+{
+    int total = 0, x;
+    for (size_t i = 0; i < n; i++)
+        total += parts[i].weight;
+    x = (int)rng_below(r, (uint32_t)total);
+    for (size_t i = 0; i < n; i++) {
+        if (x < parts[i].weight)
+            return &parts[i];
+        x -= parts[i].weight;
+    }
+    return &parts[n - 1];
+}
+
+struct person {
+    char name[128];
+    char slug[64]; /* ascii, for the e-mail address */
+    int female;
+    int birth_year;
+};
+
+static void make_person(struct rng *r, struct person *p)
+{
+    const struct name_part *ho = pick_part(r, ho_names, NPARTS(ho_names)), *dem, *ten;
+    p->female = (int)rng_below(r, 2);
+    dem = p->female ? pick_part(r, dem_female, NPARTS(dem_female))
+                    : pick_part(r, dem_male, NPARTS(dem_male));
+    ten = p->female ? pick_part(r, ten_female, NPARTS(ten_female))
+                    : pick_part(r, ten_male, NPARTS(ten_male));
+    p->birth_year = 1950 + (int)rng_below(r, 56);
+    snprintf(p->name, sizeof p->name, "%s %s %s", ho->vi, dem->vi, ten->vi);
+    snprintf(p->slug, sizeof p->slug, "%s%s%s", ten->ascii, dem->ascii, ho->ascii);
+}
+
+/* A fake 12-digit citizen ID in the shape of a chip card number: province
+ * 017 (Hòa Bình), gender/century digit, two-digit birth year, six digits. */
+static void make_citizen_id(struct rng *r, const struct person *p, char *buf, size_t len)
+{
+    int century = p->birth_year >= 2000 ? 2 : 0;
+    snprintf(buf, len, "017%d%02d%06" PRIu32, century + p->female, p->birth_year % 100,
+             rng_below(r, 1000000));
+}
+
+static void make_phone(struct rng *r, char *buf, size_t len)
+{
+    static const char *const prefixes[] = {"032", "033", "034", "035", "036", "037", "038",
+                                           "039", "086", "096", "097", "098", "091", "094",
+                                           "088", "083", "084", "085", "070", "076", "077",
+                                           "078", "079", "089", "090", "093", "081", "082"};
+    snprintf(buf, len, "%s%07" PRIu32, PICK(r, prefixes), rng_below(r, 10000000));
+}
+
+/* ---- the catalog ---- */
+
+struct procedure {
+    char *code, *name, *field, *level;
+    int weight;
+};
+
+struct place {
+    char *code, *name, *kind;
+};
+
+struct catalog {
+    struct procedure *procs;
+    int nprocs, total_weight;
+    struct place *wards; /* wards and communes */
+    int nwards;
+    struct place *receptions;
+    int nreceptions;
+    char *default_reception;
+};
+
+/* Relative frequency of each field's dossiers at a city's desks (a guess
+ * from practice: certification and civil status dominate). Per field,
+ * shared by its procedures. */
+static int field_weight(const char *field)
+{
+    static const struct {
+        const char *needle;
+        int weight;
+    } table[] = {
+        {"Chứng thực", 300},    {"Hộ tịch", 300},  {"Đất đai", 150},
+        {"hộ kinh doanh", 100}, {"Bảo trợ", 60},   {"xây dựng", 50},
+        {"hợp tác xã", 10},     {"khiếu nại", 10}, {"tố cáo", 5},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strstr(field, table[i].needle))
+            return table[i].weight;
+    return 50;
+}
+
+static void catalog_free(struct catalog *cat)
+{
+    for (int i = 0; i < cat->nprocs; i++) {
+        free(cat->procs[i].code);
+        free(cat->procs[i].name);
+        free(cat->procs[i].field);
+        free(cat->procs[i].level);
+    }
+    for (int i = 0; i < cat->nwards; i++) {
+        free(cat->wards[i].code);
+        free(cat->wards[i].name);
+        free(cat->wards[i].kind);
+    }
+    for (int i = 0; i < cat->nreceptions; i++) {
+        free(cat->receptions[i].code);
+        free(cat->receptions[i].name);
+        free(cat->receptions[i].kind);
+    }
+    free(cat->procs);
+    free(cat->wards);
+    free(cat->receptions);
+    free(cat->default_reception);
+    memset(cat, 0, sizeof *cat);
+}
+
+static char *dup_value(const PGresult *res, int row, int col)
+{
+    const char *v = mc_pg_value(res, row, col);
+    return mc_xstrdup(v ? v : "");
+}
+
+static int load_places(PGconn *conn, const char *sql, struct place **out, int *n, char *err,
+                       size_t errlen)
+{
+    PGresult *res = mc_pg_query(conn, sql, 0, NULL, err, errlen);
+    if (res == NULL)
+        return MC_EDB;
+    *n = PQntuples(res);
+    *out = mc_xcalloc((size_t)*n + 1, sizeof **out);
+    for (int i = 0; i < *n; i++) {
+        (*out)[i].code = dup_value(res, i, 0);
+        (*out)[i].name = dup_value(res, i, 1);
+        (*out)[i].kind = dup_value(res, i, 2);
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int catalog_load(PGconn *conn, struct catalog *cat, char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    int rc;
+
+    res = mc_pg_query(conn, "SELECT code, name, field, level FROM catalog.procedure ORDER BY code",
+                      0, NULL, err, errlen);
+    if (res == NULL)
+        return MC_EDB;
+    cat->nprocs = PQntuples(res);
+    cat->procs = mc_xcalloc((size_t)cat->nprocs + 1, sizeof *cat->procs);
+    for (int i = 0; i < cat->nprocs; i++) {
+        cat->procs[i].code = dup_value(res, i, 0);
+        cat->procs[i].name = dup_value(res, i, 1);
+        cat->procs[i].field = dup_value(res, i, 2);
+        cat->procs[i].level = dup_value(res, i, 3);
+    }
+    PQclear(res);
+    /* Each field's weight is shared by its procedures. */
+    for (int i = 0; i < cat->nprocs; i++) {
+        int same = 1;
+        for (int j = 0; j < cat->nprocs; j++)
+            same += j != i && strcmp(cat->procs[i].field, cat->procs[j].field) == 0;
+        cat->procs[i].weight = field_weight(cat->procs[i].field) * 10 / same + 1;
+        cat->total_weight += cat->procs[i].weight;
+    }
+    if ((rc = load_places(conn,
+                          "SELECT code, name, kind FROM catalog.unit"
+                          " WHERE kind IN ('ward', 'commune') ORDER BY code",
+                          &cat->wards, &cat->nwards, err, errlen)) != 0)
+        return rc;
+    if ((rc = load_places(conn,
+                          "SELECT code, name, kind FROM catalog.unit"
+                          " WHERE kind = 'reception' ORDER BY code",
+                          &cat->receptions, &cat->nreceptions, err, errlen)) != 0)
+        return rc;
+    res = mc_pg_query(conn, "SELECT value FROM catalog.setting WHERE key = 'default_reception'", 0,
+                      NULL, err, errlen);
+    if (res == NULL)
+        return MC_EDB;
+    if (mc_pg_value(res, 0, 0))
+        cat->default_reception = mc_xstrdup(mc_pg_value(res, 0, 0));
+    PQclear(res);
+    if (cat->nprocs == 0 || cat->nwards == 0 || cat->nreceptions == 0)
+        return mc_err(err, errlen, MC_ENOTFOUND,
+                      "the catalog has %d procedures, %d wards/communes, %d reception points:"
+                      " load it first (motcua catalog load)",
+                      cat->nprocs, cat->nwards, cat->nreceptions);
+    return 0;
+}
+
+static const struct procedure *pick_procedure(struct rng *r, const struct catalog *cat)
+{
+    int x = (int)rng_below(r, (uint32_t)cat->total_weight);
+    for (int i = 0; i < cat->nprocs; i++) {
+        if (x < cat->procs[i].weight)
+            return &cat->procs[i];
+        x -= cat->procs[i].weight;
+    }
+    return &cat->procs[cat->nprocs - 1];
+}
+
+/* Wards and communes of the former Kỳ Sơn district (merged into the city in
+ * 2020): their people mostly use the Kỳ Sơn reception point. */
+static int near_ky_son(const char *ward_code)
+{
+    static const char *const codes[] = {"04894", "04897", "04903", "04906", "04912", "04921"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strcmp(codes[i], ward_code) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *pick_reception(struct rng *r, const struct catalog *cat, const char *ward_code)
+{
+    const char *usual = cat->default_reception ? cat->default_reception : cat->receptions[0].code;
+    if (near_ky_son(ward_code))
+        for (int i = 0; i < cat->nreceptions; i++)
+            if (strstr(cat->receptions[i].code, "KYSON"))
+                usual = cat->receptions[i].code;
+    if (rng_permille(r, 900))
+        return usual;
+    return cat->receptions[rng_below(r, (uint32_t)cat->nreceptions)].code;
+}
+
+/* ---- submissions ---- */
+
+struct month_days {
+    int32_t *working, *off; /* local days (mc_days_from_civil) */
+    int nworking, noff;
+};
+
+static void month_days_free(struct month_days *m)
+{
+    free(m->working);
+    free(m->off);
+}
+
+/* Splits the days of year-month into working days and days off, by the
+ * catalog calendar. */
+static int month_days_load(PGconn *conn, int year, int month, struct month_days *m, char *err,
+                           size_t errlen)
+{
+    struct mc_calendar *cal = mc_calendar_new(NULL);
+    int32_t first = mc_days_from_civil(year, month, 1);
+    int32_t next =
+        month == 12 ? mc_days_from_civil(year + 1, 1, 1) : mc_days_from_civil(year, month + 1, 1);
+    int rc;
+
+    if ((rc = mc_calendar_load(cal, conn, NULL, err, errlen)) != 0)
+        goto out;
+    m->working = mc_xcalloc((size_t)(next - first), sizeof *m->working);
+    m->off = mc_xcalloc((size_t)(next - first), sizeof *m->off);
+    for (int32_t day = first; day < next; day++) {
+        if (mc_calendar_is_working_day(cal, day))
+            m->working[m->nworking++] = day;
+        else
+            m->off[m->noff++] = day;
+    }
+    if (m->nworking == 0)
+        rc = mc_err(err, errlen, MC_EINVAL, "%04d-%02d has no working day", year, month);
+out:
+    mc_calendar_free(cal);
+    return rc;
+}
+
+/* An instant at minute_of_day (plus random seconds) of a local day. */
+static mc_instant at_minute(struct rng *r, int32_t day, int minute_of_day)
+{
+    return mc_vn_day_start(day) + (mc_instant)minute_of_day * 60 + rng_below(r, 60);
+}
+
+/* A random minute inside the default office hours (07:00-11:30,
+ * 13:30-17:00), and the minute its session ends. */
+static int office_minute(struct rng *r, int *session_end)
+{
+    int u = (int)rng_below(r, 480);
+    if (u < 270) {
+        *session_end = 11 * 60 + 30;
+        return 7 * 60 + u;
+    }
+    *session_end = 17 * 60;
+    return 13 * 60 + 30 + (u - 270);
+}
+
+/* When an online submission arrives: mostly in office hours of a working
+ * day, but also evenings, early mornings, lunch breaks and days off. */
+static mc_instant online_time(struct rng *r, const struct month_days *m)
+{
+    int end, u = (int)rng_below(r, 100);
+    if (u < 15 && m->noff > 0) /* a weekend or holiday, 07:00-22:00 */
+        return at_minute(r, m->off[rng_below(r, (uint32_t)m->noff)],
+                         7 * 60 + (int)rng_below(r, 15 * 60));
+    int32_t day = m->working[rng_below(r, (uint32_t)m->nworking)];
+    if (u < 25) /* evening 17:00-23:00 */
+        return at_minute(r, day, 17 * 60 + (int)rng_below(r, 6 * 60));
+    if (u < 29) /* early morning 05:30-07:00 */
+        return at_minute(r, day, 5 * 60 + 30 + (int)rng_below(r, 90));
+    if (u < 33) /* lunch break 11:30-13:30 */
+        return at_minute(r, day, 11 * 60 + 30 + (int)rng_below(r, 120));
+    return at_minute(r, day, office_minute(r, &end));
+}
+
+static void add_document(json_t *docs, const char *name, const char *kind, int count)
+{
+    json_array_append_new(docs,
+                          json_pack("{s:s, s:s, s:i}", "name", name, "kind", kind, "count", count));
+}
+
+/* The documents a dossier of this field typically holds. */
+static json_t *make_documents(struct rng *r, const struct procedure *proc)
+{
+    json_t *docs = json_array();
+    const char *f = proc->field;
+    if (strstr(f, "Chứng thực")) {
+        int n = 1 + (int)rng_below(r, 5);
+        add_document(docs, "Bản chính giấy tờ, văn bản cần chứng thực", "original", n);
+        add_document(docs, "Bản sao cần chứng thực", "copy", n);
+    } else if (strstr(f, "Hộ tịch")) {
+        add_document(docs, "Tờ khai theo mẫu quy định", "original", 1);
+        add_document(docs, "Giấy tờ chứng minh nội dung yêu cầu đăng ký", "certified_copy",
+                     1 + (int)rng_below(r, 2));
+    } else if (strstr(f, "Đất đai")) {
+        add_document(docs, "Đơn đề nghị theo mẫu", "original", 1);
+        add_document(docs, "Giấy tờ về quyền sử dụng đất", "certified_copy", 1);
+        add_document(docs, "Sơ đồ, trích lục thửa đất", "copy", 1);
+    } else if (strstr(f, "hộ kinh doanh") || strstr(f, "hợp tác xã")) {
+        add_document(docs, "Giấy đề nghị đăng ký theo mẫu", "original", 1);
+        add_document(docs, "Bản sao giấy tờ pháp lý của cá nhân", "copy", 1);
+    } else if (strstr(f, "xây dựng")) {
+        add_document(docs, "Đơn đề nghị cấp giấy phép xây dựng", "original", 1);
+        add_document(docs, "Giấy tờ về quyền sử dụng đất", "certified_copy", 1);
+        add_document(docs, "Bản vẽ thiết kế xây dựng", "original", 2);
+    } else if (strstr(f, "Bảo trợ")) {
+        add_document(docs, "Tờ khai đề nghị trợ giúp xã hội theo mẫu", "original", 1);
+        add_document(docs, "Giấy tờ chứng minh đối tượng", "certified_copy", 1);
+    } else {
+        add_document(docs, "Đơn theo mẫu", "original", 1);
+        add_document(docs, "Tài liệu, chứng cứ kèm theo", "copy", 1 + (int)rng_below(r, 3));
+    }
+    return docs;
+}
+
+static const char *village_names[] = {"Mới",     "Trên", "Dưới", "Đồng",     "Bãi",
+                                      "Tân Lập", "Chằm", "Cối",  "Đồng Bến", "Tiến Lập"};
+
+/* One submission; returns its JSON (new reference). ext_id is set later. */
+static json_t *make_submission(struct rng *r, const struct catalog *cat, const struct month_days *m,
+                               int online, mc_instant *submitted_at)
+{
+    const struct procedure *proc = pick_procedure(r, cat);
+    const struct place *ward = &cat->wards[rng_below(r, (uint32_t)cat->nwards)];
+    struct person p;
+    char buf[MC_RFC3339_LEN], idnum[32], phone[32], email[128], address[512], summary[600];
+    const char *kind = "citizen", *name;
+    char org[256];
+    mc_instant received_at;
+    json_t *doc, *applicant, *channels;
+    int u;
+
+    make_person(r, &p);
+    make_citizen_id(r, &p, idnum, sizeof idnum);
+    name = p.name;
+    u = (int)rng_below(r, 100);
+    if (strstr(proc->field, "hộ kinh doanh"))
+        u = 100; /* a household business is registered by a citizen */
+    if (strstr(proc->field, "hợp tác xã") || u < 3) {
+        static const char *const trades[] = {"Thương mại", "Xây dựng", "Dịch vụ", "Vận tải",
+                                             "Nông sản"};
+        static const char *const marks[] = {"Sông Đà",  "Hòa Bình Xanh", "Mường Bi",
+                                            "Đà Giang", "Phương Lâm",    "Kỳ Sơn"};
+        int coop = strstr(proc->field, "hợp tác xã") != NULL;
+        snprintf(org, sizeof org, "%s %s %s", coop ? "Hợp tác xã" : "Công ty TNHH", PICK(r, trades),
+                 PICK(r, marks));
+        name = org;
+        kind = "business";
+        snprintf(idnum, sizeof idnum, "5400%06" PRIu32, rng_below(r, 1000000));
+    } else if (u == 3) {
+        kind = "agency";
+        snprintf(org, sizeof org, "Trường Tiểu học %s", ward->name);
+        name = org;
+        snprintf(idnum, sizeof idnum, "5400%06" PRIu32, rng_below(r, 1000000));
+    } else if (u == 4) {
+        kind = "other";
+    }
+    if (strcmp(ward->kind, "commune") == 0)
+        snprintf(address, sizeof address, "Xóm %s, %s, thành phố Hòa Bình, tỉnh Hòa Bình",
+                 PICK(r, village_names), ward->name);
+    else
+        snprintf(address, sizeof address, "Tổ %d, %s, thành phố Hòa Bình, tỉnh Hòa Bình",
+                 1 + (int)rng_below(r, 20), ward->name);
+    make_phone(r, phone, sizeof phone);
+    snprintf(email, sizeof email, "%s%02" PRIu32 "@example.com", p.slug, rng_below(r, 100));
+
+    applicant = json_pack("{s:s, s:s, s:s}", "kind", kind, "name", name, "id_number", idnum);
+    if (online || rng_permille(r, 900))
+        json_object_set_new(applicant, "phone", json_string(phone));
+    if (online || rng_permille(r, 200))
+        json_object_set_new(applicant, "email", json_string(email));
+    json_object_set_new(applicant, "address", json_string(address));
+
+    channels = json_array();
+    if (online) {
+        *submitted_at = online_time(r, m);
+        received_at = *submitted_at;
+        u = (int)rng_below(r, 100);
+        json_array_append_new(channels, json_string(u < 20 ? "zalo" : "email"));
+        if (u < 50)
+            json_array_append_new(channels, json_string(u < 20 ? "email" : "sms"));
+    } else {
+        int end, minute = office_minute(r, &end);
+        int32_t day = m->working[rng_below(r, (uint32_t)m->nworking)];
+        int wait = end - minute > 10 ? 10 : end - minute; /* minutes to the officer's stamp */
+        *submitted_at = at_minute(r, day, minute);
+        received_at = *submitted_at + (mc_instant)rng_below(r, (uint32_t)wait * 60);
+        u = (int)rng_below(r, 100);
+        if (u < 60) {
+            json_array_append_new(channels, json_string("counter"));
+        } else if (u < 85) {
+            json_array_append_new(channels, json_string("sms"));
+            json_array_append_new(channels, json_string("counter"));
+        } else {
+            json_array_append_new(channels, json_string("post"));
+        }
+    }
+    snprintf(summary, sizeof summary, "Đề nghị giải quyết: %s",
+             strncmp(proc->name, "Thủ tục ", strlen("Thủ tục ")) == 0
+                 ? proc->name + strlen("Thủ tục ")
+                 : proc->name);
+
+    doc = json_object();
+    json_object_set_new(doc, "source", json_string(online ? "dvc-hoabinh" : "motcua-counter"));
+    json_object_set_new(doc, "external_id", json_string("")); /* set in time order */
+    json_object_set_new(doc, "submitted_at", json_string(mc_time_format(*submitted_at, buf)));
+    json_object_set_new(doc, "received_at", json_string(mc_time_format(received_at, buf)));
+    json_object_set_new(doc, "channel", json_string(online ? "online" : "counter"));
+    json_object_set_new(doc, "procedure_code", json_string(proc->code));
+    json_object_set_new(doc, "ward_code", json_string(ward->code));
+    if (!online)
+        json_object_set_new(doc, "reception_point",
+                            json_string(pick_reception(r, cat, ward->code)));
+    json_object_set_new(doc, "applicant", applicant);
+    json_object_set_new(doc, "summary", json_string(summary));
+    json_object_set_new(doc, "documents", make_documents(r, proc));
+    json_object_set_new(doc, "notify_channels", channels);
+    return doc;
+}
+
+struct sample_item {
+    mc_instant at;
+    int index; /* tie-break, keeps the order total */
+    json_t *doc;
+};
+
+static int item_cmp(const void *a, const void *b)
+{
+    const struct sample_item *x = a, *y = b;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Prints "KEY<TAB>JSON\n"; 0 or MC_EIO. */
+static int print_line(const char *key, const json_t *doc, char *err, size_t errlen)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    int rc = 0;
+    if (text == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "cannot serialise a sample message");
+    if (printf("%s\t%s\n", key, text) < 0)
+        rc = mc_err(err, errlen, MC_EIO, "write to stdout: %s", strerror(errno));
+    free(text);
+    return rc;
+}
+
+static int parse_month(const char *s, int *year, int *month)
+{
+    char tail;
+    return sscanf(s, "%4d-%2d%c", year, month, &tail) == 2 && *year >= 2000 && *year <= 2100 &&
+                   *month >= 1 && *month <= 12
+               ? 0
+               : MC_EINVAL;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return MC_EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return MC_EINVAL;
+    *out = v;
+    return 0;
+}
+
+static PGconn *connect_from_env(char *err, size_t errlen)
+{
+    const char *url = getenv("MOTCUA_PG_URL");
+    if (url == NULL || *url == '\0') {
+        mc_err(err, errlen, MC_EINVAL, "MOTCUA_PG_URL is not set");
+        return NULL;
+    }
+    return mc_pg_connect(url, "motcua-sample", err, errlen);
+}
+
+static int sample_submissions(int year, int month, int count, uint64_t seed, char *err,
+                              size_t errlen)
+{
+    struct catalog cat = {0};
+    struct month_days days = {0};
+    struct sample_item *items = NULL;
+    struct rng r = {.state = mix64(seed ^ 0x7375626d6973ULL)};
+    PGconn *conn = NULL;
+    int rc, online_count = (count * ONLINE_PERMILLE + 500) / 1000;
+    int seq_online = 0, seq_counter = 0;
+    char *online = NULL;
+
+    if ((conn = connect_from_env(err, errlen)) == NULL) {
+        rc = MC_EDB;
+        goto out;
+    }
+    if ((rc = catalog_load(conn, &cat, err, errlen)) != 0 ||
+        (rc = month_days_load(conn, year, month, &days, err, errlen)) != 0)
+        goto out;
+
+    /* Exactly the online share, spread at random (Fisher-Yates). */
+    online = mc_xcalloc((size_t)count + 1, 1);
+    for (int i = 0; i < online_count; i++)
+        online[i] = 1;
+    for (int i = count - 1; i > 0; i--) {
+        int j = (int)rng_below(&r, (uint32_t)i + 1);
+        char t = online[i];
+        online[i] = online[j];
+        online[j] = t;
+    }
+    items = mc_xcalloc((size_t)count + 1, sizeof *items);
+    for (int i = 0; i < count; i++) {
+        items[i].index = i;
+        items[i].doc = make_submission(&r, &cat, &days, online[i], &items[i].at);
+    }
+    qsort(items, (size_t)count, sizeof *items, item_cmp);
+    for (int i = 0; i < count && rc == 0; i++) {
+        int is_online = online[items[i].index];
+        char ext[64], key[160];
+        snprintf(ext, sizeof ext, "%s-%02d%02d-%" PRIu64 "-%05d", is_online ? "DVC" : "TN",
+                 year % 100, month, seed, is_online ? ++seq_online : ++seq_counter);
+        json_object_set_new(items[i].doc, "external_id", json_string(ext));
+        snprintf(key, sizeof key, "%s/%s",
+                 json_string_value(json_object_get(items[i].doc, "source")), ext);
+        rc = print_line(key, items[i].doc, err, errlen);
+    }
+    if (rc == 0 && fflush(stdout) != 0)
+        rc = mc_err(err, errlen, MC_EIO, "write to stdout: %s", strerror(errno));
+out:
+    if (items)
+        for (int i = 0; i < count; i++)
+            json_decref(items[i].doc);
+    free(items);
+    free(online);
+    month_days_free(&days);
+    catalog_free(&cat);
+    PQfinish(conn);
+    return rc;
+}
+
+/* ---- updates ---- */
+
+/* A UUID (version 4 layout) derived from seed and dossier code, so a re-run
+ * re-sends the same logical events. */
+static void make_event_id(uint64_t seed, const char *code, char *buf, size_t len)
+{
+    uint64_t hi = mix64(seed ^ fnv1a(code) ^ 0x6576656e74ULL);
+    uint64_t lo = mix64(hi ^ 0x9e3779b97f4a7c15ULL);
+    hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL; /* version 4 */
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; /* variant 10 */
+    snprintf(buf, len, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
+             hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & (uint64_t)0xffffffffffff);
+}
+
+static const char *const return_reasons[] = {
+    "Hồ sơ không đủ điều kiện giải quyết theo quy định",
+    "Người nộp hồ sơ đề nghị rút hồ sơ để hoàn thiện lại",
+    "Nội dung đề nghị không thuộc thẩm quyền giải quyết của đơn vị",
+};
+
+static int sample_updates(double late_share, uint64_t seed, char *err, size_t errlen)
+{
+    static const char sql[] =
+        "SELECT dossier_code, unit_code, extract(epoch FROM receipt_at)::bigint,"
+        " extract(epoch FROM due_at)::bigint FROM routing.assignment ORDER BY dossier_code";
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    struct sample_item *items = NULL;
+    int rc = 0, n = 0, nitems = 0;
+    uint32_t late_permyriad = (uint32_t)(late_share * 10000.0 + 0.5);
+
+    if ((conn = connect_from_env(err, errlen)) == NULL) {
+        rc = MC_EDB;
+        goto out;
+    }
+    if ((res = mc_pg_query(conn, sql, 0, NULL, err, errlen)) == NULL) {
+        rc = MC_EDB;
+        goto out;
+    }
+    n = PQntuples(res);
+    items = mc_xcalloc((size_t)n + 1, sizeof *items);
+    for (int i = 0; i < n; i++) {
+        const char *code = mc_pg_value(res, i, 0), *unit = mc_pg_value(res, i, 1);
+        const char *receipt_s = mc_pg_value(res, i, 2), *due_s = mc_pg_value(res, i, 3);
+        struct rng r;
+        struct person officer;
+        char event_id[40], buf[MC_RFC3339_LEN];
+        mc_instant receipt_at, due_at, at;
+        int returned;
+        json_t *data;
+
+        if (code == NULL || unit == NULL || receipt_s == NULL)
+            continue;
+        r.state = mix64(seed) ^ fnv1a(code);
+        if (rng_below(&r, 10000) < late_permyriad)
+            continue; /* no answer from the unit: this dossier will be late */
+        returned = rng_permille(&r, RETURNED_PERMILLE);
+        receipt_at = strtoll(receipt_s, NULL, 10);
+        due_at = due_s ? strtoll(due_s, NULL, 10) : receipt_at + 86400;
+        if (due_at - receipt_at < 120)
+            at = receipt_at + (due_at > receipt_at ? (due_at - receipt_at) / 2 : 0);
+        else /* between 10% and 90% of the allowed time: always in time */
+            at = receipt_at + 60 +
+                 (mc_instant)((double)(due_at - receipt_at - 120) * (0.1 + 0.8 * rng_unit(&r)));
+        make_person(&r, &officer);
+        make_event_id(seed, code, event_id, sizeof event_id);
+        data = json_pack("{s:s, s:s, s:s}", "status", returned ? "returned" : "result_ready",
+                         "unit_code", unit, "officer", officer.name);
+        if (returned)
+            json_object_set_new(data, "reason", json_string(PICK(&r, return_reasons)));
+        items[nitems].at = at;
+        items[nitems].index = i;
+        items[nitems].doc =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "event_id", event_id, "type",
+                      "dossier.update", "occurred_at", mc_time_format(at, buf), "producer",
+                      "unit-sim", "dossier_code", code, "data", data);
+        nitems++;
+    }
+    /* Units answer in time order. */
+    qsort(items, (size_t)nitems, sizeof *items, item_cmp);
+    for (int i = 0; i < nitems && rc == 0; i++)
+        rc = print_line(json_string_value(json_object_get(items[i].doc, "dossier_code")),
+                        items[i].doc, err, errlen);
+    if (rc == 0 && fflush(stdout) != 0)
+        rc = mc_err(err, errlen, MC_EIO, "write to stdout: %s", strerror(errno));
+out:
+    for (int i = 0; i < nitems; i++)
+        json_decref(items[i].doc);
+    free(items);
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}
+
+/* ---- command line ---- */
+
+static int usage(const char *why)
+{
+    if (why)
+        fprintf(stderr, "motcua sample: %s\n", why);
+    fprintf(stderr, "usage: motcua sample submissions --month YYYY-MM --count N --seed S\n"
+                    "       motcua sample updates --late-share F --seed S\n"
+                    "Prints KEY<TAB>JSON lines for `motcua produce`; reads MOTCUA_PG_URL.\n");
+    return 2;
+}
+
+int mc_cli_sample(int argc, char **argv)
+{
+    const char *month_s = NULL, *count_s = NULL, *seed_s = NULL, *late_s = NULL;
+    char err[512] = "";
+    uint64_t seed = 0, count = 0;
+    int year = 0, month = 0, rc;
+    double late_share = 0.0;
+
+    if (argc < 2)
+        return usage(NULL);
+    for (int i = 2; i < argc; i++) {
+        const char **slot = strcmp(argv[i], "--month") == 0        ? &month_s
+                            : strcmp(argv[i], "--count") == 0      ? &count_s
+                            : strcmp(argv[i], "--seed") == 0       ? &seed_s
+                            : strcmp(argv[i], "--late-share") == 0 ? &late_s
+                                                                   : NULL;
+        if (slot == NULL || i + 1 >= argc)
+            return usage(slot ? "option needs a value" : "unknown option");
+        *slot = argv[++i];
+    }
+    if (seed_s == NULL || parse_u64(seed_s, &seed) != 0)
+        return usage("--seed needs a non-negative integer");
+
+    if (strcmp(argv[1], "submissions") == 0) {
+        if (month_s == NULL || parse_month(month_s, &year, &month) != 0)
+            return usage("--month needs YYYY-MM");
+        if (count_s == NULL || parse_u64(count_s, &count) != 0 || count < 1 ||
+            count > SAMPLE_MAX_COUNT)
+            return usage("--count needs an integer from 1 to 1000000");
+        if (late_s != NULL)
+            return usage("--late-share belongs to `sample updates`");
+        rc = sample_submissions(year, month, (int)count, seed, err, sizeof err);
+    } else if (strcmp(argv[1], "updates") == 0) {
+        char *end = NULL;
+        if (late_s != NULL) {
+            errno = 0;
+            late_share = strtod(late_s, &end);
+        }
+        if (late_s == NULL || errno != 0 || end == late_s || *end != '\0' ||
+            !(late_share >= 0.0 && late_share <= 1.0))
+            return usage("--late-share needs a number from 0 to 1");
+        if (month_s != NULL || count_s != NULL)
+            return usage("--month and --count belong to `sample submissions`");
+        rc = sample_updates(late_share, seed, err, sizeof err);
+    } else {
+        return usage("unknown sample kind");
+    }
+    if (rc != 0) {
+        fprintf(stderr, "motcua sample: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
