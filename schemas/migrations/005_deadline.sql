@@ -54,6 +54,7 @@ CREATE TABLE deadline.ledger (
     kind             text NOT NULL CHECK (kind IN ('warning', 'overdue')),
     fired_at         timestamptz NOT NULL,   -- the clock's "now" when fired
     due_instant      timestamptz NOT NULL,   -- when it was due
+    recorded_at      timestamptz NOT NULL DEFAULT clock_timestamp(), -- wall time of the fire
     PRIMARY KEY (dossier_code, deadline_version, rung)
 );
 

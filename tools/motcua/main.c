@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "deadline.h"
+#include "report.h"
 #include "motcua/calendar.h"
 #include "motcua/catalog.h"
 #include "motcua/config.h"
@@ -31,6 +33,7 @@ static int usage(FILE *out)
             "  tick <RFC 3339>               publish a clock tick on <prefix>clock\n"
             "  count received|assigned|overdue|letters|rejected|reschedules\n"
             "  report                        the city's summary and one apology letter\n"
+            "  calendar recompute            move running deadlines after a calendar correction\n"
             "  due --received T --time 5wd   receipt_at and due_at over the catalog calendar\n"
             "  sample submissions|updates    sample data for the demo (see --help there)\n\n"
             "Topics are logical names (submissions, dossier.updates, ...); the prefix\n"
@@ -294,82 +297,33 @@ static int cmd_count(int argc, char **argv)
     return 2;
 }
 
-/* Prints every row of sql as aligned columns (tab-separated). */
-static int print_rows(PGconn *conn, const char *title, const char *sql)
-{
-    char err[512];
-    PGresult *res = mc_pg_query(conn, sql, 0, NULL, err, sizeof err);
-    if (res == NULL) {
-        fprintf(stderr, "motcua report: %s\n", err);
-        return 1;
-    }
-    printf("\n%s\n", title);
-    for (int i = 0; i < PQntuples(res); i++) {
-        printf("  ");
-        for (int c = 0; c < PQnfields(res); c++)
-            printf(c ? "  %s" : "%-48s", PQgetisnull(res, i, c) ? "-" : PQgetvalue(res, i, c));
-        printf("\n");
-    }
-    PQclear(res);
-    return 0;
-}
-
 static int cmd_report(void)
 {
     PGconn *conn = connect_db();
-    int rc = 0;
+    int rc;
     if (conn == NULL)
         return 1;
-    printf("motcua report\n=============\n");
-    rc |= print_rows(conn, "Dossiers",
-                     "SELECT 'received', count(*)::text FROM intake.dossier UNION ALL "
-                     "SELECT 'rejected submissions', count(*)::text FROM intake.rejection UNION ALL "
-                     "SELECT 'online share', coalesce(round(100.0 * count(*) FILTER (WHERE channel "
-                     "= 'online') / nullif(count(*), 0), 1)::text || ' %', '-') FROM "
-                     "intake.dossier UNION ALL "
-                     "SELECT 'overdue (official due date missed)', count(DISTINCT dossier_code)::text "
-                     "FROM deadline.ledger WHERE rung LIKE 'overdue%' UNION ALL "
-                     "SELECT 'second breaches (rescheduled date missed)', count(*)::text FROM "
-                     "deadline.ledger WHERE rung = 'overdue-2' UNION ALL "
-                     "SELECT 'reschedules accepted', count(*)::text FROM deadline.clock WHERE "
-                     "rescheduled_due_at IS NOT NULL UNION ALL "
-                     "SELECT 'finished or returned', count(*)::text FROM deadline.clock WHERE state "
-                     "IN ('finished', 'returned') UNION ALL "
-                     "SELECT 'apology letters', count(*)::text FROM notify.letter");
-    rc |= print_rows(conn, "Assignments per unit (unit, assigned, overdue, letters)",
-                     "SELECT u.name || ' (' || u.code || ')', count(*)::text, "
-                     "count(l.dossier_code)::text, count(n.dossier_code)::text "
-                     "FROM routing.assignment a JOIN catalog.unit u ON u.code = a.unit_code "
-                     "LEFT JOIN deadline.ledger l ON l.dossier_code = a.dossier_code AND "
-                     "l.rung = 'overdue' LEFT JOIN notify.letter n ON n.dossier_code = "
-                     "a.dossier_code AND n.breach = 1 GROUP BY u.name, u.code "
-                     "ORDER BY count(*) DESC, u.code");
-    rc |= print_rows(conn, "Overdue dossiers (first 10: code, procedure, due, new appointment)",
-                     "SELECT l.dossier_code, d.procedure_code, motcua_rfc3339(d.due_at), "
-                     "coalesce(motcua_rfc3339(n.new_appointment_at), '-') FROM deadline.ledger l "
-                     "JOIN intake.dossier d ON d.code = l.dossier_code LEFT JOIN notify.letter n "
-                     "ON n.dossier_code = l.dossier_code AND n.breach = 1 WHERE l.rung = 'overdue' "
-                     "ORDER BY d.due_at, l.dossier_code LIMIT 10");
-    rc |= print_rows(conn, "Apology letters by delivery channel",
-                     "SELECT delivery_channel, count(*)::text FROM notify.letter GROUP BY 1 "
-                     "ORDER BY 2 DESC");
-    {
-        char err[512];
-        PGresult *res = mc_pg_query(conn,
-                                    "SELECT body FROM notify.letter ORDER BY issued_at, "
-                                    "document_number LIMIT 1",
-                                    0, NULL, err, sizeof err);
-        if (res && PQntuples(res) == 1)
-            printf("\nOne apology letter in full\n--------------------------\n%s\n",
-                   PQgetvalue(res, 0, 0));
-        else if (res)
-            printf("\nNo apology letter yet.\n");
-        else
-            rc = 1;
-        PQclear(res);
-    }
+    rc = mc_cli_report(conn, stdout);
     PQfinish(conn);
-    return rc ? 1 : 0;
+    return rc;
+}
+
+/* Recomputes running deadlines after a calendar correction. */
+static int cmd_recompute(void)
+{
+    char err[1024];
+    int moved, rc;
+    PGconn *conn = connect_db();
+    if (conn == NULL)
+        return 1;
+    rc = mc_deadline_recompute(conn, &cfg, &moved, err, sizeof err);
+    PQfinish(conn);
+    if (rc) {
+        fprintf(stderr, "motcua calendar recompute: %s\n", err);
+        return 1;
+    }
+    printf("deadlines moved: %d\n", moved);
+    return 0;
 }
 
 static int cmd_due(int argc, char **argv)
@@ -454,6 +408,8 @@ int main(int argc, char **argv)
         rc = cmd_count(argc - 1, argv + 1);
     else if (strcmp(argv[1], "report") == 0)
         rc = cmd_report();
+    else if (strcmp(argv[1], "calendar") == 0 && argc == 3 && strcmp(argv[2], "recompute") == 0)
+        rc = cmd_recompute();
     else if (strcmp(argv[1], "due") == 0)
         rc = cmd_due(argc - 1, argv + 1);
     else
