@@ -42,15 +42,22 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
               fac, NULL);
 }
 
-static rd_kafka_conf_t *base_conf(const struct mc_config *cfg, char *err, size_t errlen)
+/* bootstrap.servers, client.id, our defaults for this kind of client, then
+ * MOTCUA_KAFKA_PROPS last so an operator's choice wins. defaults is a
+ * NULL-terminated list of key, value pairs. */
+static rd_kafka_conf_t *base_conf(const struct mc_config *cfg, const char *const *defaults,
+                                  char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char client_id[128];
+    int rc;
     snprintf(client_id, sizeof client_id, "motcua-%s", cfg->service ? cfg->service : "tool");
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    if (set(conf, "bootstrap.servers", cfg->kafka_brokers, err, errlen) ||
-        set(conf, "client.id", client_id, err, errlen) ||
-        mc_kafka_conf_apply(conf, cfg->kafka_props, err, errlen)) {
+    rc = set(conf, "bootstrap.servers", cfg->kafka_brokers, err, errlen) ||
+         set(conf, "client.id", client_id, err, errlen);
+    for (; rc == 0 && defaults && *defaults; defaults += 2)
+        rc = set(conf, defaults[0], defaults[1], err, errlen);
+    if (rc || mc_kafka_conf_apply(conf, cfg->kafka_props, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -62,21 +69,12 @@ rd_kafka_t *mc_kafka_producer_new(const struct mc_config *cfg,
                                                     void *),
                                   void *opaque, char *err, size_t errlen)
 {
+    static const char *const defaults[] = {"enable.idempotence", "true", "linger.ms", "5", NULL};
     char errstr[512];
     rd_kafka_t *rk;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char client_id[128];
-    snprintf(client_id, sizeof client_id, "motcua-%s", cfg->service ? cfg->service : "tool");
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    /* Producer defaults first so MOTCUA_KAFKA_PROPS may override them. */
-    if (set(conf, "bootstrap.servers", cfg->kafka_brokers, err, errlen) ||
-        set(conf, "client.id", client_id, err, errlen) ||
-        set(conf, "enable.idempotence", "true", err, errlen) ||
-        set(conf, "linger.ms", "5", err, errlen) ||
-        mc_kafka_conf_apply(conf, cfg->kafka_props, err, errlen)) {
-        rd_kafka_conf_destroy(conf);
+    rd_kafka_conf_t *conf = base_conf(cfg, defaults, err, errlen);
+    if (conf == NULL)
         return NULL;
-    }
     /* Consumer-only properties in MOTCUA_KAFKA_PROPS are harmless warnings. */
     if (dr_msg_cb)
         rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
@@ -96,17 +94,18 @@ rd_kafka_t *mc_kafka_consumer_new(const struct mc_config *cfg, const char *group
 {
     char errstr[512];
     rd_kafka_t *rk;
-    rd_kafka_conf_t *conf = base_conf(cfg, err, errlen);
+    const char *const defaults[] = {"group.id", group_id ? group_id : cfg->group_id,
+                                    "enable.auto.offset.store", "false",
+                                    "enable.auto.commit", "true",
+                                    "auto.commit.interval.ms", "1000",
+                                    "auto.offset.reset", "earliest",
+                                    "partition.assignment.strategy", cfg->assignor,
+                                    NULL};
+    rd_kafka_conf_t *conf = base_conf(cfg, defaults, err, errlen);
     if (conf == NULL)
         return NULL;
-    if (set(conf, "group.id", group_id ? group_id : cfg->group_id, err, errlen) ||
-        set(conf, "enable.auto.offset.store", "false", err, errlen) ||
-        set(conf, "enable.auto.commit", "true", err, errlen) ||
-        set(conf, "auto.commit.interval.ms", "1000", err, errlen) ||
-        set(conf, "auto.offset.reset", "earliest", err, errlen) ||
-        set(conf, "partition.assignment.strategy", cfg->assignor, err, errlen) ||
-        /* Props again so the caller's choice wins over our defaults. */
-        mc_kafka_conf_apply(conf, cfg->kafka_props, err, errlen)) {
+    /* Not negotiable: offsets are stored only after the database commit. */
+    if (set(conf, "enable.auto.offset.store", "false", err, errlen) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
