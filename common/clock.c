@@ -41,8 +41,9 @@ struct mc_clock *mc_clock_new(const struct mc_config *cfg, char *err, size_t err
     kerr = rd_kafka_metadata(clock->rk, 0, rkt, &md, 10000);
     if (kerr || md->topic_cnt != 1 || md->topics[0].err) {
         mc_err(err, errlen, MC_EKAFKA, "clock topic %s: %s", topic,
-               rd_kafka_err2str(kerr ? kerr : md->topic_cnt ? md->topics[0].err
-                                                            : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+               rd_kafka_err2str(kerr            ? kerr
+                                : md->topic_cnt ? md->topics[0].err
+                                                : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
         goto fail;
     }
     parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);

@@ -78,8 +78,7 @@ static int read_file(const char *path, struct file_kv **out, size_t *n, char *er
         eq = strchr(line, '=');
         if (eq == NULL || strncmp(line, "MOTCUA_", 7) != 0) {
             fclose(f);
-            return mc_err(err, errlen, MC_EINVAL, "%s:%d: expected MOTCUA_KEY=value", path,
-                          lineno);
+            return mc_err(err, errlen, MC_EINVAL, "%s:%d: expected MOTCUA_KEY=value", path, lineno);
         }
         *eq = '\0';
         *out = mc_xrealloc(*out, (*n + 1) * sizeof **out);
@@ -149,8 +148,8 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
                         &cfg->batch_max, err, errlen)) ||
         (rc = parse_int("MOTCUA_BATCH_WAIT_MS", lookup(kv, n, "MOTCUA_BATCH_WAIT_MS"), 1, 10000,
                         &cfg->batch_wait_ms, err, errlen)) ||
-        (rc = parse_int("MOTCUA_MESSAGE_MAX_BYTES", lookup(kv, n, "MOTCUA_MESSAGE_MAX_BYTES"),
-                        1024, 16 << 20, &cfg->message_max_bytes, err, errlen)) ||
+        (rc = parse_int("MOTCUA_MESSAGE_MAX_BYTES", lookup(kv, n, "MOTCUA_MESSAGE_MAX_BYTES"), 1024,
+                        16 << 20, &cfg->message_max_bytes, err, errlen)) ||
         (rc = parse_int("MOTCUA_SWEEP_MAX", lookup(kv, n, "MOTCUA_SWEEP_MAX"), 1, 100000,
                         &cfg->sweep_max, err, errlen)) ||
         (rc = parse_int("MOTCUA_REAPPOINT_WORKING_DAYS",

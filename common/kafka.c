@@ -38,8 +38,10 @@ int mc_kafka_conf_apply(rd_kafka_conf_t *conf, const char *props, char *err, siz
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    mc_log_kv(level <= 3 ? MC_LOG_ERROR : level <= 4 ? MC_LOG_WARN : MC_LOG_DEBUG, buf, "kafka",
-              fac, NULL);
+    mc_log_kv(level <= 3   ? MC_LOG_ERROR
+              : level <= 4 ? MC_LOG_WARN
+                           : MC_LOG_DEBUG,
+              buf, "kafka", fac, NULL);
 }
 
 /* bootstrap.servers, client.id, our defaults for this kind of client, then
@@ -94,12 +96,18 @@ rd_kafka_t *mc_kafka_consumer_new(const struct mc_config *cfg, const char *group
 {
     char errstr[512];
     rd_kafka_t *rk;
-    const char *const defaults[] = {"group.id", group_id ? group_id : cfg->group_id,
-                                    "enable.auto.offset.store", "false",
-                                    "enable.auto.commit", "true",
-                                    "auto.commit.interval.ms", "1000",
-                                    "auto.offset.reset", "earliest",
-                                    "partition.assignment.strategy", cfg->assignor,
+    const char *const defaults[] = {"group.id",
+                                    group_id ? group_id : cfg->group_id,
+                                    "enable.auto.offset.store",
+                                    "false",
+                                    "enable.auto.commit",
+                                    "true",
+                                    "auto.commit.interval.ms",
+                                    "1000",
+                                    "auto.offset.reset",
+                                    "earliest",
+                                    "partition.assignment.strategy",
+                                    cfg->assignor,
                                     NULL};
     rd_kafka_conf_t *conf = base_conf(cfg, defaults, err, errlen);
     if (conf == NULL)
@@ -142,10 +150,10 @@ int mc_kafka_produce_sync(rd_kafka_t *rk, const char *topic, const char *key, co
                           size_t len, int timeout_ms, char *err, size_t errlen)
 {
     rd_kafka_resp_err_t kerr;
-    kerr = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                             RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                             RD_KAFKA_V_VALUE((void *)payload, len),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    kerr =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                          RD_KAFKA_V_VALUE((void *)payload, len),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (kerr)
         return mc_err(err, errlen, MC_EKAFKA, "produce to %s: %s", topic, rd_kafka_err2str(kerr));
     kerr = rd_kafka_flush(rk, timeout_ms);

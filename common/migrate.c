@@ -117,8 +117,7 @@ int mc_migrate(PGconn *conn, const char *dir, int *applied, char *err, size_t er
     if ((rc = list_sql(dir, &names, &n, err, errlen)) != 0)
         return rc;
     /* Session lock: a second `motcua migrate` waits instead of racing. */
-    if ((rc = mc_pg_exec(conn,
-                         "SELECT pg_advisory_lock(hashtext('motcua.migrate'))", 0, NULL, err,
+    if ((rc = mc_pg_exec(conn, "SELECT pg_advisory_lock(hashtext('motcua.migrate'))", 0, NULL, err,
                          errlen)) != 0 ||
         (rc = mc_pg_exec(conn,
                          "CREATE TABLE IF NOT EXISTS public.motcua_migration ("
@@ -131,13 +130,13 @@ int mc_migrate(PGconn *conn, const char *dir, int *applied, char *err, size_t er
         char *sql;
         int v = atoi(names[i]);
         if (v <= 0) {
-            rc = mc_err(err, errlen, MC_EIO, "%s/%s: a migration name starts with its number",
-                        dir, names[i]);
+            rc = mc_err(err, errlen, MC_EIO, "%s/%s: a migration name starts with its number", dir,
+                        names[i]);
             goto out;
         }
         snprintf(version, sizeof version, "%d", v);
-        if ((res = mc_pg_query(conn, "SELECT 1 FROM public.motcua_migration WHERE version = $1",
-                               1, params, err, errlen)) == NULL) {
+        if ((res = mc_pg_query(conn, "SELECT 1 FROM public.motcua_migration WHERE version = $1", 1,
+                               params, err, errlen)) == NULL) {
             rc = MC_EDB;
             goto out;
         }
@@ -159,12 +158,11 @@ int mc_migrate(PGconn *conn, const char *dir, int *applied, char *err, size_t er
             goto out;
         (*applied)++;
     }
-out:
-    {
-        char e2[128];
-        mc_pg_exec(conn, "SELECT pg_advisory_unlock(hashtext('motcua.migrate'))", 0, NULL, e2,
-                   sizeof e2);
-    }
+out : {
+    char e2[128];
+    mc_pg_exec(conn, "SELECT pg_advisory_unlock(hashtext('motcua.migrate'))", 0, NULL, e2,
+               sizeof e2);
+}
     free_names(names, n);
     return rc;
 }

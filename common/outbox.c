@@ -47,15 +47,14 @@ int mc_outbox_add(PGconn *conn, const char *schema, const char *topic, const cha
     return 0;
 }
 
-int mc_inbox_claim(PGconn *conn, const char *schema, const char *event_id, char *err,
-                   size_t errlen)
+int mc_inbox_claim(PGconn *conn, const char *schema, const char *event_id, char *err, size_t errlen)
 {
     char sql[256];
     const char *params[1] = {event_id};
     PGresult *res;
     int fresh;
-    snprintf(sql, sizeof sql,
-             "INSERT INTO %s.inbox (event_id) VALUES ($1) ON CONFLICT DO NOTHING", schema);
+    snprintf(sql, sizeof sql, "INSERT INTO %s.inbox (event_id) VALUES ($1) ON CONFLICT DO NOTHING",
+             schema);
     res = mc_pg_query(conn, sql, 1, params, err, errlen);
     if (res == NULL)
         return MC_EDB;
@@ -150,8 +149,8 @@ int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max, i
     for (int i = 0; i < n; i++) {
         if (status[i] != 1)
             continue;
-        ids_len += (size_t)sprintf(ids + ids_len, "%s%s", delivered ? "," : "",
-                                   PQgetvalue(res, i, 0));
+        ids_len +=
+            (size_t)sprintf(ids + ids_len, "%s%s", delivered ? "," : "", PQgetvalue(res, i, 0));
         delivered++;
     }
     ids[ids_len++] = '}';

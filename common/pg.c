@@ -72,8 +72,7 @@ const char *mc_pg_last_sqlstate(void)
 
 const char *mc_pg_value(const PGresult *res, int row, int col)
 {
-    if (res == NULL || row >= PQntuples(res) || col >= PQnfields(res) ||
-        PQgetisnull(res, row, col))
+    if (res == NULL || row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
         return NULL;
     return PQgetvalue(res, row, col);
 }

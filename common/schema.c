@@ -1021,3 +1021,17 @@ int mc_schema_validate(const struct mc_schema *schema, const json_t *doc, json_t
         *problems = c.list;
     return MC_EINVAL;
 }
+
+int mc_schema_check(const struct mc_schema *schema, const json_t *doc, const char *what, char *err,
+                    size_t errlen)
+{
+    json_t *problems = NULL;
+    char *text;
+    if (mc_schema_validate(schema, doc, &problems) == 0)
+        return 0;
+    text = json_dumps(problems, JSON_COMPACT);
+    mc_err(err, errlen, MC_EINVAL, "invalid %s: %s", what, text ? text : "?");
+    free(text);
+    json_decref(problems);
+    return MC_EINVAL;
+}

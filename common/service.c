@@ -38,12 +38,12 @@ struct mc_service {
     rd_kafka_message_t **batch;
     int nbatch;
 
-    int joined;          /* consumer received an assignment (maybe empty) */
-    int caught_up;       /* a poll after joining found nothing waiting */
-    int stopping;        /* SIGTERM seen: drain */
-    int stopped;         /* drained */
-    int backoff_ms;      /* current retry delay after a failure */
-    uint64_t retry_at;   /* loop time (ms) of the next attempt after a failure */
+    int joined;        /* consumer received an assignment (maybe empty) */
+    int caught_up;     /* a poll after joining found nothing waiting */
+    int stopping;      /* SIGTERM seen: drain */
+    int stopped;       /* drained */
+    int backoff_ms;    /* current retry delay after a failure */
+    uint64_t retry_at; /* loop time (ms) of the next attempt after a failure */
     uint64_t drain_deadline;
     uint64_t next_relay; /* loop ms */
     uint64_t next_work;  /* loop ms */
@@ -129,8 +129,7 @@ static void poll_batch(struct mc_service *svc)
             break;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                mc_log_kv(MC_LOG_WARN, "consumer error", "error", rd_kafka_message_errstr(m),
-                          NULL);
+                mc_log_kv(MC_LOG_WARN, "consumer error", "error", rd_kafka_message_errstr(m), NULL);
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -199,8 +198,7 @@ static int apply_one(struct mc_service *svc, rd_kafka_message_t *m, char *err, s
         goto out;
     event_id = json_object_get(doc, "event_id");
     if (svc->def->use_inbox && json_is_string(event_id)) {
-        rc = mc_inbox_claim(svc->conn, svc->def->schema, json_string_value(event_id), err,
-                            errlen);
+        rc = mc_inbox_claim(svc->conn, svc->def->schema, json_string_value(event_id), err, errlen);
         if (rc < 0) {
             /* A malformed id (not a uuid) is the message's fault. */
             if (mc_pg_alive(svc->conn) && strcmp(mc_pg_last_sqlstate(), "22P02") == 0) {
@@ -251,11 +249,10 @@ static void store_offsets(struct mc_service *svc)
     rd_kafka_resp_err_t kerr;
     for (int i = 0; i < svc->nbatch; i++) {
         rd_kafka_message_t *m = svc->batch[i];
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-            offs, rd_kafka_topic_name(m->rkt), m->partition);
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(offs, rd_kafka_topic_name(m->rkt), m->partition);
         if (p == NULL)
-            p = rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(m->rkt),
-                                                  m->partition);
+            p = rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(m->rkt), m->partition);
         if (m->offset + 1 > p->offset)
             p->offset = m->offset + 1;
     }
@@ -511,14 +508,14 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
     svc->batch = mc_xcalloc((size_t)cfg->batch_max, sizeof *svc->batch);
     snprintf(svc->producer_name, sizeof svc->producer_name, "motcua-%s", def->name);
     svc->m_messages = mc_metrics_counter(def->name, "messages_total", "messages applied");
-    svc->m_deadletters =
-        mc_metrics_counter(def->name, "deadletters_total", "messages sent to the dead-letter topic");
-    svc->m_duplicates =
-        mc_metrics_counter(def->name, "duplicates_total", "redelivered events skipped by the inbox");
+    svc->m_deadletters = mc_metrics_counter(def->name, "deadletters_total",
+                                            "messages sent to the dead-letter topic");
+    svc->m_duplicates = mc_metrics_counter(def->name, "duplicates_total",
+                                           "redelivered events skipped by the inbox");
     svc->m_batches = mc_metrics_counter(def->name, "batches_total", "batches committed");
-    svc->m_batch_seconds = mc_metrics_histogram(def->name, "batch_seconds",
-                                                "time to apply and commit one batch", batch_bounds,
-                                                sizeof batch_bounds / sizeof batch_bounds[0]);
+    svc->m_batch_seconds =
+        mc_metrics_histogram(def->name, "batch_seconds", "time to apply and commit one batch",
+                             batch_bounds, sizeof batch_bounds / sizeof batch_bounds[0]);
     svc->m_published =
         mc_metrics_counter(def->name, "outbox_published_total", "events published from the outbox");
     svc->m_failures = mc_metrics_counter(def->name, "failures_total",
@@ -594,8 +591,9 @@ int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, con
 {
     char name[256];
     json_t *ev = mc_event_new(type, svc->producer_name, dossier_code, occurred_at, data);
-    int rc = mc_outbox_add(conn, svc->def->schema, mc_topic_name(svc->cfg, topic, name, sizeof name),
-                           key, ev, id_seed, NULL, err, errlen);
+    int rc =
+        mc_outbox_add(conn, svc->def->schema, mc_topic_name(svc->cfg, topic, name, sizeof name),
+                      key, ev, id_seed, NULL, err, errlen);
     json_decref(ev);
     if (rc == 0)
         svc->outbox_dirty = 1;
@@ -652,8 +650,8 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
              (int)msg->partition, (long long)msg->offset);
     mc_log_kv(MC_LOG_WARN, "dead letter", "topic", msg->topic, "reason", reason, NULL);
     rc = mc_service_emit(svc, conn, "deadletter", msg->key, "deadletter",
-                         json_is_string(code) ? json_string_value(code) : NULL, mc_time_now(),
-                         data, seed, err, errlen);
+                         json_is_string(code) ? json_string_value(code) : NULL, mc_time_now(), data,
+                         seed, err, errlen);
     return rc;
 }
 

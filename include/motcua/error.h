@@ -8,13 +8,13 @@
  * write a human-readable reason to the caller's (char *err, size_t errlen). */
 enum {
     MC_OK = 0,
-    MC_EINVAL = -1,   /* bad input: config, message, argument from a person */
-    MC_ENOMEM = -2,   /* never returned: see mc_xmalloc (we abort on OOM) */
-    MC_EDB = -3,      /* PostgreSQL error (connection or statement) */
-    MC_EKAFKA = -4,   /* librdkafka error */
-    MC_EIO = -5,      /* file or socket error */
-    MC_ENOTFOUND = -6,/* a looked-up row or file does not exist */
-    MC_ECONFLICT = -7,/* a uniqueness or state rule refuses the change */
+    MC_EINVAL = -1,    /* bad input: config, message, argument from a person */
+    MC_ENOMEM = -2,    /* never returned: see mc_xmalloc (we abort on OOM) */
+    MC_EDB = -3,       /* PostgreSQL error (connection or statement) */
+    MC_EKAFKA = -4,    /* librdkafka error */
+    MC_EIO = -5,       /* file or socket error */
+    MC_ENOTFOUND = -6, /* a looked-up row or file does not exist */
+    MC_ECONFLICT = -7, /* a uniqueness or state rule refuses the change */
 };
 
 /* Formats into err (if err != NULL and errlen > 0); always returns code, so

@@ -17,8 +17,8 @@ struct mc_metric *mc_metrics_gauge(const char *service, const char *name, const 
 struct mc_metric *mc_metrics_histogram(const char *service, const char *name, const char *help,
                                        const double *bounds, size_t nbounds);
 
-void mc_metric_add(struct mc_metric *m, double v);   /* counter or gauge */
-void mc_metric_set(struct mc_metric *m, double v);   /* gauge */
+void mc_metric_add(struct mc_metric *m, double v);     /* counter or gauge */
+void mc_metric_set(struct mc_metric *m, double v);     /* gauge */
 void mc_metric_observe(struct mc_metric *m, double v); /* histogram */
 double mc_metric_value(const struct mc_metric *m);
 

@@ -26,6 +26,11 @@ void mc_schema_free(struct mc_schema *schema);
  * naming every problem found (up to 64). */
 int mc_schema_validate(const struct mc_schema *schema, const json_t *doc, json_t **problems);
 
+/* Validates doc; when it fails returns MC_EINVAL with "invalid <what>:
+ * [<problems as JSON>]" in err (the reason a dead letter carries). */
+int mc_schema_check(const struct mc_schema *schema, const json_t *doc, const char *what, char *err,
+                    size_t errlen);
+
 /* The directory holding the schema files. */
 const char *mc_schema_dir(void);
 

@@ -19,13 +19,13 @@ struct mc_service;
 
 /* One consumed message, valid during the handler call. */
 struct mc_msg {
-    const char *topic;   /* logical topic name, prefix stripped ("dossier.updates") */
+    const char *topic; /* logical topic name, prefix stripped ("dossier.updates") */
     int32_t partition;
     int64_t offset;
     const char *key;     /* NUL-terminated copy of the key, or NULL */
     const char *payload; /* raw bytes, not NUL-terminated */
     size_t len;
-    json_t *doc;         /* the parsed JSON (borrowed; never NULL for handlers) */
+    json_t *doc; /* the parsed JSON (borrowed; never NULL for handlers) */
 };
 
 /* Applies one message inside the batch transaction. Returns 0 when applied;

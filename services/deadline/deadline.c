@@ -67,8 +67,8 @@ static int parse_rungs(struct deadline *d, const char *spec, char *err, size_t e
         char *end;
         long n = strtol(tok, &end, 10);
         if (d->nrungs == MAX_RUNGS) {
-            rc = mc_err(err, errlen, MC_EINVAL, "MOTCUA_WARNING_RUNGS: at most %d rungs",
-                        MAX_RUNGS);
+            rc =
+                mc_err(err, errlen, MC_EINVAL, "MOTCUA_WARNING_RUNGS: at most %d rungs", MAX_RUNGS);
         } else if (strcmp(tok, "due-day") == 0) {
             r->kind = RUNG_DUE_DAY;
         } else if (end != tok && strcmp(end, "wd") == 0 && n >= 1 && n <= 60) {
@@ -79,8 +79,7 @@ static int parse_rungs(struct deadline *d, const char *spec, char *err, size_t e
             r->n = (int)n;
         } else {
             rc = mc_err(err, errlen, MC_EINVAL,
-                        "MOTCUA_WARNING_RUNGS: '%s' is not Nwd (1-60), due-day or P%% (1-99)",
-                        tok);
+                        "MOTCUA_WARNING_RUNGS: '%s' is not Nwd (1-60), due-day or P%% (1-99)", tok);
         }
         if (rc == 0) {
             snprintf(r->name, sizeof r->name, "%s", tok);
@@ -146,15 +145,6 @@ static void deadline_fini(void *state)
 static const struct mc_calendar *cal_of(const struct deadline *d)
 {
     return mc_catalog_calendar(d->catalog);
-}
-
-static int invalid(const char *what, json_t *problems, char *err, size_t errlen)
-{
-    char *text = json_dumps(problems, JSON_COMPACT);
-    mc_err(err, errlen, MC_EINVAL, "invalid %s: %s", what, text ? text : "?");
-    free(text);
-    json_decref(problems);
-    return MC_EINVAL;
 }
 
 static char *dump(const json_t *j)
@@ -230,10 +220,10 @@ static mc_instant col_time(const PGresult *res, int row, int col)
     return v ? (mc_instant)atoll(v) : 0;
 }
 
-#define CLOCK_COLUMNS                                                                            \
-    "dossier_code, state, received, deadline_version, breaches, "                              \
-    "extract(epoch FROM receipt_at)::bigint, extract(epoch FROM due_at)::bigint, "             \
-    "extract(epoch FROM rescheduled_due_at)::bigint, extract(epoch FROM armed_at)::bigint, "   \
+#define CLOCK_COLUMNS                                                                              \
+    "dossier_code, state, received, deadline_version, breaches, "                                  \
+    "extract(epoch FROM receipt_at)::bigint, extract(epoch FROM due_at)::bigint, "                 \
+    "extract(epoch FROM rescheduled_due_at)::bigint, extract(epoch FROM armed_at)::bigint, "       \
     "extract(epoch FROM fired_through)::bigint"
 
 static void clock_from_row(const PGresult *res, int i, struct clock *c)
@@ -254,10 +244,9 @@ static void clock_from_row(const PGresult *res, int i, struct clock *c)
 static int load_clock(PGconn *conn, const char *code, struct clock *c, char *err, size_t errlen)
 {
     const char *params[1] = {code};
-    PGresult *res = mc_pg_query(conn,
-                                "SELECT " CLOCK_COLUMNS
-                                " FROM deadline.clock WHERE dossier_code = $1 FOR UPDATE",
-                                1, params, err, errlen);
+    PGresult *res = mc_pg_query(
+        conn, "SELECT " CLOCK_COLUMNS " FROM deadline.clock WHERE dossier_code = $1 FOR UPDATE", 1,
+        params, err, errlen);
     int found;
     if (res == NULL)
         return MC_EDB;
@@ -330,9 +319,8 @@ static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code, 
                      PQgetvalue(res, 0, 1), "notify_channels", load_col(res, 0, 2), "applicant",
                      load_col(res, 0, 3), "procedure", load_col(res, 0, 4), "unit",
                      load_col(res, 0, 5), "received_at", PQgetvalue(res, 0, 6), "receipt_at",
-                     PQgetvalue(res, 0, 7), "due_at", PQgetvalue(res, 0, 8),
-                     "rescheduled_due_at", mc_json_str_or_null(mc_pg_value(res, 0, 9)),
-                     "new_appointment_at",
+                     PQgetvalue(res, 0, 7), "due_at", PQgetvalue(res, 0, 8), "rescheduled_due_at",
+                     mc_json_str_or_null(mc_pg_value(res, 0, 9)), "new_appointment_at",
                      appointment ? json_string(fmt_time(appointment, apptext)) : json_null(),
                      "fired_at", fmt_time(now, nowtext), "reason",
                      mc_json_str_or_null(reason ? reason : mc_pg_value(res, 0, 10)));
@@ -341,12 +329,12 @@ static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code, 
         return mc_err(err, errlen, MC_EDB, "cannot build the %s event of %s", kind, code);
     snprintf(type, sizeof type, "dossier.%s", kind);
     if (d->svc)
-        return mc_service_emit(d->svc, conn, "dossier.deadlines", code, type, code, now, data,
-                               seed, err, errlen);
+        return mc_service_emit(d->svc, conn, "dossier.deadlines", code, type, code, now, data, seed,
+                               err, errlen);
     ev = mc_event_new(type, "motcua-deadline", code, now, data);
-    rc = mc_outbox_add(conn, "deadline", mc_topic_name(d->cfg, "dossier.deadlines", topic,
-                                                        sizeof topic),
-                       code, ev, seed, NULL, err, errlen);
+    rc = mc_outbox_add(conn, "deadline",
+                       mc_topic_name(d->cfg, "dossier.deadlines", topic, sizeof topic), code, ev,
+                       seed, NULL, err, errlen);
     json_decref(ev);
     return rc;
 }
@@ -359,7 +347,7 @@ static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char
 static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
                        size_t errlen)
 {
-    json_t *problems = NULL, *data = json_object_get(msg->doc, "data");
+    json_t *data = json_object_get(msg->doc, "data");
     json_t *procedure;
     char *applicant, *channels, *proc;
     const char *params[12];
@@ -368,8 +356,8 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     PGresult *res;
     int rc;
 
-    if (mc_schema_validate(d->received_schema, msg->doc, &problems) != 0)
-        return invalid("dossier.received", problems, err, errlen);
+    if ((rc = mc_schema_check(d->received_schema, msg->doc, "dossier.received", err, errlen)) != 0)
+        return rc;
     procedure = json_pack("{s:s, s:s}", "code", mc_json_str(data, "procedure/code"), "name",
                           mc_json_str(data, "procedure/name"));
     applicant = dump(json_object_get(data, "applicant"));
@@ -443,12 +431,11 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
 static int on_assigned(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
                        size_t errlen)
 {
-    json_t *problems = NULL;
     char *unit;
     const char *params[2];
     int rc;
-    if (mc_schema_validate(d->assigned_schema, msg->doc, &problems) != 0)
-        return invalid("dossier.assigned", problems, err, errlen);
+    if ((rc = mc_schema_check(d->assigned_schema, msg->doc, "dossier.assigned", err, errlen)) != 0)
+        return rc;
     unit = dump(mc_json_at(msg->doc, "data/unit"));
     params[0] = mc_json_str(msg->doc, "dossier_code");
     params[1] = unit;
@@ -625,13 +612,12 @@ applied:
 static int on_update(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
                      size_t errlen)
 {
-    json_t *problems = NULL;
     const char *params[7];
     struct clock c;
     int rc;
 
-    if (mc_schema_validate(d->update_schema, msg->doc, &problems) != 0)
-        return invalid("dossier.update", problems, err, errlen);
+    if ((rc = mc_schema_check(d->update_schema, msg->doc, "dossier.update", err, errlen)) != 0)
+        return rc;
     params[0] = mc_json_str(msg->doc, "event_id");
     params[1] = mc_json_str(msg->doc, "dossier_code");
     params[2] = mc_json_str(msg->doc, "data/status");
@@ -727,8 +713,8 @@ static int fire_due(struct deadline *d, PGconn *conn, struct clock *c, mc_instan
     }
     {
         char btext[16], ftext[MC_RFC3339_LEN];
-        const char *params[3] = {c->code, btext, c->fired_through ? fmt_time(c->fired_through, ftext)
-                                                                   : NULL};
+        const char *params[3] = {c->code, btext,
+                                 c->fired_through ? fmt_time(c->fired_through, ftext) : NULL};
         snprintf(btext, sizeof btext, "%d", c->breaches);
         if ((rc = mc_pg_exec(conn,
                              "UPDATE deadline.clock SET breaches = $2, fired_through = $3, "
@@ -839,8 +825,8 @@ int mc_deadline_recompute(PGconn *conn, const struct mc_config *cfg, int *moved,
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         const char *code = PQgetvalue(res, i, 0);
         mc_instant old_due = col_time(res, i, 4), now = mc_time_now();
-        mc_instant new_due = legal_due(d, col_time(res, i, 2), PQgetvalue(res, i, 1),
-                                       atoll(PQgetvalue(res, i, 3)));
+        mc_instant new_due =
+            legal_due(d, col_time(res, i, 2), PQgetvalue(res, i, 1), atoll(PQgetvalue(res, i, 3)));
         char t1[MC_RFC3339_LEN], t2[MC_RFC3339_LEN], reason[256], seed[256];
         const char *params[3] = {code, t1, t2};
         struct clock c;

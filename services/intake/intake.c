@@ -60,8 +60,8 @@ static void add_problem(json_t *problems, const char *path, const char *what, co
 }
 
 /* Publishes submission.rejected naming every problem. Steals problems. */
-static int reject(struct mc_service *svc, PGconn *conn, struct intake *in,
-                  const struct mc_msg *msg, json_t *problems, char *err, size_t errlen)
+static int reject(struct mc_service *svc, PGconn *conn, struct intake *in, const struct mc_msg *msg,
+                  json_t *problems, char *err, size_t errlen)
 {
     const char *source = mc_json_str(msg->doc, "source");
     const char *external_id = mc_json_str(msg->doc, "external_id");
@@ -98,8 +98,7 @@ static int reject(struct mc_service *svc, PGconn *conn, struct intake *in,
 }
 
 /* Takes the next number of agency's sequence for day; returns it or < 0. */
-static int next_number(PGconn *conn, const char *agency, const char *day, char *err,
-                       size_t errlen)
+static int next_number(PGconn *conn, const char *agency, const char *day, char *err, size_t errlen)
 {
     const char *params[2] = {agency, day};
     PGresult *res = mc_pg_query(conn,
@@ -133,8 +132,8 @@ static json_t *applicant_copy(const json_t *sub)
     return json_deep_copy(json_object_get(sub, "applicant"));
 }
 
-static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
-                         char *err, size_t errlen, void *state)
+static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg, char *err,
+                         size_t errlen, void *state)
 {
     struct intake *in = state;
     const json_t *sub = msg->doc, *procedure, *ward, *rp_unit = NULL, *agency_unit, *rule_set;
@@ -181,8 +180,8 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     vn_day = mc_vn_day(received_at);
     rule_set = mc_catalog_rule_set_on(in->catalog, vn_day);
     if (rule_set == NULL)
-        add_problem(problems, "/received_at",
-                    "no rule set of the catalog is in force on this date", NULL, NULL);
+        add_problem(problems, "/received_at", "no rule set of the catalog is in force on this date",
+                    NULL, NULL);
     if (json_array_size(problems) > 0)
         return reject(svc, conn, in, msg, problems, err, errlen);
     json_decref(problems);
@@ -255,11 +254,10 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
         "s:s, s:s, s:s, s:s, s:{s:s, s:s}}",
         "source", source, "external_id", external_id, "channel", channel, "procedure", "code",
         mc_json_str(procedure, "code"), "name", mc_json_str(procedure, "name"), "field",
-        mc_json_str(procedure, "field"), "level", mc_json_str(procedure, "level"), "time",
-        dur_text, "ward_code", mc_json_str(sub, "ward_code"), "reception_point",
-        mc_json_str_or_null(rp), "receiving_agency", mc_json_str(agency_unit, "agency_id"),
-        "applicant", applicant_copy(sub), "summary",
-        mc_json_str_or_null(mc_json_str(sub, "summary")), "documents",
+        mc_json_str(procedure, "field"), "level", mc_json_str(procedure, "level"), "time", dur_text,
+        "ward_code", mc_json_str(sub, "ward_code"), "reception_point", mc_json_str_or_null(rp),
+        "receiving_agency", mc_json_str(agency_unit, "agency_id"), "applicant", applicant_copy(sub),
+        "summary", mc_json_str_or_null(mc_json_str(sub, "summary")), "documents",
         json_object_get(sub, "documents") ? json_deep_copy(json_object_get(sub, "documents"))
                                           : json_array(),
         "notify_channels",

@@ -49,15 +49,6 @@ static void notify_fini(void *state)
     free(n);
 }
 
-static int invalid(const char *what, json_t *problems, char *err, size_t errlen)
-{
-    char *text = json_dumps(problems, JSON_COMPACT);
-    mc_err(err, errlen, MC_EINVAL, "invalid %s: %s", what, text ? text : "?");
-    free(text);
-    json_decref(problems);
-    return MC_EINVAL;
-}
-
 /* "17 giờ 00 phút, ngày 06 tháng 3 năm 2024" (civil time in Vietnam). */
 static char *vn_datetime(mc_instant t, char *buf, size_t len)
 {
@@ -100,8 +91,7 @@ static const char *delivery_channel(const json_t *data)
             continue;
         if (strcmp(want, "email") == 0 && has_text(applicant, "email"))
             return "email";
-        if ((strcmp(want, "sms") == 0 || strcmp(want, "zalo") == 0) &&
-            has_text(applicant, "phone"))
+        if ((strcmp(want, "sms") == 0 || strcmp(want, "zalo") == 0) && has_text(applicant, "phone"))
             return want;
         if (strcmp(want, "post") == 0 && has_text(applicant, "address"))
             return "post";
@@ -160,8 +150,9 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
     fprintf(f, "Thời gian hẹn trả kết quả giải quyết hồ sơ: %s.\n",
             vn_datetime(due_at, due_text, sizeof due_text));
     if (breach > 1)
-        fprintf(f, "Ngày hẹn đã được điều chỉnh một lần nhưng hồ sơ vẫn chưa được giải quyết "
-                   "xong (lần trễ hạn thứ %d).\n",
+        fprintf(f,
+                "Ngày hẹn đã được điều chỉnh một lần nhưng hồ sơ vẫn chưa được giải quyết "
+                "xong (lần trễ hạn thứ %d).\n",
                 breach);
     fprintf(f, "Tuy nhiên đến nay, %s chưa trả kết quả giải quyết hồ sơ cho %s đúng hẹn.\n",
             l->unit_name, you);
@@ -172,8 +163,9 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
             "%s và hẹn trả kết quả vào %s.\n\n",
             you, l->authority, you, vn_datetime(appointment, app_text, sizeof app_text));
     fprintf(f, "Xin trân trọng cảm ơn sự hợp tác của %s./.\n\n", you);
-    fprintf(f, "Nơi nhận:\n- Như trên;\n- %s %s, %s (để giải trình, chịu trách nhiệm);\n"
-               "- Lưu: VT, Bộ phận Tiếp nhận và Trả kết quả.\n\n",
+    fprintf(f,
+            "Nơi nhận:\n- Như trên;\n- %s %s, %s (để giải trình, chịu trách nhiệm);\n"
+            "- Lưu: VT, Bộ phận Tiếp nhận và Trả kết quả.\n\n",
             l->unit_head_title, l->unit_head_name, l->unit_name);
     fprintf(f, "%s\n(Đã ký)\n%s\n", l->signer_title, l->signer_name);
     fclose(f);
@@ -194,9 +186,8 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     json_t *out;
     int breach = (int)json_integer_value(json_object_get(data, "breach"));
     int y, m, d, rc;
-    const json_t *unit_row = unit && !json_is_null(unit)
-                                 ? mc_catalog_unit(n->catalog, mc_json_str(unit, "code"))
-                                 : NULL;
+    const json_t *unit_row =
+        unit && !json_is_null(unit) ? mc_catalog_unit(n->catalog, mc_json_str(unit, "code")) : NULL;
     const char *policy = unit_row ? mc_json_str(unit_row, "signer_policy") : "city_chairman";
 
     memset(&l, 0, sizeof l);
@@ -271,23 +262,22 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     }
     out = json_pack("{s:s, s:s, s:s, s:{s:s, s:o, s:o, s:o}, s:s, s:s, s:s, s:{s:s, s:s}, s:s, "
                     "s:s, s:i}",
-                    "notification_id", PQgetvalue(res, 0, 0), "kind", "apology",
-                    "delivery_channel", channel, "recipient", "name",
-                    mc_json_str(data, "applicant/name"), "address",
+                    "notification_id", PQgetvalue(res, 0, 0), "kind", "apology", "delivery_channel",
+                    channel, "recipient", "name", mc_json_str(data, "applicant/name"), "address",
                     mc_json_str_or_null(mc_json_str(data, "applicant/address")), "email",
                     mc_json_str_or_null(mc_json_str(data, "applicant/email")), "phone",
-                    mc_json_str_or_null(mc_json_str(data, "applicant/phone")),
-                    "document_number", l.document_number, "subject", l.subject, "body", l.body,
-                    "signer", "title", l.signer_title, "name", l.signer_name, "issued_at", ts[0],
-                    "new_appointment_at", ts[1], "breach", breach);
+                    mc_json_str_or_null(mc_json_str(data, "applicant/phone")), "document_number",
+                    l.document_number, "subject", l.subject, "body", l.body, "signer", "title",
+                    l.signer_title, "name", l.signer_name, "issued_at", ts[0], "new_appointment_at",
+                    ts[1], "breach", breach);
     PQclear(res);
     if (out == NULL) {
         rc = mc_err(err, errlen, MC_EINVAL, "cannot build the letter of %s", code);
         goto out;
     }
     mc_metric_add(n->m_letters, 1);
-    rc = mc_service_emit(svc, conn, "notifications", code, "notification.letter", code, issued,
-                         out, seed, err, errlen);
+    rc = mc_service_emit(svc, conn, "notifications", code, "notification.letter", code, issued, out,
+                         seed, err, errlen);
 out:
     free(l.subject);
     free(l.body);
@@ -297,12 +287,12 @@ out:
 static int on_receipt(PGconn *conn, struct notify *n, const struct mc_msg *msg, char *err,
                       size_t errlen)
 {
-    json_t *problems = NULL;
     const char *params[5];
     PGresult *res;
-    int found;
-    if (mc_schema_validate(n->receipt_schema, msg->doc, &problems) != 0)
-        return invalid("notification.receipt", problems, err, errlen);
+    int found, rc;
+    if ((rc = mc_schema_check(n->receipt_schema, msg->doc, "notification.receipt", err, errlen)) !=
+        0)
+        return rc;
     params[0] = mc_json_str(msg->doc, "event_id");
     params[1] = mc_json_str(msg->doc, "data/notification_id");
     params[2] = mc_json_str(msg->doc, "data/status");
@@ -324,11 +314,10 @@ static int on_receipt(PGconn *conn, struct notify *n, const struct mc_msg *msg, 
                       5, params, err, errlen);
 }
 
-static int notify_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
-                         char *err, size_t errlen, void *state)
+static int notify_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg, char *err,
+                         size_t errlen, void *state)
 {
     struct notify *n = state;
-    json_t *problems = NULL;
     const char *type;
     int rc;
     if ((rc = mc_catalog_maybe_reload(&n->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
@@ -339,8 +328,8 @@ static int notify_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     type = mc_json_str(msg->doc, "type");
     if (type == NULL || strcmp(type, "dossier.overdue") != 0)
         return 0;
-    if (mc_schema_validate(n->deadline_schema, msg->doc, &problems) != 0)
-        return invalid("deadline event", problems, err, errlen);
+    if ((rc = mc_schema_check(n->deadline_schema, msg->doc, "deadline event", err, errlen)) != 0)
+        return rc;
     return on_overdue(svc, conn, n, msg, err, errlen);
 }
 

@@ -33,7 +33,8 @@ static void *router_init(struct mc_service *svc, PGconn *conn, char *err, size_t
         free(r);
         return NULL;
     }
-    r->m_assigned = mc_metrics_counter("router", "dossiers_assigned_total", "assignments published");
+    r->m_assigned =
+        mc_metrics_counter("router", "dossiers_assigned_total", "assignments published");
     r->m_transfers = mc_metrics_counter("router", "transfers_total", "transfers between units");
     return r;
 }
@@ -45,16 +46,6 @@ static void router_fini(void *state)
     mc_schema_free(r->update_schema);
     mc_catalog_free(r->catalog);
     free(r);
-}
-
-/* Explains a schema failure in one line for the dead letter. */
-static int invalid(const char *what, json_t *problems, char *err, size_t errlen)
-{
-    char *text = json_dumps(problems, JSON_COMPACT);
-    mc_err(err, errlen, MC_EINVAL, "invalid %s: %s", what, text ? text : "?");
-    free(text);
-    json_decref(problems);
-    return MC_EINVAL;
 }
 
 static json_t *unit_json(const json_t *unit)
@@ -70,12 +61,11 @@ static int publish_assigned(struct mc_service *svc, PGconn *conn, struct router 
                             int rule_id, const char *reason, mc_instant assigned_at,
                             const char *seed, char *err, size_t errlen)
 {
-    json_t *data = json_pack("{s:o, s:s, s:s, s:o, s:s, s:s, s:o}", "unit", unit_json(unit),
-                             "procedure_code", mc_json_str(dossier, "procedure/code"), "ward_code",
-                             mc_json_str(dossier, "ward_code"), "assigned_at",
-                             mc_json_time_new(assigned_at), "due_at",
-                             mc_json_str(dossier, "due_at"), "reason", reason, "rule_id",
-                             rule_id > 0 ? json_integer(rule_id) : json_null());
+    json_t *data = json_pack(
+        "{s:o, s:s, s:s, s:o, s:s, s:s, s:o}", "unit", unit_json(unit), "procedure_code",
+        mc_json_str(dossier, "procedure/code"), "ward_code", mc_json_str(dossier, "ward_code"),
+        "assigned_at", mc_json_time_new(assigned_at), "due_at", mc_json_str(dossier, "due_at"),
+        "reason", reason, "rule_id", rule_id > 0 ? json_integer(rule_id) : json_null());
     if (data == NULL)
         return mc_err(err, errlen, MC_EINVAL, "cannot build dossier.assigned for %s", code);
     mc_metric_add(r->m_assigned, 1);
@@ -83,13 +73,13 @@ static int publish_assigned(struct mc_service *svc, PGconn *conn, struct router 
                            assigned_at, data, seed, err, errlen);
 }
 
-static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r,
-                          const json_t *ev, char *err, size_t errlen);
+static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r, const json_t *ev,
+                          char *err, size_t errlen);
 
 static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
                        const struct mc_msg *msg, char *err, size_t errlen)
 {
-    json_t *problems = NULL, *dossier = json_object_get(msg->doc, "data");
+    json_t *dossier = json_object_get(msg->doc, "data");
     const char *code = mc_json_str(msg->doc, "dossier_code");
     const char *unit_code;
     const json_t *unit;
@@ -99,8 +89,8 @@ static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
     const char *params[9];
     PGresult *res;
 
-    if (mc_schema_validate(r->received_schema, msg->doc, &problems) != 0)
-        return invalid("dossier.received", problems, err, errlen);
+    if ((rc = mc_schema_check(r->received_schema, msg->doc, "dossier.received", err, errlen)) != 0)
+        return rc;
     unit_code = mc_catalog_route(r->catalog, mc_json_str(dossier, "procedure/code"),
                                  mc_json_str(dossier, "ward_code"), &rule_id);
     if (unit_code == NULL)
@@ -156,8 +146,8 @@ static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
     return rc;
 }
 
-static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r,
-                          const json_t *ev, char *err, size_t errlen)
+static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r, const json_t *ev,
+                          char *err, size_t errlen)
 {
     const char *code = mc_json_str(ev, "dossier_code");
     const char *to = mc_json_str(ev, "data/to_unit_code");
@@ -219,11 +209,10 @@ static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r
     return rc;
 }
 
-static int router_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
-                         char *err, size_t errlen, void *state)
+static int router_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg, char *err,
+                         size_t errlen, void *state)
 {
     struct router *r = state;
-    json_t *problems = NULL;
     const char *status;
     int rc;
 
@@ -235,8 +224,8 @@ static int router_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     status = mc_json_str(msg->doc, "data/status");
     if (status == NULL || strcmp(status, "transfer") != 0)
         return 0;
-    if (mc_schema_validate(r->update_schema, msg->doc, &problems) != 0)
-        return invalid("dossier.update", problems, err, errlen);
+    if ((rc = mc_schema_check(r->update_schema, msg->doc, "dossier.update", err, errlen)) != 0)
+        return rc;
     return apply_transfer(svc, conn, r, msg->doc, err, errlen);
 }
 
