@@ -555,16 +555,17 @@ static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char
         params[2] = fmt_time(new_due, t2);
         snprintf(num, sizeof num, "%lld", (long long)paused_s);
         params[3] = num;
-        if ((rc = mc_pg_exec(conn,
-                             "UPDATE deadline.clock SET state = 'open', paused_at = NULL, "
-                             "period_start_at = $2, due_at = $3, paused_working_s = $4, "
-                             "deadline_version = deadline_version + 1, armed_at = now_arm, "
-                             "updated_at = now() FROM (SELECT "
-                             "greatest(coalesce(paused_at, $2::timestamptz), $2::timestamptz) "
-                             "AS now_arm FROM deadline.clock WHERE dossier_code = $1) a "
-                             "WHERE dossier_code = $1",
-                             4, params, err, errlen)) != 0)
-            return rc;
+        {
+            /* The later rungs of the new version count from the resumption. */
+            const char *p5[5] = {code, params[1], params[2], params[3], occurred_text};
+            if ((rc = mc_pg_exec(conn,
+                                 "UPDATE deadline.clock SET state = 'open', paused_at = NULL, "
+                                 "period_start_at = $2, due_at = $3, paused_working_s = $4, "
+                                 "deadline_version = deadline_version + 1, armed_at = $5, "
+                                 "updated_at = now() WHERE dossier_code = $1",
+                                 5, p5, err, errlen)) != 0)
+                return rc;
+        }
         goto rearm;
     }
     if (strcmp(status, "reschedule") == 0) {
