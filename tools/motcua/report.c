@@ -1,27 +1,64 @@
-/* `motcua report`: the city's summary (received, online share, assignments
- * per unit, overdue dossiers, apology letters) and one apology letter. */
+/* `motcua report`: the city's summary (received, online share, on-time
+ * rate, late dossiers, warnings, reschedules, breaches, apology letters),
+ * the units' table behind the monthly ranking, the reschedules, and one
+ * apology letter in full. Reads every service schema (run it as the
+ * superuser of .motcua/env). */
 #include "report.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "motcua/pg.h"
 
-/* Writes text padded to width characters (UTF-8 code points, so Vietnamese
- * names line up), followed by two spaces. */
-static void pad(FILE *out, const char *text, int width)
+/* Every received dossier with its outcome: the update that closed it (the
+ * first final one), whether it breached, and whether it counts as late:
+ * breached, finished after its legal due date (extended by supplement
+ * pauses; a reschedule does not move it), or counted late for a second
+ * supplement request (DOMAIN.md). */
+#define OUTCOME_CTE                                                                                \
+    "WITH fin AS (SELECT DISTINCT ON (dossier_code) dossier_code, status, occurred_at "            \
+    "FROM deadline.update WHERE status IN ('result_ready', 'returned', 'withdrawn', "              \
+    "'stopped') ORDER BY dossier_code, occurred_at, event_id), "                                   \
+    "o AS (SELECT c.dossier_code, c.state, c.unit->>'code' AS unit_code, c.receipt_at, "           \
+    "c.due_at, c.rescheduled_due_at, c.counted_late, f.status AS final_status, "                   \
+    "f.occurred_at AS finished_at, EXISTS (SELECT 1 FROM deadline.ledger l WHERE "                 \
+    "l.dossier_code = c.dossier_code AND l.kind = 'overdue') AS breached "                         \
+    "FROM deadline.clock c LEFT JOIN fin f ON f.dossier_code = c.dossier_code "                    \
+    "WHERE c.received), "                                                                          \
+    "s AS (SELECT o.*, (breached OR counted_late OR coalesce(finished_at > due_at, false)) "       \
+    "AS late FROM o) "
+
+/* Characters (UTF-8 code points) in text, so Vietnamese names line up. */
+static int width_of(const char *text)
 {
     int chars = 0;
     for (const char *p = text; *p; p++)
         if (((unsigned char)*p & 0xC0) != 0x80)
             chars++;
-    fprintf(out, "%s", text);
-    for (; chars < width; chars++)
-        fputc(' ', out);
-    fputs("  ", out);
+    return chars;
 }
 
-/* Prints every row of sql, the first column padded so the others line up. */
-static int print_rows(FILE *out, PGconn *conn, const char *title, const char *sql)
+/* Writes text in a column of |width| characters, left-aligned (width > 0)
+ * or right-aligned (width < 0), after two spaces unless it is the first;
+ * width 0: as is. */
+static void cell(FILE *out, const char *text, int width, int first)
+{
+    int w = abs(width), chars = width_of(text);
+    if (!first)
+        fputs("  ", out);
+    if (width < 0)
+        for (; chars < w; chars++)
+            fputc(' ', out);
+    fputs(text, out);
+    if (width > 0)
+        for (; chars < w; chars++)
+            fputc(' ', out);
+}
+
+/* Prints a title, an optional header row and every row of sql, column c in
+ * widths[c] (see cell; missing widths: 0). Returns 0 or 1. */
+static int table(FILE *out, PGconn *conn, const char *title, const char *const *header,
+                 const int *widths, int nwidths, const char *sql)
 {
     char err[512];
     PGresult *res = mc_pg_query(conn, sql, 0, NULL, err, sizeof err);
@@ -30,67 +67,160 @@ static int print_rows(FILE *out, PGconn *conn, const char *title, const char *sq
         return 1;
     }
     fprintf(out, "\n%s\n", title);
+    if (header) {
+        fprintf(out, "  ");
+        for (int c = 0; header[c]; c++)
+            cell(out, header[c], c < nwidths && header[c + 1] ? widths[c] : 0, c == 0);
+        fprintf(out, "\n");
+    }
     for (int i = 0; i < PQntuples(res); i++) {
         fprintf(out, "  ");
         for (int c = 0; c < PQnfields(res); c++)
-            pad(out, PQgetisnull(res, i, c) ? "-" : PQgetvalue(res, i, c), c ? 0 : 48);
+            cell(out, PQgetisnull(res, i, c) ? "-" : PQgetvalue(res, i, c),
+                 c < nwidths && (c + 1 < PQnfields(res) || widths[c] < 0) ? widths[c] : 0, c == 0);
         fprintf(out, "\n");
     }
+    if (PQntuples(res) == 0)
+        fprintf(out, "  (none)\n");
     PQclear(res);
     return 0;
 }
 
+static const char summary_sql[] = OUTCOME_CTE
+    "SELECT label, value FROM ("
+    "SELECT 1 AS k, 'dossiers received' AS label, "
+    "(SELECT count(*) FROM intake.dossier)::text || coalesce(' (' || (SELECT "
+    "to_char(min(received_at) AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD') || ' .. ' || "
+    "to_char(max(received_at) AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD') FROM "
+    "intake.dossier) || ')', '') AS value "
+    "UNION ALL SELECT 2, 'submissions rejected at intake', "
+    "(SELECT count(*) FROM intake.rejection)::text "
+    "UNION ALL SELECT 3, 'online share', (SELECT coalesce(round(100.0 * count(*) FILTER "
+    "(WHERE channel = 'online') / nullif(count(*), 0), 1)::text || ' %', '-') FROM "
+    "intake.dossier) "
+    "UNION ALL SELECT 4, 'on-time rate', coalesce(round(100.0 * count(*) FILTER (WHERE NOT "
+    "late) / nullif((SELECT count(*) FROM intake.dossier), 0), 1)::text || ' % (' || "
+    "count(*) FILTER (WHERE NOT late AND finished_at IS NOT NULL) || ' done by the due date "
+    "+ ' || count(*) FILTER (WHERE NOT late AND finished_at IS NULL) || ' still within it)', "
+    "'-') FROM s "
+    "UNION ALL SELECT 5, 'late dossiers', count(*) FILTER (WHERE late) || coalesce(' (late "
+    "rate ' || round(100.0 * count(*) FILTER (WHERE late) / nullif((SELECT count(*) FROM "
+    "intake.dossier), 0), 1) || ' %)', '') FROM s "
+    "UNION ALL SELECT 6, '  finished late (after the official due date)', count(*)::text || "
+    "' (' || count(*) FILTER (WHERE rescheduled_due_at IS NOT NULL AND finished_at <= "
+    "rescheduled_due_at) || ' by their rescheduled date)' FROM s WHERE late AND finished_at "
+    "IS NOT NULL AND finished_at > due_at "
+    "UNION ALL SELECT 7, '  late and still being processed', count(*)::text FROM s WHERE late "
+    "AND finished_at IS NULL "
+    "UNION ALL SELECT 8, '  counted late for a second supplement', count(*)::text FROM s WHERE "
+    "counted_late "
+    "UNION ALL SELECT 9, 'finished (result ready)', count(*)::text FROM s WHERE final_status = "
+    "'result_ready' "
+    "UNION ALL SELECT 10, 'returned to the applicant', count(*)::text FROM s WHERE "
+    "final_status = 'returned' "
+    "UNION ALL SELECT 11, 'still being processed', count(*)::text FROM s WHERE finished_at IS "
+    "NULL "
+    "UNION ALL SELECT 12, 'average processing time (finished)', coalesce(round((avg(extract("
+    "epoch FROM finished_at - receipt_at)) / 86400.0)::numeric, 1)::text || ' days', '-') "
+    "FROM s WHERE final_status = 'result_ready' "
+    "UNION ALL SELECT 13, 'supplement requests (dossiers)', (SELECT count(*) || ' (' || "
+    "count(DISTINCT dossier_code) || ')' FROM deadline.update WHERE status = "
+    "'supplement_requested') "
+    "UNION ALL SELECT 14, 'warnings fired: ' || CASE rung WHEN '1wd' THEN '1 working day "
+    "before due' WHEN 'due-day' THEN 'on the due day' ELSE rung END, "
+    "count(*)::text FROM deadline.ledger WHERE kind = 'warning' GROUP BY rung "
+    "UNION ALL SELECT 15, 'reschedules accepted', count(*)::text FROM deadline.clock WHERE "
+    "rescheduled_due_at IS NOT NULL "
+    "UNION ALL SELECT 16, 'reschedules refused (a second one, or not later)', "
+    "((SELECT count(*) FROM deadline.update WHERE status = 'reschedule') - (SELECT count(*) "
+    "FROM deadline.clock WHERE rescheduled_due_at IS NOT NULL))::text "
+    "UNION ALL SELECT 17, 'breaches (official due date missed)', count(*)::text FROM "
+    "deadline.ledger WHERE kind = 'overdue' AND rung = 'overdue' "
+    "UNION ALL SELECT 18, 'second breaches (rescheduled date missed)', count(*)::text FROM "
+    "deadline.ledger WHERE kind = 'overdue' AND rung <> 'overdue' "
+    "UNION ALL SELECT 19, 'apology letters', count(*) || ' (' || count(*) FILTER (WHERE breach "
+    "= 1) || ' first, ' || count(*) FILTER (WHERE breach > 1) || ' second)' FROM notify.letter"
+    ") t ORDER BY k, label";
+
+static const char units_sql[] = OUTCOME_CTE
+    "SELECT coalesce(u.name || ' (' || u.code || ')', s.unit_code, '?'), count(*)::text, "
+    "count(*) FILTER (WHERE finished_at IS NOT NULL)::text, count(*) FILTER (WHERE NOT "
+    "late)::text, count(*) FILTER (WHERE late)::text, (SELECT count(*) FROM notify.letter n "
+    "WHERE n.unit_code = s.unit_code)::text, round(100.0 * count(*) FILTER (WHERE NOT late) / "
+    "count(*), 1)::text || ' %' "
+    "FROM s LEFT JOIN catalog.unit u ON u.code = s.unit_code "
+    "GROUP BY u.name, u.code, s.unit_code "
+    "ORDER BY count(*) FILTER (WHERE late) DESC, count(*) DESC, 1";
+
+static const char late_sql[] = OUTCOME_CTE
+    "SELECT s.dossier_code, d.procedure_code, s.unit_code, motcua_rfc3339(s.due_at), "
+    "CASE WHEN s.finished_at IS NULL THEN 'not yet' ELSE to_char(s.finished_at AT TIME ZONE "
+    "'Asia/Ho_Chi_Minh', 'YYYY-MM-DD') END, (SELECT count(*) FROM notify.letter n WHERE "
+    "n.dossier_code = s.dossier_code)::text, CASE WHEN s.breached AND s.counted_late THEN "
+    "'due date missed; second supplement' WHEN s.breached THEN 'due date missed' WHEN "
+    "s.counted_late THEN 'second supplement request' ELSE 'finished after the due date' END "
+    "FROM s JOIN intake.dossier d ON d.code = s.dossier_code WHERE s.late "
+    "ORDER BY s.due_at, s.dossier_code LIMIT 10";
+
+static const char reschedules_sql[] = OUTCOME_CTE
+    "SELECT s.dossier_code, s.unit_code, to_char(s.due_at AT TIME ZONE 'Asia/Ho_Chi_Minh', "
+    "'YYYY-MM-DD'), to_char(s.rescheduled_due_at AT TIME ZONE 'Asia/Ho_Chi_Minh', "
+    "'YYYY-MM-DD'), CASE WHEN s.finished_at IS NULL AND EXISTS (SELECT 1 FROM deadline.ledger "
+    "l WHERE l.dossier_code = s.dossier_code AND l.rung <> 'overdue' AND l.kind = 'overdue') "
+    "THEN 'missed again' WHEN s.finished_at IS NULL THEN 'waiting' WHEN s.finished_at <= "
+    "s.rescheduled_due_at THEN 'kept, ' || to_char(s.finished_at AT TIME ZONE "
+    "'Asia/Ho_Chi_Minh', 'MM-DD') ELSE 'late, ' || to_char(s.finished_at AT TIME ZONE "
+    "'Asia/Ho_Chi_Minh', 'MM-DD') END || CASE WHEN (SELECT count(*) FROM deadline.update u "
+    "WHERE u.dossier_code = s.dossier_code AND u.status = 'reschedule') > 1 THEN ' (asked "
+    "again: refused)' ELSE '' END, c.reschedule_reason "
+    "FROM s JOIN deadline.clock c ON c.dossier_code = s.dossier_code "
+    "WHERE s.rescheduled_due_at IS NOT NULL ORDER BY s.due_at, s.dossier_code";
+
 int mc_cli_report(PGconn *conn, FILE *out)
 {
+    static const int summary_w[] = {48, 0};
+    static const int channel_w[] = {8, -4};
+    static const char *const units_h[] = {"unit", "received", "finished",  "on time",
+                                          "late", "letters",  "on time %", NULL};
+    static const int units_w[] = {48, -8, -8, -7, -4, -7, -9};
+    static const char *const late_h[] = {"dossier",  "procedure", "unit", "due",
+                                         "finished", "letters",   "why",  NULL};
+    static const int late_w[] = {25, 10, 8, 25, 10, -7, 0};
+    static const char *const resched_h[] = {"dossier", "unit",   "due", "new date",
+                                            "outcome", "reason", NULL};
+    static const int resched_w[] = {25, 8, 10, 10, 36, 0};
     int rc = 0;
+
     fprintf(out, "motcua report\n=============\n");
-    rc |= print_rows(out, conn, "Dossiers",
-                     "SELECT 'received', count(*)::text FROM intake.dossier UNION ALL "
-                     "SELECT 'rejected submissions', count(*)::text FROM intake.rejection UNION ALL "
-                     "SELECT 'online share', coalesce(round(100.0 * count(*) FILTER (WHERE channel "
-                     "= 'online') / nullif(count(*), 0), 1)::text || ' %', '-') FROM "
-                     "intake.dossier UNION ALL "
-                     "SELECT 'overdue (official due date missed)', count(DISTINCT dossier_code)::text "
-                     "FROM deadline.ledger WHERE rung LIKE 'overdue%' UNION ALL "
-                     "SELECT 'second breaches (rescheduled date missed)', count(*)::text FROM "
-                     "deadline.ledger WHERE rung = 'overdue-2' UNION ALL "
-                     "SELECT 'reschedules accepted', count(*)::text FROM deadline.clock WHERE "
-                     "rescheduled_due_at IS NOT NULL UNION ALL "
-                     "SELECT 'finished or returned', count(*)::text FROM deadline.clock WHERE state "
-                     "IN ('finished', 'returned') UNION ALL "
-                     "SELECT 'apology letters', count(*)::text FROM notify.letter");
-    rc |= print_rows(out, conn, "Assignments per unit (unit, assigned, overdue, letters)",
-                     "SELECT u.name || ' (' || u.code || ')', count(*)::text, "
-                     "count(l.dossier_code)::text, count(n.dossier_code)::text "
-                     "FROM routing.assignment a JOIN catalog.unit u ON u.code = a.unit_code "
-                     "LEFT JOIN deadline.ledger l ON l.dossier_code = a.dossier_code AND "
-                     "l.rung = 'overdue' LEFT JOIN notify.letter n ON n.dossier_code = "
-                     "a.dossier_code AND n.breach = 1 GROUP BY u.name, u.code "
-                     "ORDER BY count(*) DESC, u.code");
-    rc |= print_rows(out, conn, "Overdue dossiers (first 10: code, procedure, due, new appointment)",
-                     "SELECT l.dossier_code, d.procedure_code, motcua_rfc3339(d.due_at), "
-                     "coalesce(motcua_rfc3339(n.new_appointment_at), '-') FROM deadline.ledger l "
-                     "JOIN intake.dossier d ON d.code = l.dossier_code LEFT JOIN notify.letter n "
-                     "ON n.dossier_code = l.dossier_code AND n.breach = 1 WHERE l.rung = 'overdue' "
-                     "ORDER BY d.due_at, l.dossier_code LIMIT 10");
-    rc |= print_rows(out, conn, "Apology letters by delivery channel",
-                     "SELECT delivery_channel, count(*)::text FROM notify.letter GROUP BY 1 "
-                     "ORDER BY 2 DESC");
+    rc |= table(out, conn, "Summary", NULL, summary_w, 2, summary_sql);
+    rc |= table(out, conn, "Per unit (late first): the basis of the monthly ranking", units_h,
+                units_w, 7, units_sql);
+    rc |= table(out, conn, "Late dossiers (first 10 by due date)", late_h, late_w, 7, late_sql);
+    rc |= table(out, conn, "Reschedules (official due date kept; one new date allowed)", resched_h,
+                resched_w, 6, reschedules_sql);
+    rc |= table(out, conn, "Apology letters by delivery channel", NULL, channel_w, 2,
+                "SELECT delivery_channel, count(*)::text FROM notify.letter GROUP BY 1 "
+                "ORDER BY count(*) DESC, 1");
     {
+        /* One letter in full: preferably one that gives a unit's reschedule
+         * reason and new date. */
         char err[512];
         PGresult *res = mc_pg_query(conn,
-                                    "SELECT body FROM notify.letter ORDER BY issued_at, "
-                                    "document_number LIMIT 1",
+                                    "SELECT n.body FROM notify.letter n LEFT JOIN deadline.clock "
+                                    "c ON c.dossier_code = n.dossier_code ORDER BY "
+                                    "c.reschedule_reason IS NULL, n.breach, n.issued_at, "
+                                    "n.document_number LIMIT 1",
                                     0, NULL, err, sizeof err);
-        if (res && PQntuples(res) == 1)
+        if (res && PQntuples(res) == 1) {
             fprintf(out, "\nOne apology letter in full\n--------------------------\n%s\n",
-                   PQgetvalue(res, 0, 0));
-        else if (res)
+                    PQgetvalue(res, 0, 0));
+        } else if (res) {
             fprintf(out, "\nNo apology letter yet.\n");
-        else
+        } else {
+            fprintf(stderr, "motcua report: %s\n", err);
             rc = 1;
+        }
         PQclear(res);
     }
     return rc ? 1 : 0;
 }
-

@@ -18,7 +18,7 @@
 
 #define SAMPLE_MAX_COUNT 1000000
 #define ONLINE_PERMILLE 290  /* the reference city's online share, 29% */
-#define RETURNED_PERMILLE 30 /* updates that return the dossier instead */
+#define RETURNED_PERMILLE 30 /* dossiers the unit returns (sample updates) */
 
 /* ---- deterministic randomness (splitmix64) ---- */
 
@@ -684,11 +684,25 @@ out:
 
 /* ---- updates ---- */
 
-/* A UUID (version 4 layout) derived from seed and dossier code, so a re-run
- * re-sends the same logical events. */
-static void make_event_id(uint64_t seed, const char *code, char *buf, size_t len)
+/* A dossier's fate, drawn per dossier among those its unit answers: the
+ * shares are per mille of the answered dossiers (a guess from practice). */
+#define RESCHEDULE_PERMILLE 50         /* the unit announces it will be late */
+#define LATE_FINISH_PERMILLE 30        /* finished after the due date, no warning */
+#define SUPPLEMENT_PERMILLE 100        /* the applicant must complete the dossier */
+#define SECOND_SUPPLEMENT_PERMILLE 150 /* of those: a second request (late) */
+#define RESCHEDULE_KEPT_PERMILLE 550   /* rescheduled ones done by the new date */
+#define SECOND_RESCHEDULE_EVERY 3      /* of those that miss it, every third asks again */
+#define PAYING_PERMILLE 600            /* land dossiers that wait for fees and taxes */
+
+#define WD ((int64_t)MC_WORKING_DAY_SECONDS)
+#define WH ((int64_t)3600)
+
+/* A UUID (version 4 layout) derived from seed, dossier code and the number
+ * of the update within the dossier, so a re-run re-sends the same events. */
+static void make_event_id(uint64_t seed, const char *code, int seq, char *buf, size_t len)
 {
-    uint64_t hi = mix64(seed ^ fnv1a(code) ^ 0x6576656e74ULL);
+    uint64_t hi =
+        mix64(mix64(seed ^ fnv1a(code) ^ 0x6576656e74ULL) + (uint64_t)seq * 0x9e3779b97f4a7c15ULL);
     uint64_t lo = mix64(hi ^ 0x9e3779b97f4a7c15ULL);
     hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL; /* version 4 */
     lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; /* variant 10 */
@@ -702,75 +716,284 @@ static const char *const return_reasons[] = {
     "Nội dung đề nghị không thuộc thẩm quyền giải quyết của đơn vị",
 };
 
-static int sample_updates(double late_share, uint64_t seed, char *err, size_t errlen)
+/* Reasons a unit gives, for land and construction dossiers and for the
+ * others. */
+static const char *const supplement_reasons_land[] = {
+    "Cần bổ sung giấy tờ chứng minh quyền sử dụng đất",
+    "Bản vẽ kèm theo không đúng tỷ lệ, đề nghị nộp lại",
+    "Thiếu chữ ký của các đồng sở hữu trong đơn đề nghị",
+};
+
+static const char *const supplement_reasons_other[] = {
+    "Thiếu bản sao chứng thực Căn cước công dân của người đề nghị",
+    "Tờ khai chưa ghi đủ thông tin theo mẫu quy định",
+    "Thiếu giấy tờ chứng minh nội dung đề nghị",
+};
+
+static const char *const reschedule_reasons_land[] = {
+    "Cần xác minh thực địa, lấy ý kiến cơ quan liên quan",
+    "Cần đo đạc, kiểm tra lại hiện trạng thửa đất",
+    "Chờ ý kiến chuyên môn của cơ quan cấp trên",
+};
+
+static const char *const reschedule_reasons_other[] = {
+    "Cần xác minh thông tin, lấy ý kiến cơ quan liên quan",
+    "Chờ ý kiến chuyên môn của cơ quan cấp trên",
+    "Phải lấy ý kiến của khu dân cư nơi người đề nghị cư trú",
+};
+
+static const char *const second_reschedule_reasons_land[] = {
+    "Kết quả đo đạc chưa được phê duyệt, đề nghị lùi ngày hẹn",
+    "Chưa nhận được ý kiến của cơ quan liên quan, đề nghị gia hạn thêm",
+};
+
+static const char *const second_reschedule_reasons_other[] = {
+    "Chưa nhận được ý kiến của cơ quan liên quan, đề nghị gia hạn thêm",
+};
+
+static int is_land(const char *field)
+{
+    return strstr(field, "Đất đai") != NULL || strstr(field, "xây dựng") != NULL;
+}
+
+#define REASON(r, field, kind) (is_land(field) ? PICK((r), kind##_land) : PICK((r), kind##_other))
+
+/* The updates being built, in the order they were made. */
+struct update_list {
+    struct sample_item *items;
+    int n, cap;
+};
+
+/* Appends one unit update. reason and new_due (0: none) as the status needs. */
+static void add_update(struct update_list *l, uint64_t seed, const char *code, int *seq,
+                       mc_instant at, const char *status, const char *unit, const char *officer,
+                       const char *reason, mc_instant new_due)
+{
+    char event_id[40], buf[MC_RFC3339_LEN];
+    json_t *data;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->items = realloc(l->items, (size_t)l->cap * sizeof *l->items);
+        if (l->items == NULL)
+            abort();
+    }
+    make_event_id(seed, code, (*seq)++, event_id, sizeof event_id);
+    data = json_pack("{s:s, s:s, s:s}", "status", status, "unit_code", unit, "officer", officer);
+    if (reason)
+        json_object_set_new(data, "reason", json_string(reason));
+    if (new_due)
+        json_object_set_new(data, "new_due_at", json_string(mc_time_format(new_due, buf)));
+    l->items[l->n].at = at;
+    l->items[l->n].index = l->n; /* creation order breaks ties */
+    l->items[l->n].doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "event_id", event_id, "type",
+                                   "dossier.update", "occurred_at", mc_time_format(at, buf),
+                                   "producer", "unit-sim", "dossier_code", code, "data", data);
+    l->n++;
+}
+
+/* Uniform in [lo, hi); lo when the range is empty. */
+static int64_t rng_span(struct rng *r, int64_t lo, int64_t hi)
+{
+    return hi <= lo ? lo : lo + (int64_t)((double)(hi - lo) * rng_unit(r));
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* What happens to one dossier (see the shares above). */
+struct dossier_ctx {
+    const struct mc_calendar *cal;
+    struct update_list *out;
+    uint64_t seed;
+    const char *code, *unit, *field;
+    mc_instant start, due; /* the clock's start (receipt) and the legal due date */
+    int64_t w;             /* working seconds from start to due */
+    int reschedule_permille, supplement_permille; /* of the dossiers that can have one */
+    int *missed_reschedules; /* rescheduled dossiers that missed the new date so far */
+    struct rng r;
+};
+
+/* Whether a reschedule fits: a working day to speak up in, and a due date
+ * within about five weeks of receipt (so the demo's months see the end). */
+static int can_reschedule(int64_t w)
+{
+    return w >= 2 * WD && w <= 25 * WD;
+}
+
+static int can_supplement(int64_t w)
+{
+    return w >= 2 * WD;
+}
+
+/* The instant `off` seconds of working time after the clock started. */
+static mc_instant at_off(const struct dossier_ctx *x, int64_t off)
+{
+    return mc_calendar_add_working(x->cal, x->start, off);
+}
+
+/* The instant `off` seconds of working time after the due date. */
+static mc_instant after_due(const struct dossier_ctx *x, int64_t off)
+{
+    return mc_calendar_add_working(x->cal, x->due, off);
+}
+
+static void dossier_updates(struct dossier_ctx *x, struct rng *r)
+{
+    const struct mc_calendar *cal = x->cal;
+    int64_t w = x->w, p, f;
+    struct person officer;
+    int seq = 0;
+
+#define UPDATE(at, status, reason, new_due)                                                        \
+    add_update(x->out, x->seed, x->code, &seq, (at), (status), x->unit, officer.name, (reason),    \
+               (new_due))
+
+    make_person(r, &officer);
+    if (w < 600)
+        w = 600;
+    /* The unit takes the dossier up soon after receipt. */
+    p = rng_span(r, 15 * 60, 3 * WH);
+    if (p > w / 10)
+        p = max64(60, w / 10);
+    UPDATE(at_off(x, p), "processing", NULL, 0);
+
+    if (rng_permille(r, RETURNED_PERMILLE)) {
+        UPDATE(at_off(x, rng_span(r, p + (w - p) / 5, p + (w - p) * 7 / 10)), "returned",
+               PICK(r, return_reasons), 0);
+        return;
+    }
+    if (can_reschedule(w) && rng_permille(r, x->reschedule_permille)) {
+        /* Spoken up at least one working day before the due date, with a new
+         * date 3 to 5 working days after it. The official date still passes:
+         * a first apology; then either done by the new date or a second one. */
+        int k = 3 + (int)rng_below(r, 3);
+        mc_instant new_due = after_due(x, k * WD);
+        UPDATE(at_off(x, rng_span(r, max64(p + WH, w - 3 * WD), w - WD - WH / 2)), "reschedule",
+               REASON(r, x->field, reschedule_reasons), new_due);
+        if (rng_permille(r, RESCHEDULE_KEPT_PERMILLE)) {
+            UPDATE(after_due(x, rng_span(r, WD, k * WD - WH)), "result_ready", NULL, 0);
+        } else if ((*x->missed_reschedules)++ % SECOND_RESCHEDULE_EVERY == 0) {
+            /* Asks again a working day before the new date: refused. */
+            UPDATE(after_due(x, (k - 1) * WD - WH), "reschedule",
+                   REASON(r, x->field, second_reschedule_reasons),
+                   mc_calendar_add_working(cal, new_due, 3 * WD));
+        }
+        return;
+    }
+    if (rng_permille(r, LATE_FINISH_PERMILLE)) {
+        /* No warning heeded, no reschedule: breaches first, then finishes. */
+        UPDATE(after_due(x, rng_span(r, WD, 4 * WD)), "result_ready", NULL, 0);
+        return;
+    }
+    if (can_supplement(w) && rng_permille(r, x->supplement_permille)) {
+        /* Offsets count the unit's working time only; the applicant's time
+         * (paused) is added on top, so the result stays within the extended
+         * due date under either supplement policy. */
+        int64_t paused = 0, req = rng_span(r, p + WH, p + (w - p) / 2), wait;
+        UPDATE(at_off(x, req), "supplement_requested", REASON(r, x->field, supplement_reasons), 0);
+        wait = rng_span(r, WD, 5 * WD);
+        UPDATE(at_off(x, req + wait), "supplement_received", NULL, 0);
+        paused += wait;
+        if (rng_permille(r, SECOND_SUPPLEMENT_PERMILLE)) {
+            req = rng_span(r, req + WH, req + (w - req) * 2 / 3);
+            UPDATE(at_off(x, req + paused), "supplement_requested",
+                   REASON(r, x->field, supplement_reasons), 0);
+            wait = rng_span(r, WD, 3 * WD);
+            UPDATE(at_off(x, req + paused + wait), "supplement_received", NULL, 0);
+            paused += wait;
+        }
+        UPDATE(at_off(x, rng_span(r, req + WH, w * 95 / 100) + paused), "result_ready", NULL, 0);
+        return;
+    }
+    /* In time: between a quarter of the allowed time and 95% of it. */
+    f = rng_span(r, max64(p + WH / 2, w / 4), w * 95 / 100);
+    if (f >= w * 95 / 100)
+        f = p + (w - p) * 6 / 10;
+    if (is_land(x->field) && f - p > WH && rng_permille(r, PAYING_PERMILLE))
+        UPDATE(at_off(x, rng_span(r, p + (f - p) / 2, f - WH / 2)), "paying", NULL, 0);
+    UPDATE(at_off(x, f), "result_ready", NULL, 0);
+#undef UPDATE
+}
+
+static int sample_updates(double late_share, uint64_t seed, int with_time, char *err, size_t errlen)
 {
     static const char sql[] =
-        "SELECT dossier_code, unit_code, extract(epoch FROM receipt_at)::bigint,"
-        " extract(epoch FROM due_at)::bigint FROM routing.assignment ORDER BY dossier_code";
+        "SELECT a.dossier_code, a.unit_code, extract(epoch FROM a.receipt_at)::bigint,"
+        " extract(epoch FROM a.due_at)::bigint, coalesce(p.field, '')"
+        " FROM routing.assignment a LEFT JOIN catalog.procedure p ON p.code = a.procedure_code"
+        " ORDER BY a.dossier_code";
     PGconn *conn = NULL;
     PGresult *res = NULL;
-    struct sample_item *items = NULL;
-    int rc = 0, n = 0, nitems = 0;
+    struct mc_calendar *cal = mc_calendar_new(NULL);
+    struct update_list list = {0};
+    struct dossier_ctx *rows = NULL;
+    int rc = 0, missed_reschedules = 0, nrows = 0, n = 0, can_r = 0, can_s = 0;
     uint32_t late_permyriad = (uint32_t)(late_share * 10000.0 + 0.5);
 
     if ((conn = connect_from_env(err, errlen)) == NULL) {
         rc = MC_EDB;
         goto out;
     }
+    if ((rc = mc_calendar_load(cal, conn, NULL, err, errlen)) != 0)
+        goto out;
     if ((res = mc_pg_query(conn, sql, 0, NULL, err, errlen)) == NULL) {
         rc = MC_EDB;
         goto out;
     }
-    n = PQntuples(res);
-    items = mc_xcalloc((size_t)n + 1, sizeof *items);
-    for (int i = 0; i < n; i++) {
-        const char *code = mc_pg_value(res, i, 0), *unit = mc_pg_value(res, i, 1);
+    /* First the dossiers the units answer, to scale the shares of fates that
+     * only some dossiers can have to the whole. */
+    nrows = PQntuples(res);
+    rows = mc_xcalloc((size_t)nrows + 1, sizeof *rows);
+    for (int i = 0; i < nrows; i++) {
+        struct dossier_ctx *x = &rows[n];
         const char *receipt_s = mc_pg_value(res, i, 2), *due_s = mc_pg_value(res, i, 3);
-        struct rng r;
-        struct person officer;
-        char event_id[40], buf[MC_RFC3339_LEN];
-        mc_instant receipt_at, due_at, at;
-        int returned;
-        json_t *data;
-
-        if (code == NULL || unit == NULL || receipt_s == NULL)
+        x->cal = cal;
+        x->out = &list;
+        x->seed = seed;
+        x->missed_reschedules = &missed_reschedules;
+        x->code = mc_pg_value(res, i, 0);
+        x->unit = mc_pg_value(res, i, 1);
+        x->field = mc_pg_value(res, i, 4);
+        if (x->code == NULL || x->unit == NULL || receipt_s == NULL || due_s == NULL)
             continue;
-        r.state = mix64(seed) ^ fnv1a(code);
-        if (rng_below(&r, 10000) < late_permyriad)
+        x->r.state = mix64(seed) ^ fnv1a(x->code);
+        if (rng_below(&x->r, 10000) < late_permyriad)
             continue; /* no answer from the unit: this dossier will be late */
-        returned = rng_permille(&r, RETURNED_PERMILLE);
-        receipt_at = strtoll(receipt_s, NULL, 10);
-        due_at = due_s ? strtoll(due_s, NULL, 10) : receipt_at + 86400;
-        if (due_at - receipt_at < 120)
-            at = receipt_at + (due_at > receipt_at ? (due_at - receipt_at) / 2 : 0);
-        else /* between 10% and 90% of the allowed time: always in time */
-            at = receipt_at + 60 +
-                 (mc_instant)((double)(due_at - receipt_at - 120) * (0.1 + 0.8 * rng_unit(&r)));
-        make_person(&r, &officer);
-        make_event_id(seed, code, event_id, sizeof event_id);
-        data = json_pack("{s:s, s:s, s:s}", "status", returned ? "returned" : "result_ready",
-                         "unit_code", unit, "officer", officer.name);
-        if (returned)
-            json_object_set_new(data, "reason", json_string(PICK(&r, return_reasons)));
-        items[nitems].at = at;
-        items[nitems].index = i;
-        items[nitems].doc =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "event_id", event_id, "type",
-                      "dossier.update", "occurred_at", mc_time_format(at, buf), "producer",
-                      "unit-sim", "dossier_code", code, "data", data);
-        nitems++;
+        x->start = mc_calendar_receipt_at(cal, strtoll(receipt_s, NULL, 10));
+        x->due = strtoll(due_s, NULL, 10);
+        x->w = mc_calendar_working_between(cal, x->start, x->due);
+        can_r += can_reschedule(x->w);
+        can_s += can_supplement(x->w);
+        n++;
+    }
+    for (int i = 0; i < n; i++) {
+        rows[i].reschedule_permille = can_r ? (int)((int64_t)RESCHEDULE_PERMILLE * n / can_r) : 0;
+        rows[i].supplement_permille = can_s ? (int)((int64_t)SUPPLEMENT_PERMILLE * n / can_s) : 0;
+        dossier_updates(&rows[i], &rows[i].r);
     }
     /* Units answer in time order. */
-    qsort(items, (size_t)nitems, sizeof *items, item_cmp);
-    for (int i = 0; i < nitems && rc == 0; i++)
-        rc = print_line(json_string_value(json_object_get(items[i].doc, "dossier_code")),
-                        items[i].doc, err, errlen);
+    qsort(list.items, (size_t)list.n, sizeof *list.items, item_cmp);
+    for (int i = 0; i < list.n && rc == 0; i++) {
+        const char *key = json_string_value(json_object_get(list.items[i].doc, "dossier_code"));
+        if (with_time) {
+            char at[MC_RFC3339_LEN];
+            if (printf("%s\t", mc_time_format(list.items[i].at, at)) < 0) {
+                rc = mc_err(err, errlen, MC_EIO, "write to stdout: %s", strerror(errno));
+                break;
+            }
+        }
+        rc = print_line(key, list.items[i].doc, err, errlen);
+    }
     if (rc == 0 && fflush(stdout) != 0)
         rc = mc_err(err, errlen, MC_EIO, "write to stdout: %s", strerror(errno));
 out:
-    for (int i = 0; i < nitems; i++)
-        json_decref(items[i].doc);
-    free(items);
+    for (int i = 0; i < list.n; i++)
+        json_decref(list.items[i].doc);
+    free(list.items);
+    free(rows);
+    mc_calendar_free(cal);
     PQclear(res);
     PQfinish(conn);
     return rc;
@@ -783,8 +1006,12 @@ static int usage(const char *why)
     if (why)
         fprintf(stderr, "motcua sample: %s\n", why);
     fprintf(stderr, "usage: motcua sample submissions --month YYYY-MM --count N --seed S\n"
-                    "       motcua sample updates --late-share F --seed S\n"
-                    "Prints KEY<TAB>JSON lines for `motcua produce`; reads MOTCUA_PG_URL.\n");
+                    "       motcua sample updates --late-share F --seed S [--with-time]\n"
+                    "Prints KEY<TAB>JSON lines for `motcua produce`; reads MOTCUA_PG_URL.\n"
+                    "updates: each assigned dossier's life at its unit (processing, supplements,\n"
+                    "returns, reschedules, late and in-time results), in simulated time order;\n"
+                    "the --late-share F of dossiers get no update at all. --with-time prefixes\n"
+                    "each line with its instant: RFC3339<TAB>KEY<TAB>JSON.\n");
     return 2;
 }
 
@@ -793,7 +1020,7 @@ int mc_cli_sample(int argc, char **argv)
     const char *month_s = NULL, *count_s = NULL, *seed_s = NULL, *late_s = NULL;
     char err[512] = "";
     uint64_t seed = 0, count = 0;
-    int year = 0, month = 0, rc;
+    int year = 0, month = 0, rc, with_time = 0;
     double late_share = 0.0;
 
     if (argc < 2)
@@ -804,6 +1031,10 @@ int mc_cli_sample(int argc, char **argv)
                             : strcmp(argv[i], "--seed") == 0       ? &seed_s
                             : strcmp(argv[i], "--late-share") == 0 ? &late_s
                                                                    : NULL;
+        if (strcmp(argv[i], "--with-time") == 0) {
+            with_time = 1;
+            continue;
+        }
         if (slot == NULL || i + 1 >= argc)
             return usage(slot ? "option needs a value" : "unknown option");
         *slot = argv[++i];
@@ -817,8 +1048,8 @@ int mc_cli_sample(int argc, char **argv)
         if (count_s == NULL || parse_u64(count_s, &count) != 0 || count < 1 ||
             count > SAMPLE_MAX_COUNT)
             return usage("--count needs an integer from 1 to 1000000");
-        if (late_s != NULL)
-            return usage("--late-share belongs to `sample updates`");
+        if (late_s != NULL || with_time)
+            return usage("--late-share and --with-time belong to `sample updates`");
         rc = sample_submissions(year, month, (int)count, seed, err, sizeof err);
     } else if (strcmp(argv[1], "updates") == 0) {
         char *end = NULL;
@@ -831,7 +1062,7 @@ int mc_cli_sample(int argc, char **argv)
             return usage("--late-share needs a number from 0 to 1");
         if (month_s != NULL || count_s != NULL)
             return usage("--month and --count belong to `sample submissions`");
-        rc = sample_updates(late_share, seed, err, sizeof err);
+        rc = sample_updates(late_share, seed, with_time, err, sizeof err);
     } else {
         return usage("unknown sample kind");
     }
