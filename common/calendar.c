@@ -1,12 +1,14 @@
-/* Working-time arithmetic: office hours, weekly rule, days off and extra working days. */
+/* Working-time arithmetic: office hours and seasons, weekly rule, rule holidays, overrides. */
 #include "motcua/calendar.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "motcua/error.h"
+#include "motcua/holidays.h"
 
 #define DAY_SECONDS 86400
 /* Overrides are kept for local days 1970-01-01 .. 2200-12-31 (day numbers
@@ -15,9 +17,22 @@
 #define CAL_NDAYS 84371
 #define CAL_MAX_AMOUNT 10000 /* largest duration amount accepted (27 years in days) */
 
+#define LEAP_YEAR_DAYS 366
+
+/* Which office hours apply on which day of the year. Days are indexed as in a
+ * leap year (29 February = 59) so that a season's bounds mean the same every
+ * year. */
+struct schedule {
+    struct mc_office_hours hours; /* all year, where no season applies */
+    int nseasons;
+    struct mc_office_hours season_hours[MC_CAL_MAX_SEASONS];
+    uint8_t season_of[LEAP_YEAR_DAYS]; /* 0: hours; i + 1: season_hours[i] */
+};
+
 struct mc_calendar {
-    struct mc_office_hours hours;
+    struct schedule sched;
     uint8_t overrides[(CAL_NDAYS + 3) / 4];
+    uint8_t holidays[(CAL_NDAYS + 7) / 8]; /* days off by rule; overrides win */
 };
 
 void mc_office_hours_default(struct mc_office_hours *hours)
@@ -88,29 +103,216 @@ char *mc_duration_format(const struct mc_duration *d, char *buf)
     return buf;
 }
 
-/* Office hours come from checked configuration; a bad one here is a bug. */
+/* 0 if hours can drive the arithmetic, else MC_EINVAL with the reason. */
+static int check_hours(const struct mc_office_hours *hours, char *err, size_t errlen)
+{
+    if (hours->nsessions < 1 || hours->nsessions > MC_CAL_MAX_SESSIONS)
+        return mc_err(err, errlen, MC_EINVAL, "office hours: %d sessions (expected 1..%d)",
+                      hours->nsessions, MC_CAL_MAX_SESSIONS);
+    if ((hours->weekdays & 0x7f) == 0) /* else no working day would ever come */
+        return mc_err(err, errlen, MC_EINVAL,
+                      "office hours: weekday mask %u (expected 1..127, bit 0 = Sunday)",
+                      hours->weekdays);
+    for (int i = 0; i < hours->nsessions; i++) {
+        const struct mc_session *s = &hours->sessions[i];
+        if (s->start_min < 0 || s->start_min >= s->end_min || s->end_min > 24 * 60)
+            return mc_err(err, errlen, MC_EINVAL,
+                          "office hours: session %d must start before it ends, within the day",
+                          i + 1);
+        if (i > 0 && hours->sessions[i - 1].end_min > s->start_min)
+            return mc_err(err, errlen, MC_EINVAL,
+                          "office hours: session %d overlaps or precedes session %d", i + 1, i);
+    }
+    return 0;
+}
+
+/* Office hours passed in by code come from checked configuration; a bad one
+ * here is a bug. */
 static void assert_hours_valid(const struct mc_office_hours *hours)
 {
-    assert(hours->nsessions >= 1 && hours->nsessions <= MC_CAL_MAX_SESSIONS);
-    assert((hours->weekdays & 0x7f) != 0); /* else no working day would ever come */
-    for (int i = 0; i < hours->nsessions; i++) {
-        assert(hours->sessions[i].start_min >= 0);
-        assert(hours->sessions[i].start_min < hours->sessions[i].end_min);
-        assert(hours->sessions[i].end_min <= 24 * 60);
-        assert(i == 0 || hours->sessions[i - 1].end_min <= hours->sessions[i].start_min);
-    }
-    (void)hours;
+    int rc = check_hours(hours, NULL, 0);
+    assert(rc == 0);
+    (void)rc;
 }
 
 struct mc_calendar *mc_calendar_new(const struct mc_office_hours *hours)
 {
     struct mc_calendar *cal = mc_xcalloc(1, sizeof *cal);
     if (hours != NULL)
-        cal->hours = *hours;
+        cal->sched.hours = *hours;
     else
-        mc_office_hours_default(&cal->hours);
-    assert_hours_valid(&cal->hours);
+        mc_office_hours_default(&cal->sched.hours);
+    assert_hours_valid(&cal->sched.hours);
     return cal;
+}
+
+/* Reads "HH:MM" (00:00..24:00) at *p; advances p. -1 if malformed. */
+static int parse_hhmm(const char **p)
+{
+    const char *s = *p;
+    int h, m;
+
+    if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] != ':' || s[3] < '0' ||
+        s[3] > '5' || s[4] < '0' || s[4] > '9')
+        return -1;
+    h = (s[0] - '0') * 10 + (s[1] - '0');
+    m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 24 || (h == 24 && m != 0))
+        return -1;
+    *p = s + 5;
+    return h * 60 + m;
+}
+
+int mc_office_hours_parse(const char *sessions, unsigned weekdays, struct mc_office_hours *out,
+                          char *err, size_t errlen)
+{
+    struct mc_office_hours hours;
+    const char *p = sessions;
+    int rc;
+
+    memset(&hours, 0, sizeof hours);
+    hours.weekdays = weekdays;
+    if (weekdays > 0x7f)
+        return mc_err(err, errlen, MC_EINVAL,
+                      "office hours: weekday mask %u (expected 1..127, bit 0 = Sunday)", weekdays);
+    if (sessions == NULL || *sessions == '\0')
+        return mc_err(err, errlen, MC_EINVAL,
+                      "office hours: no sessions (expected e.g. \"07:00-11:30,13:30-17:00\")");
+    for (;;) {
+        int start, end;
+        if (hours.nsessions == MC_CAL_MAX_SESSIONS)
+            return mc_err(err, errlen, MC_EINVAL, "office hours \"%s\": more than %d sessions",
+                          sessions, MC_CAL_MAX_SESSIONS);
+        if ((start = parse_hhmm(&p)) < 0 || *p++ != '-' || (end = parse_hhmm(&p)) < 0)
+            return mc_err(err, errlen, MC_EINVAL,
+                          "office hours \"%s\": expected HH:MM-HH:MM[,HH:MM-HH:MM...]", sessions);
+        hours.sessions[hours.nsessions++] = (struct mc_session){start, end};
+        if (*p == '\0')
+            break;
+        if (*p++ != ',')
+            return mc_err(err, errlen, MC_EINVAL,
+                          "office hours \"%s\": sessions are separated by commas", sessions);
+    }
+    if ((rc = check_hours(&hours, err, errlen)) != 0)
+        return rc;
+    *out = hours;
+    return 0;
+}
+
+char *mc_office_hours_format(const struct mc_office_hours *hours, char *buf, size_t len)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < hours->nsessions && used < len; i++) {
+        const struct mc_session *s = &hours->sessions[i];
+        int n = snprintf(buf + used, len - used, "%s%02d:%02d-%02d:%02d", i ? "," : "",
+                         s->start_min / 60, s->start_min % 60, s->end_min / 60, s->end_min % 60);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+/* Index of month-day md (MMDD) in a leap year, or -1 if there is no such day. */
+static int leap_year_index(int md)
+{
+    static const int before[12] = {0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335};
+    static const int length[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int m = md / 100, d = md % 100;
+
+    if (m < 1 || m > 12 || d < 1 || d > length[m - 1])
+        return -1;
+    return before[m - 1] + d - 1;
+}
+
+static int schedule_add_season(struct schedule *sched, int from_md, int to_md,
+                               const struct mc_office_hours *hours, char *err, size_t errlen)
+{
+    int from = leap_year_index(from_md), to = leap_year_index(to_md), rc;
+
+    if (from < 0 || to < 0)
+        return mc_err(err, errlen, MC_EINVAL, "season %02d-%02d..%02d-%02d: no such day",
+                      from_md / 100, from_md % 100, to_md / 100, to_md % 100);
+    if ((rc = check_hours(hours, err, errlen)) != 0)
+        return rc;
+    if (sched->nseasons == MC_CAL_MAX_SEASONS)
+        return mc_err(err, errlen, MC_EINVAL, "more than %d seasons", MC_CAL_MAX_SEASONS);
+    for (int i = from;; i = (i + 1) % LEAP_YEAR_DAYS) {
+        if (sched->season_of[i] != 0)
+            return mc_err(err, errlen, MC_EINVAL,
+                          "season %02d-%02d..%02d-%02d overlaps another season", from_md / 100,
+                          from_md % 100, to_md / 100, to_md % 100);
+        if (i == to)
+            break;
+    }
+    sched->season_hours[sched->nseasons++] = *hours;
+    for (int i = from;; i = (i + 1) % LEAP_YEAR_DAYS) {
+        sched->season_of[i] = (uint8_t)sched->nseasons;
+        if (i == to)
+            break;
+    }
+    return 0;
+}
+
+int mc_calendar_add_season(struct mc_calendar *cal, int from_md, int to_md,
+                           const struct mc_office_hours *hours, char *err, size_t errlen)
+{
+    return schedule_add_season(&cal->sched, from_md, to_md, hours, err, errlen);
+}
+
+const struct mc_office_hours *mc_calendar_hours_on(const struct mc_calendar *cal, int32_t day)
+{
+    int y, m, d, season;
+
+    if (cal->sched.nseasons == 0)
+        return &cal->sched.hours;
+    mc_civil_from_days(day, &y, &m, &d);
+    season = cal->sched.season_of[leap_year_index(m * 100 + d)];
+    return season == 0 ? &cal->sched.hours : &cal->sched.season_hours[season - 1];
+}
+
+/* The rule holidays of MC_HOLIDAYS_MIN_YEAR..MC_HOLIDAYS_MAX_YEAR, one bit a
+ * day from the first year's 1 January, computed once per process (the
+ * astronomy costs some 50 ms). */
+#define RULE_DAYS (366 * (MC_HOLIDAYS_MAX_YEAR - MC_HOLIDAYS_MIN_YEAR + 1))
+static uint8_t rule_days[(RULE_DAYS + 7) / 8];
+static int32_t rule_days_first;
+static pthread_once_t rule_days_once = PTHREAD_ONCE_INIT;
+
+static void rule_days_compute(void)
+{
+    struct mc_holiday list[MC_HOLIDAYS_MAX];
+
+    rule_days_first = mc_days_from_civil(MC_HOLIDAYS_MIN_YEAR, 1, 1);
+    for (int y = MC_HOLIDAYS_MIN_YEAR; y <= MC_HOLIDAYS_MAX_YEAR; y++) {
+        int n = mc_holidays_for_year(y, NULL, list, NULL, 0);
+        assert(n >= 0);
+        for (int i = 0; i < n; i++) {
+            int32_t k = list[i].day - rule_days_first;
+            rule_days[k / 8] |= (uint8_t)(1u << (k % 8));
+        }
+    }
+}
+
+int mc_calendar_apply_holidays(struct mc_calendar *cal, int from_year, int to_year, char *err,
+                               size_t errlen)
+{
+    int32_t first, last;
+
+    if (from_year < MC_HOLIDAYS_MIN_YEAR || to_year > MC_HOLIDAYS_MAX_YEAR || from_year > to_year)
+        return mc_err(err, errlen, MC_EINVAL, "holiday years %d..%d: the rules cover %d..%d",
+                      from_year, to_year, MC_HOLIDAYS_MIN_YEAR, MC_HOLIDAYS_MAX_YEAR);
+    pthread_once(&rule_days_once, rule_days_compute);
+    first = mc_days_from_civil(from_year, 1, 1);
+    last = mc_days_from_civil(to_year + 1, 1, 1);
+    for (int32_t day = first; day < last; day++) {
+        int32_t k = day - rule_days_first;
+        if ((rule_days[k / 8] >> (k % 8)) & 1)
+            cal->holidays[day / 8] |= (uint8_t)(1u << (day % 8));
+    }
+    return 0;
 }
 
 void mc_calendar_free(struct mc_calendar *cal)
@@ -138,6 +340,11 @@ void mc_calendar_set_day(struct mc_calendar *cal, int32_t day, enum mc_day_overr
     cal->overrides[day / 4] |= (uint8_t)((unsigned)kind << (day % 4 * 2));
 }
 
+int mc_calendar_is_rule_holiday(const struct mc_calendar *cal, int32_t day)
+{
+    return day_in_range(day) && ((cal->holidays[day / 8] >> (day % 8)) & 1);
+}
+
 int mc_calendar_is_working_day(const struct mc_calendar *cal, int32_t day)
 {
     switch (get_override(cal, day)) {
@@ -146,7 +353,9 @@ int mc_calendar_is_working_day(const struct mc_calendar *cal, int32_t day)
     case MC_DAY_OFF:
         return 0;
     default:
-        return (cal->hours.weekdays >> mc_weekday(day)) & 1;
+        if (mc_calendar_is_rule_holiday(cal, day))
+            return 0;
+        return (mc_calendar_hours_on(cal, day)->weekdays >> mc_weekday(day)) & 1;
     }
 }
 
@@ -178,6 +387,96 @@ static int parse_row(PGresult *res, int row, int32_t *day, enum mc_day_override 
     return 0;
 }
 
+/* First line of a libpq error, for messages that stay on one line. */
+static int db_error(char *err, size_t errlen, PGconn *conn, PGresult *res, const char *what)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    return mc_err(err, errlen, MC_EDB, "load %s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+}
+
+/* "MM-DD" -> MMDD, or -1. */
+static int parse_month_day(const char *s)
+{
+    if (strlen(s) != 5 || s[2] != '-' || s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
+        s[3] < '0' || s[3] > '9' || s[4] < '0' || s[4] > '9')
+        return -1;
+    return ((s[0] - '0') * 10 + (s[1] - '0')) * 100 + (s[3] - '0') * 10 + (s[4] - '0');
+}
+
+/* Reads the office hours that apply to agency_code into *sched (a copy of
+ * the calendar's, applied by the caller). *found = 0 when no row applies, or
+ * the table does not exist yet (a database before migration 007). */
+static int load_office_hours(PGconn *conn, const char *agency_code, struct schedule *sched,
+                             int *found, char *err, size_t errlen)
+{
+    static const char exists_sql[] = "SELECT to_regclass('catalog.office_hours') IS NOT NULL";
+    static const char sql[] = "SELECT agency_code IS NOT NULL, valid_from, valid_to, weekdays,"
+                              " sessions, coalesce(agency_code, 'city')"
+                              " FROM catalog.office_hours"
+                              " WHERE agency_code IS NULL OR agency_code = $1::text"
+                              " ORDER BY 1 DESC, 2 NULLS FIRST";
+    const char *params[1] = {agency_code};
+    PGresult *res = NULL;
+    int rc = 0, nrows, own;
+
+    *found = 0;
+    res = PQexec(conn, exists_sql);
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = db_error(err, errlen, conn, res, "catalog.office_hours");
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+        goto out;
+    PQclear(res);
+    res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = db_error(err, errlen, conn, res, "catalog.office_hours");
+        goto out;
+    }
+    nrows = PQntuples(res);
+    /* Rows come agency first: an agency with rows of its own uses only those. */
+    own = nrows > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    sched->nseasons = 0;
+    memset(sched->season_of, 0, sizeof sched->season_of);
+    for (int i = 0; i < nrows; i++) {
+        struct mc_office_hours hours;
+        const char *who = PQgetvalue(res, i, 5);
+        char why[256];
+        long weekdays;
+        int from_md, to_md;
+
+        if ((strcmp(PQgetvalue(res, i, 0), "t") == 0) != own)
+            continue;
+        /* weekdays outside 1..127 (the table checks it too) fail the parse */
+        weekdays = strtol(PQgetvalue(res, i, 3), NULL, 10);
+        if (PQgetisnull(res, i, 3) || PQgetisnull(res, i, 4) ||
+            mc_office_hours_parse(PQgetvalue(res, i, 4),
+                                  weekdays < 1 || weekdays > 127 ? 0u : (unsigned)weekdays, &hours,
+                                  why, sizeof why) != 0) {
+            rc = mc_err(err, errlen, MC_EINVAL, "catalog.office_hours (%s): %s", who,
+                        PQgetisnull(res, i, 4) ? "NULL sessions" : why);
+            goto out;
+        }
+        *found = 1;
+        if (PQgetisnull(res, i, 1) && PQgetisnull(res, i, 2)) {
+            sched->hours = hours;
+            continue;
+        }
+        from_md = PQgetisnull(res, i, 1) ? -1 : parse_month_day(PQgetvalue(res, i, 1));
+        to_md = PQgetisnull(res, i, 2) ? -1 : parse_month_day(PQgetvalue(res, i, 2));
+        if (schedule_add_season(sched, from_md, to_md, &hours, why, sizeof why) != 0) {
+            rc = mc_err(err, errlen, MC_EINVAL, "catalog.office_hours (%s, %s..%s): %s", who,
+                        PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                        from_md < 0 || to_md < 0 ? "valid_from and valid_to must both be MM-DD"
+                                                 : why);
+            goto out;
+        }
+    }
+out:
+    PQclear(res);
+    return rc;
+}
+
 /* The day is read as a number of days since 1970-01-01 so that the server's
  * DateStyle cannot change its text. City-wide rows come first so an agency's
  * own row, applied later, wins. Nothing is applied unless every row is valid.
@@ -190,21 +489,26 @@ int mc_calendar_load(struct mc_calendar *cal, PGconn *conn, const char *agency_c
                               " ORDER BY agency_code IS NOT NULL, day";
     const char *params[1] = {agency_code};
     PGresult *res = NULL;
+    struct schedule sched = cal->sched;
     int32_t day;
     enum mc_day_override kind;
-    int rc = 0, nrows;
+    int rc = 0, nrows, found_hours = 0;
 
     res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-        rc = mc_err(err, errlen, MC_EDB, "load catalog.calendar_day: %.*s", (int)strcspn(msg, "\n"),
-                    msg);
+        rc = db_error(err, errlen, conn, res, "catalog.calendar_day");
         goto out;
     }
     nrows = PQntuples(res);
     for (int i = 0; i < nrows; i++)
         if ((rc = parse_row(res, i, &day, &kind, err, errlen)) != 0)
             goto out;
+    if ((rc = load_office_hours(conn, agency_code, &sched, &found_hours, err, errlen)) != 0)
+        goto out;
+    rc = mc_calendar_apply_holidays(cal, MC_HOLIDAYS_MIN_YEAR, MC_HOLIDAYS_MAX_YEAR, err, errlen);
+    assert(rc == 0);
+    if (found_hours)
+        cal->sched = sched;
     for (int i = 0; i < nrows; i++) {
         parse_row(res, i, &day, &kind, err, errlen);
         mc_calendar_set_day(cal, day, kind);
@@ -221,14 +525,14 @@ static void split_instant(mc_instant t, int32_t *day, int64_t *sod)
     *sod = t - mc_vn_day_start(*day);
 }
 
-static int64_t session_start(const struct mc_calendar *cal, int i)
+static int64_t session_start(const struct mc_office_hours *hours, int i)
 {
-    return (int64_t)cal->hours.sessions[i].start_min * 60;
+    return (int64_t)hours->sessions[i].start_min * 60;
 }
 
-static int64_t session_end(const struct mc_calendar *cal, int i)
+static int64_t session_end(const struct mc_office_hours *hours, int i)
 {
-    return (int64_t)cal->hours.sessions[i].end_min * 60;
+    return (int64_t)hours->sessions[i].end_min * 60;
 }
 
 static int32_t next_working_day(const struct mc_calendar *cal, int32_t day)
@@ -239,22 +543,22 @@ static int32_t next_working_day(const struct mc_calendar *cal, int32_t day)
     return day;
 }
 
-#ifndef NDEBUG
 /* Inside a session: start inclusive, end exclusive. */
 static int in_office_hours(const struct mc_calendar *cal, mc_instant t)
 {
+    const struct mc_office_hours *hours;
     int32_t day;
     int64_t sod;
 
     split_instant(t, &day, &sod);
     if (!mc_calendar_is_working_day(cal, day))
         return 0;
-    for (int i = 0; i < cal->hours.nsessions; i++)
-        if (sod >= session_start(cal, i) && sod < session_end(cal, i))
+    hours = mc_calendar_hours_on(cal, day);
+    for (int i = 0; i < hours->nsessions; i++)
+        if (sod >= session_start(hours, i) && sod < session_end(hours, i))
             return 1;
     return 0;
 }
-#endif
 
 /* The first instant at or after t that lies inside office hours. */
 mc_instant mc_calendar_receipt_at(const struct mc_calendar *cal, mc_instant received_at)
@@ -264,14 +568,16 @@ mc_instant mc_calendar_receipt_at(const struct mc_calendar *cal, mc_instant rece
 
     split_instant(received_at, &day, &sod);
     if (mc_calendar_is_working_day(cal, day)) {
-        for (int i = 0; i < cal->hours.nsessions; i++) {
-            if (sod < session_start(cal, i))
-                return mc_vn_day_start(day) + session_start(cal, i);
-            if (sod < session_end(cal, i))
+        const struct mc_office_hours *hours = mc_calendar_hours_on(cal, day);
+        for (int i = 0; i < hours->nsessions; i++) {
+            if (sod < session_start(hours, i))
+                return mc_vn_day_start(day) + session_start(hours, i);
+            if (sod < session_end(hours, i))
                 return received_at;
         }
     }
-    return mc_vn_day_start(next_working_day(cal, day)) + session_start(cal, 0);
+    day = next_working_day(cal, day);
+    return mc_vn_day_start(day) + session_start(mc_calendar_hours_on(cal, day), 0);
 }
 
 /* Walks session by session (whole non-working days cost one O(1) lookup).
@@ -288,11 +594,13 @@ mc_instant mc_calendar_add_working(const struct mc_calendar *cal, mc_instant fro
         return from;
     split_instant(mc_calendar_receipt_at(cal, from), &day, &sod);
     for (;; day++, sod = 0) {
+        const struct mc_office_hours *hours;
         if (!mc_calendar_is_working_day(cal, day))
             continue;
-        for (int i = 0; i < cal->hours.nsessions; i++) {
-            int64_t begin = sod > session_start(cal, i) ? sod : session_start(cal, i);
-            int64_t avail = session_end(cal, i) - begin;
+        hours = mc_calendar_hours_on(cal, day);
+        for (int i = 0; i < hours->nsessions; i++) {
+            int64_t begin = sod > session_start(hours, i) ? sod : session_start(hours, i);
+            int64_t avail = session_end(hours, i) - begin;
             if (avail <= 0)
                 continue;
             if (remaining <= avail)
@@ -314,11 +622,13 @@ int64_t mc_calendar_working_between(const struct mc_calendar *cal, mc_instant a,
     split_instant(b, &last_day, &last_sod);
     for (; day <= last_day; day++, sod = 0) {
         int64_t until = day == last_day ? last_sod : DAY_SECONDS;
+        const struct mc_office_hours *hours;
         if (!mc_calendar_is_working_day(cal, day))
             continue;
-        for (int i = 0; i < cal->hours.nsessions; i++) {
-            int64_t begin = sod > session_start(cal, i) ? sod : session_start(cal, i);
-            int64_t end = until < session_end(cal, i) ? until : session_end(cal, i);
+        hours = mc_calendar_hours_on(cal, day);
+        for (int i = 0; i < hours->nsessions; i++) {
+            int64_t begin = sod > session_start(hours, i) ? sod : session_start(hours, i);
+            int64_t end = until < session_end(hours, i) ? until : session_end(hours, i);
             if (end > begin)
                 total += end - begin;
         }
@@ -327,9 +637,10 @@ int64_t mc_calendar_working_between(const struct mc_calendar *cal, mc_instant a,
 }
 
 /* Calendar days: receipt plus amount days. If that lands on a non-working
- * day, the same clock time on the next working day. The receipt instant is
- * always inside a session and every day has the same sessions, so that clock
- * time is always inside office hours and never needs clamping. */
+ * day, the same clock time on the next working day. With one schedule all
+ * year that clock time is always inside a session (the receipt instant is);
+ * when seasons differ and it is not, the due date moves on to the next
+ * opening, never back. */
 static mc_instant due_calendar_days(const struct mc_calendar *cal, mc_instant receipt_at,
                                     int amount)
 {
@@ -340,7 +651,10 @@ static mc_instant due_calendar_days(const struct mc_calendar *cal, mc_instant re
     split_instant(due_at, &day, &sod);
     if (!mc_calendar_is_working_day(cal, day))
         due_at = mc_vn_day_start(next_working_day(cal, day)) + sod;
-    assert(in_office_hours(cal, due_at));
+    if (!in_office_hours(cal, due_at)) {
+        assert(cal->sched.nseasons > 0);
+        due_at = mc_calendar_receipt_at(cal, due_at);
+    }
     return due_at;
 }
 
@@ -349,14 +663,15 @@ static mc_instant due_calendar_days(const struct mc_calendar *cal, mc_instant re
  * so dossiers received on a day off or after closing land there too). */
 static mc_instant due_same_day(const struct mc_calendar *cal, mc_instant receipt_at)
 {
-    int64_t closing = session_end(cal, cal->hours.nsessions - 1);
+    const struct mc_office_hours *hours;
     int32_t day;
     int64_t sod;
 
     split_instant(receipt_at, &day, &sod);
     if (sod >= MC_SAME_DAY_CUTOFF_MIN * 60)
         day = next_working_day(cal, day);
-    return mc_vn_day_start(day) + closing;
+    hours = mc_calendar_hours_on(cal, day);
+    return mc_vn_day_start(day) + session_end(hours, hours->nsessions - 1);
 }
 
 mc_instant mc_calendar_due_at(const struct mc_calendar *cal, mc_instant received_at,

@@ -12,6 +12,7 @@
 
 #include "motcua/calendar.h"
 #include "motcua/error.h"
+#include "motcua/holidays.h"
 
 #ifndef MOTCUA_SOURCE_DIR
 #define MOTCUA_SOURCE_DIR "."
@@ -23,9 +24,15 @@
 /* Calendars shared by the tests, built once by the group setup:
  * small:  default hours + Tết 2024 (8..14 Feb off) and the 2024 swap
  *         (29 Apr - 1 May off, Saturday 4 May worked), set by hand;
- * seeded: default hours + every row of the 2020-2026 seed file. */
+ * seeded: default hours + every row of the 2020-2026 seed file;
+ * full:   what mc_calendar_load builds from a database holding the seed:
+ *         default hours + the rule holidays of 2000-2100 + the seed rows;
+ * seasonal: full, with winter hours 07:30-11:30, 13:00-17:00 from 1 October
+ *         to 31 March (summer keeps the default 07:00-11:30, 13:30-17:00). */
 static struct mc_calendar *small;
 static struct mc_calendar *seeded;
+static struct mc_calendar *full;
+static struct mc_calendar *seasonal;
 
 /* "2024-03-04 08:00" or "2024-03-04 08:00:05", local time (UTC+7). */
 static mc_instant at(const char *local)
@@ -98,6 +105,14 @@ static int read_seed(struct mc_calendar *cal, int *noff, int *nwork)
     return n;
 }
 
+static const struct mc_office_hours *winter_hours(void)
+{
+    static struct mc_office_hours hours;
+    if (mc_office_hours_parse("07:30-11:30,13:00-17:00", 0x3e, &hours, NULL, 0) != 0)
+        fail_msg("winter hours");
+    return &hours;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -113,6 +128,18 @@ static int setup(void **state)
 
     seeded = mc_calendar_new(NULL);
     read_seed(seeded, &noff, &nwork);
+
+    full = mc_calendar_new(NULL);
+    if (mc_calendar_apply_holidays(full, MC_HOLIDAYS_MIN_YEAR, MC_HOLIDAYS_MAX_YEAR, NULL, 0) != 0)
+        return -1;
+    read_seed(full, &noff, &nwork);
+
+    seasonal = mc_calendar_new(NULL);
+    if (mc_calendar_apply_holidays(seasonal, MC_HOLIDAYS_MIN_YEAR, MC_HOLIDAYS_MAX_YEAR, NULL, 0) !=
+            0 ||
+        mc_calendar_add_season(seasonal, 1001, 331, winter_hours(), NULL, 0) != 0)
+        return -1;
+    read_seed(seasonal, &noff, &nwork);
     return 0;
 }
 
@@ -121,6 +148,8 @@ static int teardown(void **state)
     (void)state;
     mc_calendar_free(small);
     mc_calendar_free(seeded);
+    mc_calendar_free(full);
+    mc_calendar_free(seasonal);
     mc_calendar_free(NULL);
     return 0;
 }
@@ -327,6 +356,261 @@ static void test_due_at(void **state)
     }
 }
 
+/* The cases of issue 3 section 3 over the full calendar: rule holidays in
+ * years without a notice (2027 and later), the announcements of 2020-2026,
+ * and receipt instants. Each says when the clock starts and when it ends. */
+static void test_law_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *received, *duration, *receipt, *due, *why;
+    } cases[] = {
+        /* weekends, lunch break, after hours, weekend receipt */
+        {"2027-03-05 16:00", "2wd", "2027-03-05 16:00", "2027-03-09 16:00", "over a weekend"},
+        {"2027-03-03 12:10", "4wh", "2027-03-03 13:30", "2027-03-04 07:30", "lunch break"},
+        {"2027-03-03 11:30", "1wd", "2027-03-03 13:30", "2027-03-04 11:30", "at 11:30 sharp"},
+        {"2027-03-03 06:59", "1wh", "2027-03-03 07:00", "2027-03-03 08:00", "before opening"},
+        {"2027-03-03 17:30", "1wd", "2027-03-04 07:00", "2027-03-04 17:00", "after hours"},
+        {"2027-03-06 10:00", "1wd", "2027-03-08 07:00", "2027-03-08 17:00", "Saturday receipt"},
+        {"2027-03-07 23:00", "3wh", "2027-03-08 07:00", "2027-03-08 10:00", "Sunday night"},
+        /* the 15:00 cut-off for same-day procedures */
+        {"2027-03-03 14:59:59", "1sd", "2027-03-03 14:59:59", "2027-03-03 17:00", "before 15:00"},
+        {"2027-03-03 15:00", "1sd", "2027-03-03 15:00", "2027-03-04 17:00", "at 15:00"},
+        {"2027-03-05 15:30", "1sd", "2027-03-05 15:30", "2027-03-08 17:00", "Friday 15:30"},
+        /* Lunar New Year 2027 by rule: Thu 4/2 .. Wed 10/2 off */
+        {"2027-02-03 16:00", "1wd", "2027-02-03 16:00", "2027-02-11 16:00", "over Tết 2027"},
+        {"2027-02-08 09:00", "1sd", "2027-02-11 07:00", "2027-02-11 17:00", "during Tết 2027"},
+        {"2027-02-01 09:00", "7cd", "2027-02-01 09:00", "2027-02-11 09:00", "7cd onto Tết"},
+        {"2027-02-03 15:30", "1sd", "2027-02-03 15:30", "2027-02-11 17:00", "cut-off before Tết"},
+        /* Hùng Kings' day on a Sunday (6/4/2036): Monday 7/4 is off */
+        {"2036-04-04 10:00", "1wd", "2036-04-04 10:00", "2036-04-08 10:00", "Hùng on Sunday"},
+        {"2036-04-05 10:00", "1wh", "2036-04-08 07:00", "2036-04-08 08:00", "Hùng weekend"},
+        {"2036-03-31 10:00", "6cd", "2036-03-31 10:00", "2036-04-08 10:00", "6cd onto Sunday"},
+        /* 2022, announced: Hùng on Sunday 10/4, Monday 11/4 off */
+        {"2022-04-08 16:30", "1wh", "2022-04-08 16:30", "2022-04-12 07:30", "Hùng 2022"},
+        /* 30 April - 1 May: 2027 Fri 30/4 off, Sat 1/5 -> Mon 3/5 off */
+        {"2027-04-29 09:00", "2wd", "2027-04-29 09:00", "2027-05-05 09:00", "30/4-1/5 2027"},
+        {"2027-04-30 09:00", "1sd", "2027-05-04 07:00", "2027-05-04 17:00", "received 30/4"},
+        /* 2 September with its adjacent day: 2027 Thu 2/9 + Fri 3/9 */
+        {"2027-09-01 10:00", "1wd", "2027-09-01 10:00", "2027-09-06 10:00", "2/9 2027"},
+        /* 2029: 2/9 Sunday: Mon 3/9 adjacent, Tue 4/9 nghỉ bù */
+        {"2029-08-31 09:00", "1wd", "2029-08-31 09:00", "2029-09-05 09:00", "2/9 2029"},
+        /* 2026, announced: Mon 31/8 (swap) + Tue 1/9 + Wed 2/9 off */
+        {"2026-08-28 14:00", "2wh", "2026-08-28 14:00", "2026-08-28 16:00", "before 2/9 2026"},
+        {"2026-08-28 16:00", "2wh", "2026-08-28 16:00", "2026-09-03 08:00", "over 2/9 2026"},
+        /* extra working Saturdays, announced */
+        {"2025-04-25 10:00", "1wd", "2025-04-25 10:00", "2025-04-26 10:00", "onto Sat 26/4"},
+        {"2026-01-09 17:05", "1sd", "2026-01-10 07:00", "2026-01-10 17:00", "Sat 10/1 worked"},
+        {"2026-01-01 08:00", "1wh", "2026-01-05 07:00", "2026-01-05 08:00", "1-2/1 2026 off"},
+        /* announced swaps the rules do not know */
+        {"2024-04-26 16:00", "2wh", "2024-04-26 16:00", "2024-05-02 08:00", "2024 swap"},
+        {"2025-04-29 16:00", "2wh", "2025-04-29 16:00", "2025-05-05 08:00", "2025 swap"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct mc_duration d = dur(cases[i].duration);
+        char what[160];
+        snprintf(what, sizeof what, "receipt of %s (%s)", cases[i].received, cases[i].why);
+        expect_instant(what, mc_calendar_receipt_at(full, at(cases[i].received)),
+                       at(cases[i].receipt));
+        snprintf(what, sizeof what, "%s + %s (%s)", cases[i].received, cases[i].duration,
+                 cases[i].why);
+        expect_instant(what, mc_calendar_due_at(full, at(cases[i].received), &d), at(cases[i].due));
+    }
+}
+
+/* Overrides win over the rules both ways: a rule holiday worked, an
+ * ordinary weekday off, a Saturday worked; MC_DAY_RULE gives the rule back. */
+static void test_overrides_win_over_rules(void **state)
+{
+    (void)state;
+    struct mc_calendar *cal = mc_calendar_new(NULL);
+    struct mc_duration one_wd = dur("1wd");
+    int32_t new_year = day_of(2027, 1, 1);
+
+    assert_int_equal(mc_calendar_apply_holidays(cal, 2027, 2027, NULL, 0), 0);
+    assert_false(mc_calendar_is_working_day(cal, new_year));
+    assert_true(mc_calendar_is_rule_holiday(cal, new_year));
+    assert_false(mc_calendar_is_rule_holiday(cal, day_of(2028, 1, 3))); /* 2028 not applied */
+    expect_instant("rule holiday", mc_calendar_due_at(cal, at("2026-12-31 16:00"), &one_wd),
+                   at("2027-01-04 16:00"));
+    mc_calendar_set_day(cal, new_year, MC_DAY_WORK);
+    assert_true(mc_calendar_is_working_day(cal, new_year));
+    expect_instant("worked instead", mc_calendar_due_at(cal, at("2026-12-31 16:00"), &one_wd),
+                   at("2027-01-01 16:00"));
+    mc_calendar_set_day(cal, day_of(2027, 3, 3), MC_DAY_OFF);
+    mc_calendar_set_day(cal, day_of(2027, 3, 6), MC_DAY_WORK);
+    expect_instant("Wed off, Sat worked", mc_calendar_due_at(cal, at("2027-03-02 10:00"), &one_wd),
+                   at("2027-03-04 10:00"));
+    expect_instant("onto the Saturday", mc_calendar_due_at(cal, at("2027-03-05 10:00"), &one_wd),
+                   at("2027-03-06 10:00"));
+    mc_calendar_set_day(cal, new_year, MC_DAY_RULE);
+    assert_false(mc_calendar_is_working_day(cal, new_year));
+    assert_int_equal(mc_calendar_apply_holidays(cal, 1999, 2027, NULL, 0), MC_EINVAL);
+    assert_int_equal(mc_calendar_apply_holidays(cal, 2027, 2101, NULL, 0), MC_EINVAL);
+    assert_int_equal(mc_calendar_apply_holidays(cal, 2028, 2027, NULL, 0), MC_EINVAL);
+    mc_calendar_free(cal);
+}
+
+/* For 2020-2026 the rules add nothing to the announcements: the full
+ * calendar and the seed alone agree on every day. From 2027 the rules alone
+ * decide: 2027 has 250 working days (261 weekdays, 11 off). */
+static void test_rules_under_the_seed(void **state)
+{
+    (void)state;
+    char buf[MC_RFC3339_LEN];
+    for (int32_t day = day_of(2020, 1, 1); day <= day_of(2026, 12, 31); day++)
+        if (mc_calendar_is_working_day(full, day) != mc_calendar_is_working_day(seeded, day))
+            fail_msg("%s: the rules and the seed disagree",
+                     mc_time_format(mc_vn_day_start(day), buf));
+    assert_int_equal(
+        mc_calendar_working_between(full, at("2027-01-01 00:00"), at("2028-01-01 00:00")),
+        250 * (int64_t)WD);
+    assert_int_equal(
+        mc_calendar_working_between(full, at("2024-01-01 00:00"), at("2025-01-01 00:00")),
+        251 * (int64_t)WD);
+}
+
+/* ---- office hours and seasons ------------------------------------------- */
+
+static void test_office_hours_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int nsessions;
+    } good[] = {
+        {"07:00-11:30,13:30-17:00", 2},
+        {"08:00-12:00", 1},
+        {"00:00-24:00", 1},
+        {"06:00-07:00,08:00-09:00,10:00-11:00,12:00-13:00", 4},
+        {"07:00-11:30,11:30-17:00", 2}, /* touching sessions are allowed */
+    };
+    static const struct {
+        const char *text;
+        unsigned weekdays;
+        const char *reason;
+    } bad[] = {
+        {"", 0x3e, "no sessions"},
+        {"7:00-11:30", 0x3e, "HH:MM"},
+        {"07:00-11:30;13:30-17:00", 0x3e, "commas"},
+        {"07:00-11:30,", 0x3e, "HH:MM"},
+        {"07:00-11:30,11:00-17:00", 0x3e, "overlaps"},
+        {"11:30-07:00", 0x3e, "start before"},
+        {"07:00-07:00", 0x3e, "start before"},
+        {"07:00-25:00", 0x3e, "HH:MM"},
+        {"07:60-08:00", 0x3e, "HH:MM"},
+        {"24:30-24:45", 0x3e, "HH:MM"},
+        {"06:00-07:00,08:00-09:00,10:00-11:00,12:00-13:00,14:00-15:00", 0x3e, "more than"},
+        {"07:00-11:30", 0, "weekday"},
+        {"07:00-11:30", 0x80, "weekday"},
+    };
+    struct mc_office_hours hours, def;
+    char err[160], buf[64];
+
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (mc_office_hours_parse(good[i].text, 0x3e, &hours, err, sizeof err) != 0)
+            fail_msg("refused \"%s\": %s", good[i].text, err);
+        assert_int_equal(hours.nsessions, good[i].nsessions);
+        assert_string_equal(mc_office_hours_format(&hours, buf, sizeof buf), good[i].text);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hours.nsessions = 42;
+        err[0] = '\0';
+        if (mc_office_hours_parse(bad[i].text, bad[i].weekdays, &hours, err, sizeof err) !=
+            MC_EINVAL)
+            fail_msg("accepted \"%s\"", bad[i].text);
+        if (strstr(err, bad[i].reason) == NULL)
+            fail_msg("\"%s\": reason \"%s\" does not say \"%s\"", bad[i].text, err, bad[i].reason);
+        assert_int_equal(hours.nsessions, 42); /* untouched */
+    }
+    mc_office_hours_default(&def);
+    assert_int_equal(mc_office_hours_parse("07:00-11:30,13:30-17:00", 0x3e, &hours, NULL, 0), 0);
+    assert_memory_equal(&hours, &def, sizeof hours);
+}
+
+static void test_seasons(void **state)
+{
+    (void)state;
+    struct mc_calendar *cal = mc_calendar_new(NULL);
+    struct mc_office_hours saturday;
+    char err[160];
+
+    /* which hours on which day: the winter season wraps over the new year */
+    assert_int_equal(mc_calendar_hours_on(seasonal, day_of(2027, 1, 15))->sessions[0].start_min,
+                     7 * 60 + 30);
+    assert_int_equal(mc_calendar_hours_on(seasonal, day_of(2027, 3, 31))->sessions[0].start_min,
+                     7 * 60 + 30);
+    assert_int_equal(mc_calendar_hours_on(seasonal, day_of(2027, 4, 1))->sessions[0].start_min,
+                     7 * 60);
+    assert_int_equal(mc_calendar_hours_on(seasonal, day_of(2027, 9, 30))->sessions[0].start_min,
+                     7 * 60);
+    assert_int_equal(mc_calendar_hours_on(seasonal, day_of(2027, 10, 1))->sessions[0].start_min,
+                     7 * 60 + 30);
+    assert_int_equal(mc_calendar_hours_on(seasonal, day_of(2028, 2, 29))->sessions[1].start_min,
+                     13 * 60);
+
+    /* overlapping, invalid and too many seasons are refused */
+    assert_int_equal(mc_calendar_add_season(seasonal, 1201, 1231, winter_hours(), err, sizeof err),
+                     MC_EINVAL);
+    assert_non_null(strstr(err, "overlaps"));
+    assert_int_equal(mc_calendar_add_season(cal, 230, 301, winter_hours(), err, sizeof err),
+                     MC_EINVAL);
+    assert_non_null(strstr(err, "no such day"));
+    assert_int_equal(mc_calendar_add_season(cal, 1300, 1301, winter_hours(), err, sizeof err),
+                     MC_EINVAL);
+    for (int i = 0; i < MC_CAL_MAX_SEASONS; i++)
+        assert_int_equal(mc_calendar_add_season(cal, (i + 1) * 100 + 1, (i + 1) * 100 + 2,
+                                                winter_hours(), err, sizeof err),
+                         0);
+    assert_int_equal(mc_calendar_add_season(cal, 1201, 1202, winter_hours(), err, sizeof err),
+                     MC_EINVAL);
+    assert_non_null(strstr(err, "more than"));
+    mc_calendar_free(cal);
+
+    /* a season that also opens on Saturday mornings makes Saturdays working days */
+    cal = mc_calendar_new(NULL);
+    assert_int_equal(mc_office_hours_parse("07:00-11:00", 0x7e, &saturday, NULL, 0), 0);
+    assert_int_equal(mc_calendar_add_season(cal, 229, 229, &saturday, NULL, 0), 0);
+    assert_true(mc_calendar_is_working_day(cal, day_of(2020, 2, 29))); /* a Saturday */
+    assert_false(mc_calendar_is_working_day(cal, day_of(2020, 3, 7)));
+    expect_instant("29 Feb closes at 11:00",
+                   mc_calendar_add_working(cal, at("2020-02-28 16:00"), 2 * HOUR),
+                   at("2020-02-29 08:00"));
+    mc_calendar_free(cal);
+}
+
+static void test_seasonal_due_at(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *received, *duration, *receipt, *due, *why;
+    } cases[] = {
+        {"2027-01-13 07:15", "1wh", "2027-01-13 07:30", "2027-01-13 08:30", "winter opening"},
+        {"2027-06-16 07:15", "1wh", "2027-06-16 07:15", "2027-06-16 08:15", "summer opening"},
+        {"2027-01-13 13:10", "1wh", "2027-01-13 13:10", "2027-01-13 14:10", "winter afternoon"},
+        {"2027-06-16 13:10", "1wh", "2027-06-16 13:30", "2027-06-16 14:30", "summer lunch"},
+        {"2027-03-31 16:30", "1wh", "2027-03-31 16:30", "2027-04-01 07:30", "into summer"},
+        {"2027-09-30 16:30", "1wh", "2027-09-30 16:30", "2027-10-01 08:00", "into winter"},
+        {"2027-09-29 07:10", "2cd", "2027-09-29 07:10", "2027-10-01 07:30",
+         "cd lands before the winter opening: the opening"},
+        {"2027-01-13 11:45", "1sd", "2027-01-13 13:00", "2027-01-13 17:00", "same day, winter"},
+        {"2027-01-13 08:00", "1wd", "2027-01-13 08:00", "2027-01-14 08:00", "1wd, winter"},
+        /* Tết 2027 by rule under winter hours */
+        {"2027-02-03 16:00", "1wd", "2027-02-03 16:00", "2027-02-11 16:00", "over Tết"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct mc_duration d = dur(cases[i].duration);
+        char what[160];
+        snprintf(what, sizeof what, "receipt of %s (%s)", cases[i].received, cases[i].why);
+        expect_instant(what, mc_calendar_receipt_at(seasonal, at(cases[i].received)),
+                       at(cases[i].receipt));
+        snprintf(what, sizeof what, "%s + %s (%s)", cases[i].received, cases[i].duration,
+                 cases[i].why);
+        expect_instant(what, mc_calendar_due_at(seasonal, at(cases[i].received), &d),
+                       at(cases[i].due));
+    }
+}
+
 /* ---- working-time arithmetic -------------------------------------------- */
 
 static void test_add_working(void **state)
@@ -520,6 +804,14 @@ static void test_load_db(void **state)
     assert_false(mc_calendar_is_working_day(agency, day_of(2024, 3, 6)));
     assert_true(mc_calendar_is_working_day(agency, day_of(2024, 3, 7)));
 
+    /* the rule holidays come with the load; an agency's row can cancel one */
+    assert_false(mc_calendar_is_working_day(city, day_of(2031, 1, 1)));
+    assert_true(run_sql(conn, "INSERT INTO catalog.calendar_day VALUES"
+                              " ('A1', '2031-01-01', 'work', 'agency works', NULL)"));
+    assert_int_equal(mc_calendar_load(agency, conn, "A1", err, sizeof err), 0);
+    assert_true(mc_calendar_is_working_day(agency, day_of(2031, 1, 1)));
+    assert_false(mc_calendar_is_working_day(agency, day_of(2031, 1, 23))); /* Tết 2031 */
+
     /* a day outside 1970..2200 is refused and nothing is applied */
     assert_true(run_sql(conn, "INSERT INTO catalog.calendar_day VALUES"
                               " (NULL, '2024-03-08', 'off', 'x', NULL),"
@@ -530,6 +822,86 @@ static void test_load_db(void **state)
     PQfinish(conn);
     mc_calendar_free(city);
     mc_calendar_free(agency);
+}
+
+/* Office hours from catalog.office_hours: the city's rows, an agency's own
+ * rows instead of the city's, seasons, bad rows refused with nothing
+ * applied, and a database without the table (before migration 007). */
+static void test_load_office_hours_db(void **state)
+{
+    (void)state;
+    const char *url = getenv("MOTCUA_TEST_PG_URL");
+    struct mc_calendar *city = NULL, *agency = NULL, *other = NULL;
+    char err[256];
+    PGconn *conn;
+
+    if (url == NULL || *url == '\0')
+        skip();
+    conn = PQconnectdb(url);
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+    assert_true(run_sql(conn, "BEGIN"));
+    assert_true(run_sql(conn, "SET LOCAL client_min_messages = warning"));
+    assert_true(run_sql(conn, "CREATE SCHEMA IF NOT EXISTS catalog"));
+    assert_true(run_sql(conn, "CREATE TABLE IF NOT EXISTS catalog.calendar_day (agency_code "
+                              "text, day date NOT NULL, kind text NOT NULL, name text NOT "
+                              "NULL, source text)"));
+    assert_true(run_sql(conn, "CREATE TABLE IF NOT EXISTS catalog.office_hours (agency_code "
+                              "text, valid_from text, valid_to text, weekdays smallint NOT NULL "
+                              "DEFAULT 62, sessions text NOT NULL, note text)"));
+    assert_true(run_sql(conn, "DELETE FROM catalog.calendar_day"));
+    assert_true(run_sql(conn, "DELETE FROM catalog.office_hours"));
+    assert_true(run_sql(conn, "INSERT INTO catalog.office_hours (agency_code, valid_from, valid_to,"
+                              " weekdays, sessions) VALUES"
+                              " (NULL, NULL, NULL, 62, '07:00-11:00,13:00-17:00'),"
+                              " (NULL, '10-01', '03-31', 62, '07:30-11:30,13:00-17:00'),"
+                              " ('A1', NULL, NULL, 126, '08:00-12:00,13:00-17:00')"));
+
+    city = mc_calendar_new(NULL);
+    agency = mc_calendar_new(NULL);
+    other = mc_calendar_new(NULL);
+    assert_int_equal(mc_calendar_load(city, conn, NULL, err, sizeof err), 0);
+    assert_int_equal(mc_calendar_load(agency, conn, "A1", err, sizeof err), 0);
+    assert_int_equal(mc_calendar_load(other, conn, "B2", err, sizeof err), 0);
+    expect_instant("city, summer", mc_calendar_receipt_at(city, at("2027-06-16 11:10")),
+                   at("2027-06-16 13:00"));
+    expect_instant("city, winter", mc_calendar_receipt_at(city, at("2027-01-13 07:10")),
+                   at("2027-01-13 07:30"));
+    expect_instant("B2 has no rows: the city's",
+                   mc_calendar_receipt_at(other, at("2027-01-13 07:10")), at("2027-01-13 07:30"));
+    /* A1's own row, all year, Monday to Saturday; the city's winter does not apply */
+    expect_instant("A1 opens at 08:00", mc_calendar_receipt_at(agency, at("2027-01-13 07:10")),
+                   at("2027-01-13 08:00"));
+    assert_true(mc_calendar_is_working_day(agency, day_of(2027, 1, 16))); /* a Saturday */
+    assert_false(mc_calendar_is_working_day(agency, day_of(2027, 1, 1))); /* rule holiday */
+    assert_false(mc_calendar_is_working_day(city, day_of(2027, 1, 16)));
+
+    /* a bad row: refused, and the calendar keeps what it had */
+    assert_true(run_sql(conn, "INSERT INTO catalog.office_hours (agency_code, valid_from,"
+                              " valid_to, weekdays, sessions) VALUES"
+                              " (NULL, '12-01', '12-31', 62, '07:00-11:00')"));
+    assert_int_equal(mc_calendar_load(city, conn, NULL, err, sizeof err), MC_EINVAL);
+    assert_non_null(strstr(err, "overlaps"));
+    assert_non_null(strstr(err, "office_hours"));
+    expect_instant("unchanged", mc_calendar_receipt_at(city, at("2027-06-16 11:10")),
+                   at("2027-06-16 13:00"));
+    assert_true(run_sql(conn, "DELETE FROM catalog.office_hours WHERE valid_from = '12-01'"));
+    assert_true(run_sql(conn, "UPDATE catalog.office_hours SET sessions = '11:00-07:00'"
+                              " WHERE agency_code = 'A1'"));
+    assert_int_equal(mc_calendar_load(agency, conn, "A1", err, sizeof err), MC_EINVAL);
+    assert_non_null(strstr(err, "A1"));
+
+    /* without the table (a database before migration 007) hours stay as created */
+    assert_true(run_sql(conn, "DROP TABLE catalog.office_hours"));
+    mc_calendar_free(other);
+    other = mc_calendar_new(NULL);
+    assert_int_equal(mc_calendar_load(other, conn, "A1", err, sizeof err), 0);
+    expect_instant("default hours", mc_calendar_receipt_at(other, at("2027-06-16 11:40")),
+                   at("2027-06-16 13:30"));
+    assert_true(run_sql(conn, "ROLLBACK"));
+    PQfinish(conn);
+    mc_calendar_free(city);
+    mc_calendar_free(agency);
+    mc_calendar_free(other);
 }
 
 /* ---- properties over pseudo-random instants ----------------------------- */
@@ -549,10 +921,27 @@ static int64_t rng_range(int64_t lo, int64_t hi) /* inclusive */
     return lo + (int64_t)(rng() % (uint64_t)(hi - lo + 1));
 }
 
-/* An instant between 2020-01-01 and 2026-10-31 (the seeded years). */
+/* The properties hold for the seeded calendar (2020-2026, the announced
+ * years) and for the seasonal one (rule holidays after 2026, two schedules). */
+struct subject {
+    struct mc_calendar **cal;
+    const char *first, *last; /* random instants fall between these */
+};
+static const struct subject seeded_subject = {&seeded, "2020-01-01 00:00", "2026-10-31 00:00"};
+static const struct subject seasonal_subject = {&seasonal, "2020-01-01 00:00", "2035-10-31 00:00"};
+static const struct subject *subject = &seeded_subject;
+
+/* The subject a property test was registered with (seeded by default). */
+static const struct mc_calendar *subject_of(void **state)
+{
+    subject = *state != NULL ? *state : &seeded_subject;
+    return *subject->cal;
+}
+
+/* An instant between the subject's first and last instants. */
 static mc_instant random_instant(void)
 {
-    return rng_range(at("2020-01-01 00:00"), at("2026-10-31 00:00"));
+    return rng_range(at(subject->first), at(subject->last));
 }
 
 static struct mc_duration random_duration(void)
@@ -575,13 +964,12 @@ static int within_office_hours(const struct mc_calendar *cal, mc_instant t, int 
 {
     int32_t day = mc_vn_day(t);
     int64_t sod = t - mc_vn_day_start(day);
-    struct mc_office_hours hours;
+    const struct mc_office_hours *hours = mc_calendar_hours_on(cal, day);
 
-    mc_office_hours_default(&hours);
     if (!mc_calendar_is_working_day(cal, day))
         return 0;
-    for (int i = 0; i < hours.nsessions; i++) {
-        int64_t start = hours.sessions[i].start_min * 60, end = hours.sessions[i].end_min * 60;
+    for (int i = 0; i < hours->nsessions; i++) {
+        int64_t start = hours->sessions[i].start_min * 60, end = hours->sessions[i].end_min * 60;
         if (sod >= start && (sod < end || (ends_too && sod == end)))
             return 1;
     }
@@ -590,18 +978,18 @@ static int within_office_hours(const struct mc_calendar *cal, mc_instant t, int 
 
 static void test_property_due_inside_office_hours(void **state)
 {
-    (void)state;
+    const struct mc_calendar *cal = subject_of(state);
     char buf[MC_RFC3339_LEN], buf2[MC_RFC3339_LEN], dbuf[16];
     for (int i = 0; i < 20000; i++) {
         mc_instant received_at = random_instant();
         struct mc_duration d = random_duration();
-        mc_instant receipt_at = mc_calendar_receipt_at(seeded, received_at);
-        mc_instant due_at = mc_calendar_due_at(seeded, received_at, &d);
-        if (!within_office_hours(seeded, receipt_at, 0))
+        mc_instant receipt_at = mc_calendar_receipt_at(cal, received_at);
+        mc_instant due_at = mc_calendar_due_at(cal, received_at, &d);
+        if (!within_office_hours(cal, receipt_at, 0))
             fail_msg("receipt %s outside office hours", mc_time_format(receipt_at, buf));
         if (receipt_at < received_at || receipt_at - received_at > 12 * 86400)
             fail_msg("receipt %s too far from reception", mc_time_format(receipt_at, buf));
-        if (!within_office_hours(seeded, due_at, 1) || due_at <= received_at)
+        if (!within_office_hours(cal, due_at, 1) || due_at <= received_at)
             fail_msg("%s + %s -> due %s outside office hours", mc_time_format(received_at, buf),
                      mc_duration_format(&d, dbuf), mc_time_format(due_at, buf2));
     }
@@ -609,31 +997,31 @@ static void test_property_due_inside_office_hours(void **state)
 
 static void test_property_add_is_additive(void **state)
 {
-    (void)state;
+    const struct mc_calendar *cal = subject_of(state);
     for (int i = 0; i < 20000; i++) {
-        mc_instant receipt_at = mc_calendar_receipt_at(seeded, random_instant());
+        mc_instant receipt_at = mc_calendar_receipt_at(cal, random_instant());
         int64_t a = rng_range(1, 20 * WD), b = rng_range(1, 20 * WD);
         /* land on session boundaries often */
         if (i % 3 == 0)
             a = a / 1800 * 1800 + 1800;
         mc_instant twice =
-            mc_calendar_add_working(seeded, mc_calendar_add_working(seeded, receipt_at, a), b);
+            mc_calendar_add_working(cal, mc_calendar_add_working(cal, receipt_at, a), b);
         expect_instant("add(a) then add(b)", twice,
-                       mc_calendar_add_working(seeded, receipt_at, a + b));
+                       mc_calendar_add_working(cal, receipt_at, a + b));
     }
 }
 
 static void test_property_later_receipt_never_due_earlier(void **state)
 {
-    (void)state;
+    const struct mc_calendar *cal = subject_of(state);
     char b1[MC_RFC3339_LEN], b2[MC_RFC3339_LEN], b3[MC_RFC3339_LEN], b4[MC_RFC3339_LEN];
     char dbuf[16];
     for (int i = 0; i < 20000; i++) {
         mc_instant r1 = random_instant();
         mc_instant r2 = r1 + (i % 2 ? rng_range(0, 3 * HOUR) : rng_range(0, 12 * 86400));
         struct mc_duration d = random_duration();
-        mc_instant due1 = mc_calendar_due_at(seeded, r1, &d);
-        mc_instant due2 = mc_calendar_due_at(seeded, r2, &d);
+        mc_instant due1 = mc_calendar_due_at(cal, r1, &d);
+        mc_instant due2 = mc_calendar_due_at(cal, r2, &d);
         /* calendar days: the due day never goes back; see test_calendar_days_same_day */
         int earlier =
             d.unit == MC_DUR_CALENDAR_DAYS ? mc_vn_day(due2) < mc_vn_day(due1) : due2 < due1;
@@ -673,24 +1061,24 @@ static mc_instant oracle_add(const struct mc_calendar *cal, mc_instant from, int
 
 static void test_property_matches_minute_oracle(void **state)
 {
-    (void)state;
+    const struct mc_calendar *cal = subject_of(state);
     for (int i = 0; i < 3000; i++) {
         mc_instant from = random_instant() / 60 * 60;
         int64_t minutes = rng_range(1, 3 * 480);
         expect_instant("add_working vs minute by minute",
-                       mc_calendar_add_working(seeded, from, minutes * 60),
-                       oracle_add(seeded, from, minutes));
+                       mc_calendar_add_working(cal, from, minutes * 60),
+                       oracle_add(cal, from, minutes));
     }
 }
 
 static void test_property_between_inverts_add(void **state)
 {
-    (void)state;
+    const struct mc_calendar *cal = subject_of(state);
     for (int i = 0; i < 20000; i++) {
         mc_instant from = random_instant();
         int64_t seconds = rng_range(1, 80 * WD);
-        mc_instant to = mc_calendar_add_working(seeded, from, seconds);
-        assert_int_equal(mc_calendar_working_between(seeded, from, to), seconds);
+        mc_instant to = mc_calendar_add_working(cal, from, seconds);
+        assert_int_equal(mc_calendar_working_between(cal, from, to), seconds);
     }
 }
 
@@ -734,10 +1122,22 @@ static void test_long_deadlines_are_fast(void **state)
                    mc_calendar_due_at(seeded, at("2024-03-04 08:00"), &d), at("2024-05-30 08:00"));
 }
 
+/* A property test run on the seasonal calendar. */
+#define SEASONAL(f)                                                                                \
+    {                                                                                              \
+#f " (seasonal)", f, NULL, NULL, (void *)&seasonal_subject                                 \
+    }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duration_parse),
+        cmocka_unit_test(test_law_cases),
+        cmocka_unit_test(test_overrides_win_over_rules),
+        cmocka_unit_test(test_rules_under_the_seed),
+        cmocka_unit_test(test_office_hours_parse),
+        cmocka_unit_test(test_seasons),
+        cmocka_unit_test(test_seasonal_due_at),
         cmocka_unit_test(test_working_days),
         cmocka_unit_test(test_receipt_at),
         cmocka_unit_test(test_due_at),
@@ -747,12 +1147,18 @@ int main(void)
         cmocka_unit_test(test_seed_file),
         cmocka_unit_test(test_load_db_error),
         cmocka_unit_test(test_load_db),
+        cmocka_unit_test(test_load_office_hours_db),
         cmocka_unit_test(test_property_due_inside_office_hours),
         cmocka_unit_test(test_property_add_is_additive),
         cmocka_unit_test(test_property_later_receipt_never_due_earlier),
         cmocka_unit_test(test_calendar_days_same_day),
         cmocka_unit_test(test_property_matches_minute_oracle),
         cmocka_unit_test(test_property_between_inverts_add),
+        SEASONAL(test_property_due_inside_office_hours),
+        SEASONAL(test_property_add_is_additive),
+        SEASONAL(test_property_later_receipt_never_due_earlier),
+        SEASONAL(test_property_matches_minute_oracle),
+        SEASONAL(test_property_between_inverts_add),
         cmocka_unit_test(test_property_working_days_keep_clock_time),
         cmocka_unit_test(test_long_deadlines_are_fast),
     };

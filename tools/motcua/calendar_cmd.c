@@ -21,14 +21,16 @@ static const char *const weekday_abbr[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: motcua calendar <command>\n"
-            "  seed --from YEAR --to YEAR      insert the rule holidays of %d..%d (source 'rule');\n"
-            "                                  rows already there are kept\n"
-            "  list --year YEAR [--agency X]   days off and extra working days in force\n"
-            "  add --day YYYY-MM-DD --kind off|work --name TEXT [--agency X] [--replace]\n"
-            "  remove --day YYYY-MM-DD [--agency X]\n",
-            MC_HOLIDAYS_MIN_YEAR, MC_HOLIDAYS_MAX_YEAR);
+    fprintf(
+        stderr,
+        "usage: motcua calendar <command>\n"
+        "  seed --from YEAR --to YEAR      insert the rule holidays of %d..%d (source 'rule');\n"
+        "                                  rows already there are kept\n"
+        "  list --year YEAR [--agency X]   days off and extra working days in force\n"
+        "  add --day YYYY-MM-DD --kind off|work --name TEXT [--agency X] [--replace]\n"
+        "  remove --day YYYY-MM-DD [--agency X]\n"
+        "  recompute                       move running deadlines after a correction\n",
+        MC_HOLIDAYS_MIN_YEAR, MC_HOLIDAYS_MAX_YEAR);
     return 2;
 }
 
@@ -41,8 +43,8 @@ struct cal_args {
 
 static const char *option_name(char letter)
 {
-    static const char *const names[][2] = {{"f", "from"}, {"t", "to"},   {"y", "year"},
-                                           {"d", "day"},  {"k", "kind"}, {"n", "name"},
+    static const char *const names[][2] = {{"f", "from"},   {"t", "to"},     {"y", "year"},
+                                           {"d", "day"},    {"k", "kind"},   {"n", "name"},
                                            {"a", "agency"}, {"r", "replace"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i][0][0] == letter)
@@ -52,12 +54,15 @@ static const char *option_name(char letter)
 
 static int parse_args(int argc, char **argv, struct cal_args *a)
 {
-    static const struct option opts[] = {
-        {"from", required_argument, NULL, 'f'},  {"to", required_argument, NULL, 't'},
-        {"year", required_argument, NULL, 'y'},  {"day", required_argument, NULL, 'd'},
-        {"kind", required_argument, NULL, 'k'},  {"name", required_argument, NULL, 'n'},
-        {"agency", required_argument, NULL, 'a'}, {"replace", no_argument, NULL, 'r'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
+                                         {"to", required_argument, NULL, 't'},
+                                         {"year", required_argument, NULL, 'y'},
+                                         {"day", required_argument, NULL, 'd'},
+                                         {"kind", required_argument, NULL, 'k'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"agency", required_argument, NULL, 'a'},
+                                         {"replace", no_argument, NULL, 'r'},
+                                         {NULL, 0, NULL, 0}};
     int c;
 
     memset(a, 0, sizeof *a);
@@ -113,8 +118,8 @@ static int parse_year(const char *what, const char *text, int lo, int hi, int *o
     }
     v = strtol(text, &end, 10);
     if (end == text || *end != '\0' || strlen(text) != 4 || v < lo || v > hi) {
-        fprintf(stderr, "motcua calendar: %s \"%s\" must be a year from %d to %d\n", what, text,
-                lo, hi);
+        fprintf(stderr, "motcua calendar: %s \"%s\" must be a year from %d to %d\n", what, text, lo,
+                hi);
         return -1;
     }
     *out = (int)v;
@@ -227,8 +232,9 @@ static int check_agency(PGconn *conn, const char *agency)
 
 static int cmd_seed(PGconn *conn, const struct cal_args *a)
 {
-    static const char sql[] = "INSERT INTO catalog.calendar_day (agency_code, day, kind, name, source)"
-                              " VALUES (NULL, $1::date, 'off', $2, 'rule') ON CONFLICT DO NOTHING";
+    static const char sql[] =
+        "INSERT INTO catalog.calendar_day (agency_code, day, kind, name, source)"
+        " VALUES (NULL, $1::date, 'off', $2, 'rule') ON CONFLICT DO NOTHING";
     int from, to, inserted = 0, kept = 0;
     char err[512];
 
@@ -360,16 +366,15 @@ static int cmd_list(PGconn *conn, const struct cal_args *a)
                weekday_abbr[mc_weekday(days[i].day)], days[i].kind, days[i].scope, days[i].name,
                days[i].source);
     }
-    for (int32_t d = mc_days_from_civil(year, 1, 1); d < mc_days_from_civil(year + 1, 1, 1);
-         d++) {
+    for (int32_t d = mc_days_from_civil(year, 1, 1); d < mc_days_from_civil(year + 1, 1, 1); d++) {
         int weekday = mc_weekday(d), working = mc_calendar_is_working_day(cal, d);
         int usual = (mc_calendar_hours_on(cal, d)->weekdays >> weekday) & 1;
         nworking += working;
         noff += usual && !working;
         nwork += !usual && working;
     }
-    printf("%d for %s: %d working days; %d usual working days off, %d extra working days%s\n",
-           year, a->agency ? a->agency : "the city", nworking, noff, nwork,
+    printf("%d for %s: %d working days; %d usual working days off, %d extra working days%s\n", year,
+           a->agency ? a->agency : "the city", nworking, noff, nwork,
            nrules == 0 && (year < MC_HOLIDAYS_MIN_YEAR || year > MC_HOLIDAYS_MAX_YEAR)
                ? " (no rule holidays outside 2000..2100)"
                : "");
@@ -402,8 +407,9 @@ static void explain_add(int32_t day, const char *kind)
     else if (strcmp(kind, "work") == 0 && holiday)
         fprintf(stderr, "note: this cancels the rule holiday \"%s\"\n", rule.name);
     else if (strcmp(kind, "work") == 0 && !weekend)
-        fprintf(stderr, "note: a %s is already a working day unless a rule or row says "
-                        "otherwise\n",
+        fprintf(stderr,
+                "note: a %s is already a working day unless a rule or row says "
+                "otherwise\n",
                 weekday_abbr[mc_weekday(day)]);
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar_cmd.h"
 #include "cli.h"
 #include "deadline.h"
 #include "report.h"
@@ -33,6 +34,7 @@ static int usage(FILE *out)
             "  tick <RFC 3339>               publish a clock tick on <prefix>clock\n"
             "  count received|assigned|overdue|letters|rejected|reschedules\n"
             "  report                        the city's summary and one apology letter\n"
+            "  calendar seed|list|add|remove days off and extra working days (calendar --help)\n"
             "  calendar recompute            move running deadlines after a calendar correction\n"
             "  due --received T --time 5wd   receipt_at and due_at over the catalog calendar\n"
             "  sample submissions|updates    sample data for the demo (see --help there)\n\n"
@@ -411,6 +413,8 @@ int main(int argc, char **argv)
         rc = cmd_report();
     else if (strcmp(argv[1], "calendar") == 0 && argc == 3 && strcmp(argv[2], "recompute") == 0)
         rc = cmd_recompute();
+    else if (strcmp(argv[1], "calendar") == 0)
+        rc = mc_cli_calendar(argc - 1, argv + 1, cfg.pg_url);
     else if (strcmp(argv[1], "due") == 0)
         rc = cmd_due(argc - 1, argv + 1);
     else
