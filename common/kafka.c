@@ -38,6 +38,10 @@ int mc_kafka_conf_apply(rd_kafka_conf_t *conf, const char *props, char *err, siz
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
+    /* MOTCUA_KAFKA_PROPS serves producers and consumers alike: a property
+     * meant for the other kind is expected, not worth a warning. */
+    if (strstr(buf, "property and will be ignored by this") != NULL)
+        level = 7;
     mc_log_kv(level <= 3   ? MC_LOG_ERROR
               : level <= 4 ? MC_LOG_WARN
                            : MC_LOG_DEBUG,

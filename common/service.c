@@ -627,17 +627,39 @@ static char *base64(const unsigned char *p, size_t n)
     return out;
 }
 
+/* 1 if s has the form of a dossier code (<agency>-<yyMMdd>-<nnnn>). */
+static int is_dossier_code(const char *s)
+{
+    const char *dash1, *dash2;
+    size_t agency;
+    if (s == NULL || (dash2 = strrchr(s, '-')) == NULL || dash2 - s < 8)
+        return 0;
+    dash1 = dash2 - 7;
+    agency = (size_t)(dash1 - s);
+    if (*dash1 != '-' || agency < 1 || agency > 40 ||
+        strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "abcdefghijklmnopqrstuvwxyz.") != agency)
+        return 0;
+    if (strspn(dash1 + 1, "0123456789") != 6)
+        return 0;
+    return strlen(dash2 + 1) >= 4 && strlen(dash2 + 1) <= 6 &&
+           strspn(dash2 + 1, "0123456789") == strlen(dash2 + 1);
+}
+
 int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
                           const char *reason, char *err, size_t errlen)
 {
-    char seed[512];
+    char seed[512], topic[256], where[320];
     json_t *data = json_object(), *text;
-    json_t *code = msg->doc ? json_object_get(msg->doc, "dossier_code") : NULL;
+    const char *code =
+        msg->doc ? json_string_value(json_object_get(msg->doc, "dossier_code")) : NULL;
     char *b64 = base64((const unsigned char *)msg->payload, msg->payload ? msg->len : 0);
-    int rc;
 
+    /* The full topic name, so an operator can replay the message there. */
+    mc_topic_name(svc->cfg, msg->topic, topic, sizeof topic);
+    snprintf(where, sizeof where, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
     json_object_set_new(data, "consumer", json_string(svc->producer_name));
-    json_object_set_new(data, "topic", json_string(msg->topic));
+    json_object_set_new(data, "topic", json_string(topic));
     json_object_set_new(data, "partition", json_integer(msg->partition));
     json_object_set_new(data, "offset", json_integer(msg->offset));
     json_object_set_new(data, "reason", json_string(reason));
@@ -646,13 +668,13 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     json_object_set_new(data, "original_text", text ? text : json_null());
     json_object_set_new(data, "original_base64", json_string(b64));
     free(b64);
-    snprintf(seed, sizeof seed, "deadletter/%s/%s/%d/%lld", svc->producer_name, msg->topic,
-             (int)msg->partition, (long long)msg->offset);
-    mc_log_kv(MC_LOG_WARN, "dead letter", "topic", msg->topic, "reason", reason, NULL);
-    rc = mc_service_emit(svc, conn, "deadletter", msg->key, "deadletter",
-                         json_is_string(code) ? json_string_value(code) : NULL, mc_time_now(), data,
-                         seed, err, errlen);
-    return rc;
+    snprintf(seed, sizeof seed, "deadletter/%s/%s", svc->producer_name, where);
+    mc_log_kv(MC_LOG_WARN, "dead letter", "topic", topic, "reason", reason, NULL);
+    /* Only a well-formed dossier code goes in the envelope; the key falls
+     * back to where the message was read. */
+    return mc_service_emit(svc, conn, "deadletter", msg->key ? msg->key : where, "deadletter",
+                           is_dossier_code(code) ? code : NULL, mc_time_now(), data, seed, err,
+                           errlen);
 }
 
 const struct mc_config *mc_service_config(const struct mc_service *svc)

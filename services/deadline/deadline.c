@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "motcua/catalog.h"
 #include "motcua/error.h"
@@ -21,6 +22,7 @@
 #define CATALOG_MAX_AGE_S 60
 #define TOPIC_CLOCK_POLL_MS 50
 #define WALL_SWEEP_MAX_SLEEP_MS 60000 /* NOTIFY wakes us earlier */
+#define OPEN_COUNT_EVERY_S 60         /* counting open clocks scans them all */
 #define MAX_RUNGS 8
 #define MAX_ITEMS (MAX_RUNGS + 2)
 
@@ -40,6 +42,7 @@ struct deadline {
     struct rung rungs[MAX_RUNGS];
     int nrungs;
     struct mc_metric *m_breaches, *m_warnings, *m_lateness, *m_open, *m_refused, *m_swept;
+    time_t open_counted_at;
 };
 
 /* A clock row as the planner sees it (instants in Unix seconds, 0 = NULL). */
@@ -772,24 +775,40 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
     mc_metric_set(d->m_swept, (double)now);
 
     /* Sleep until the earliest next fire (wall clock; NOTIFY wakes us for an
-     * earlier one), or poll for ticks. */
-    res = mc_pg_query(conn,
-                      "SELECT count(*), extract(epoch FROM min(next_fire_at))::bigint "
-                      "FROM deadline.clock WHERE next_fire_at IS NOT NULL",
-                      0, NULL, err, sizeof err);
-    if (res == NULL) {
-        rc = MC_EDB;
-        goto fail;
-    }
-    mc_metric_set(d->m_open, atof(PQgetvalue(res, 0, 0)));
+     * earlier one), or poll for ticks. min() reads one entry of the partial
+     * index; the open-clock count is a scan, so it is refreshed rarely. */
     if (cfg->clock == MC_CLOCK_TOPIC) {
         *next_ms = TOPIC_CLOCK_POLL_MS;
     } else {
-        const char *min = mc_pg_value(res, 0, 1);
-        int64_t wait = min ? (atoll(min) - now) * 1000 : WALL_SWEEP_MAX_SLEEP_MS;
+        struct timespec ts;
+        int64_t now_ms, wait;
+        res = mc_pg_query(conn,
+                          "SELECT (extract(epoch FROM min(next_fire_at)) * 1000)::bigint "
+                          "FROM deadline.clock WHERE next_fire_at IS NOT NULL",
+                          0, NULL, err, sizeof err);
+        if (res == NULL) {
+            rc = MC_EDB;
+            goto fail;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        wait = mc_pg_value(res, 0, 0) ? atoll(mc_pg_value(res, 0, 0)) - now_ms
+                                      : WALL_SWEEP_MAX_SLEEP_MS;
+        PQclear(res);
         *next_ms = wait < 0 ? 0 : wait > WALL_SWEEP_MAX_SLEEP_MS ? WALL_SWEEP_MAX_SLEEP_MS : wait;
     }
-    PQclear(res);
+    if (time(NULL) >= d->open_counted_at + OPEN_COUNT_EVERY_S) {
+        res =
+            mc_pg_query(conn, "SELECT count(*) FROM deadline.clock WHERE next_fire_at IS NOT NULL",
+                        0, NULL, err, sizeof err);
+        if (res == NULL) {
+            rc = MC_EDB;
+            goto fail;
+        }
+        mc_metric_set(d->m_open, atof(PQgetvalue(res, 0, 0)));
+        PQclear(res);
+        d->open_counted_at = time(NULL);
+    }
     return 0;
 rollback : {
     char e2[128];

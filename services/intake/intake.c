@@ -74,7 +74,11 @@ static int reject(struct mc_service *svc, PGconn *conn, struct intake *in, const
         source = NULL;
     if (external_id && strlen(external_id) > 128)
         external_id = NULL;
-    snprintf(key, sizeof key, "%s/%s", source ? source : "", external_id ? external_id : "");
+    if (source && external_id)
+        snprintf(key, sizeof key, "%s/%s", source, external_id);
+    else /* where the submission was read, as the AsyncAPI document says */
+        snprintf(key, sizeof key, "%s%s/%d/%lld", mc_service_config(svc)->topic_prefix, msg->topic,
+                 (int)msg->partition, (long long)msg->offset);
     ptext = json_dumps(problems, JSON_COMPACT);
     params[0] = source;
     params[1] = external_id;

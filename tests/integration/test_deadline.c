@@ -1,0 +1,426 @@
+/* deadline against PostgreSQL and the embedded broker, on the topic clock
+ * (MOTCUA_CLOCK=topic: time advances by ticks on motcua.clock). Two
+ * instances of the service share one group and one database throughout.
+ *
+ * The clock never goes back, so the tests run in order on one timeline:
+ * March 2024 week by week, then 2 April for the two-instance sweep. */
+#include "harness.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deadline.h"
+#include "motcua/jsonutil.h"
+#include "motcua/timeutil.h"
+
+#define GROUP "motcua-deadline"
+#define MANY 30 /* dossiers breached at the same tick in the two-instance test */
+
+static struct h_env *env;
+static struct mc_service *first, *second;
+static int sentinels;
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static json_t *deadline_events(const char *code, const char *type)
+{
+    json_t *all = h_read_topic(env, "dossier.deadlines", 0, 1000);
+    json_t *mine = h_select(all, "payload/dossier_code", code);
+    json_t *typed = h_select(mine, "payload/type", type);
+    json_decref(all);
+    json_decref(mine);
+    return typed;
+}
+
+static long long breaches_in_ledger(const char *code)
+{
+    return h_sql_int(env,
+                     "SELECT count(*) FROM deadline.ledger WHERE dossier_code = $1 AND "
+                     "kind = 'overdue'",
+                     code, NULL);
+}
+
+static int clock_known(const char *code)
+{
+    return h_sql_int(env,
+                     "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1 AND received "
+                     "AND unit IS NOT NULL",
+                     code, NULL) == 1;
+}
+
+/* A dossier received and assigned (both events produced). */
+static void open_dossier(const char *code, const char *procedure, const char *unit,
+                         const char *received_at, const char *due_at)
+{
+    json_t *received = h_received_event(env, code, procedure, "04807", received_at, due_at);
+    json_t *assigned = h_assigned_event(env, code, procedure, "04807", unit, received_at, due_at);
+    h_produce_json(env, "dossier.received", code, received, NULL, NULL);
+    h_produce_json(env, "dossier.assigned", code, assigned, NULL, NULL);
+    json_decref(received);
+    json_decref(assigned);
+}
+
+static void send_update(const json_t *update)
+{
+    h_assert_schema(update, "dossier-update.v1");
+    h_produce_json(env, "dossier.updates", mc_json_str(update, "dossier_code"), update, NULL, NULL);
+}
+
+static long long update_applied(const json_t *update)
+{
+    return h_sql_int(env,
+                     "SELECT count(*) FROM deadline.update WHERE event_id = $1::uuid AND applied",
+                     mc_json_str(update, "event_id"), NULL);
+}
+
+/* Advances the clock to now and waits until the sweeps at that instant are
+ * done: a sentinel dossier due one minute before now must have breached
+ * (a sweep claims every clock due by then, so the others are done too). */
+static void tick_and_settle(const char *now)
+{
+    char code[64], received[MC_RFC3339_LEN], due[MC_RFC3339_LEN];
+    mc_instant t;
+    json_t *ev;
+
+    assert_int_equal(mc_time_parse(now, &t), 0);
+    snprintf(code, sizeof code, "000.47.26.H17-240101-%04d", 9000 + ++sentinels);
+    ev = h_received_event(env, code, "1.001193", "04807", mc_time_format(t - 7200, received),
+                          mc_time_format(t - 60, due));
+    h_produce_json(env, "dossier.received", code, ev, NULL, NULL);
+    json_decref(ev);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env, "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1", code,
+                           NULL) == 1);
+    h_tick(env, now);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, breaches_in_ledger(code) == 1);
+}
+
+static int group_setup(void **state)
+{
+    struct mc_config *cfg1, *cfg2;
+    (void)state;
+    if ((env = h_env_new("deadline")) == NULL)
+        return -1;
+    cfg1 = h_config_new(env, "deadline");
+    cfg2 = h_config_new(env, "deadline");
+    /* Small sweep transactions, so two instances interleave their claims. */
+    cfg1->clock = cfg2->clock = MC_CLOCK_TOPIC;
+    cfg1->sweep_max = cfg2->sweep_max = 4;
+    first = h_service_new(env, &mc_deadline_def, cfg1);
+    second = h_service_new(env, &mc_deadline_def, cfg2);
+    h_wait_ready(env, H_JOIN_TIMEOUT_MS);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    h_env_free(env);
+    return 0;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+/* Due Wednesday 2024-03-06 16:00; at 16:30 exactly one dossier.overdue with
+ * what notify needs; later ticks fire nothing more. */
+static void test_overdue_fires_exactly_once(void **state)
+{
+    const char *code = "000.31.26.H17-240301-0101";
+    json_t *events, *ev;
+    (void)state;
+
+    open_dossier(code, "1.001612", "PTCKH", "2024-03-01T16:00:00+07:00",
+                 "2024-03-06T16:00:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, clock_known(code));
+
+    tick_and_settle("2024-03-06T15:00:00+07:00");
+    events = deadline_events(code, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 0);
+    json_decref(events);
+
+    tick_and_settle("2024-03-06T16:30:00+07:00");
+    events = deadline_events(code, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 1);
+    h_assert_str(json_array_get(events, 0), "key", code);
+    ev = json_object_get(json_array_get(events, 0), "payload");
+    h_assert_schema(ev, "dossier-deadline.v1");
+    h_assert_str(ev, "producer", "motcua-deadline");
+    h_assert_str(ev, "occurred_at", "2024-03-06T16:30:00+07:00");
+    h_assert_str(ev, "data/kind", "overdue");
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/breach")), 1);
+    h_assert_str(ev, "data/rung", "overdue");
+    h_assert_str(ev, "data/applicant/name", "Nguyễn Thị Lan");
+    h_assert_str(ev, "data/applicant/email", "lan.nguyen@example.vn");
+    h_assert_str(ev, "data/procedure/code", "1.001612");
+    h_assert_str(ev, "data/unit/code", "PTCKH");
+    h_assert_str(ev, "data/unit/head_name", "Đinh Thị Thu Hà");
+    h_assert_str(ev, "data/due_at", "2024-03-06T16:00:00+07:00");
+    h_assert_str(ev, "data/fired_at", "2024-03-06T16:30:00+07:00");
+    assert_true(json_is_null(mc_json_at(ev, "data/rescheduled_due_at")));
+    /* No date from the unit: three working days after the breach. */
+    h_assert_str(ev, "data/new_appointment_at", "2024-03-11T16:30:00+07:00");
+    json_decref(events);
+    assert_int_equal(breaches_in_ledger(code), 1);
+
+    tick_and_settle("2024-03-07T09:00:00+07:00");
+    tick_and_settle("2024-03-08T09:00:00+07:00");
+    events = deadline_events(code, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 1);
+    json_decref(events);
+    assert_int_equal(breaches_in_ledger(code), 1);
+}
+
+/* The result is ready before the due date: no breach. */
+static void test_result_ready_before_due_never_breaches(void **state)
+{
+    const char *code = "000.47.26.H17-240311-0102";
+    json_t *done = h_update_event(code, "result_ready", "04807", "2024-03-13T10:00:00+07:00");
+    json_t *events;
+    (void)state;
+
+    open_dossier(code, "1.001022", "04807", "2024-03-11T09:00:00+07:00",
+                 "2024-03-14T09:00:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, clock_known(code));
+    send_update(done);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, update_applied(done) == 1);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1 AND "
+                               "state = 'finished' AND next_fire_at IS NULL",
+                               code, NULL),
+                     1);
+
+    tick_and_settle("2024-03-14T10:00:00+07:00");
+    tick_and_settle("2024-03-15T10:00:00+07:00");
+    events = deadline_events(code, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 0);
+    json_decref(events);
+    assert_int_equal(breaches_in_ledger(code), 0);
+    json_decref(done);
+}
+
+/* result_ready arrives before dossier.received: kept, applied on arrival,
+ * and the dossier never breaches. */
+static void test_update_before_dossier_is_kept(void **state)
+{
+    const char *code = "000.47.26.H17-240318-0103";
+    json_t *done = h_update_event(code, "result_ready", "04807", "2024-03-19T10:00:00+07:00");
+    json_t *events;
+    (void)state;
+
+    send_update(done);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env, "SELECT count(*) FROM deadline.update WHERE event_id = $1::uuid",
+                           mc_json_str(done, "event_id"), NULL) == 1 &&
+                     h_offsets_committed(env, GROUP, "dossier.updates"));
+    assert_int_equal(update_applied(done), 0); /* waits for its dossier */
+
+    open_dossier(code, "1.001022", "04807", "2024-03-18T09:00:00+07:00",
+                 "2024-03-20T09:00:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, clock_known(code) && update_applied(done) == 1);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1 AND "
+                               "state = 'finished' AND next_fire_at IS NULL",
+                               code, NULL),
+                     1);
+
+    tick_and_settle("2024-03-20T10:00:00+07:00");
+    events = deadline_events(code, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 0);
+    json_decref(events);
+    assert_int_equal(breaches_in_ledger(code), 0);
+    json_decref(done);
+}
+
+/* One reschedule is accepted beside the official due date; a second one is
+ * refused with the reason; the first breach (official date) gives the
+ * rescheduled date as the appointment; missing that date is breach 2. */
+static void test_reschedule_once_then_second_breach(void **state)
+{
+    const char *code = "000.31.26.H17-240321-0104";
+    const char *why = "Cần xác minh thông tin với cơ quan thuế";
+    json_t *move = h_update_event(code, "reschedule", "PTCKH", "2024-03-22T09:00:00+07:00");
+    json_t *again = h_update_event(code, "reschedule", "PTCKH", "2024-03-25T09:00:00+07:00");
+    json_t *events, *ev;
+    char *text;
+    (void)state;
+
+    json_object_set_new(json_object_get(move, "data"), "new_due_at",
+                        json_string("2024-03-29T16:00:00+07:00"));
+    json_object_set_new(json_object_get(move, "data"), "reason", json_string(why));
+    json_object_set_new(json_object_get(again, "data"), "new_due_at",
+                        json_string("2024-04-05T16:00:00+07:00"));
+    json_object_set_new(json_object_get(again, "data"), "reason",
+                        json_string("Chưa có kết quả xác minh"));
+
+    open_dossier(code, "1.001612", "PTCKH", "2024-03-21T16:00:00+07:00",
+                 "2024-03-26T16:00:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, clock_known(code));
+    send_update(move);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, update_applied(move) == 1);
+    text = h_sql_text(env,
+                      "SELECT motcua_rfc3339(due_at) || ' ' || motcua_rfc3339(original_due_at) || "
+                      "' ' || motcua_rfc3339(rescheduled_due_at) || ' ' || reschedule_reason "
+                      "FROM deadline.clock WHERE dossier_code = $1",
+                      code, NULL);
+    assert_non_null(text);
+    assert_string_equal(text, "2024-03-26T16:00:00+07:00 2024-03-26T16:00:00+07:00 "
+                              "2024-03-29T16:00:00+07:00 Cần xác minh thông tin với cơ quan thuế");
+    free(text);
+
+    send_update(again);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, update_applied(again) == 1);
+    events = deadline_events(code, "dossier.reschedule_refused");
+    assert_int_equal(json_array_size(events), 1);
+    ev = json_object_get(json_array_get(events, 0), "payload");
+    h_assert_schema(ev, "dossier-deadline.v1");
+    h_assert_str(ev, "data/kind", "reschedule_refused");
+    h_assert_str(ev, "data/reason", "the appointment may be moved only once");
+    h_assert_str(ev, "data/rescheduled_due_at", "2024-03-29T16:00:00+07:00");
+    json_decref(events);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1 AND "
+                               "rescheduled_due_at = '2024-03-29T16:00:00+07:00'",
+                               code, NULL),
+                     1);
+
+    tick_and_settle("2024-03-26T17:00:00+07:00");
+    events = deadline_events(code, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 1);
+    ev = json_object_get(json_array_get(events, 0), "payload");
+    h_assert_schema(ev, "dossier-deadline.v1");
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/breach")), 1);
+    h_assert_str(ev, "data/due_at", "2024-03-26T16:00:00+07:00");
+    h_assert_str(ev, "data/rescheduled_due_at", "2024-03-29T16:00:00+07:00");
+    h_assert_str(ev, "data/new_appointment_at", "2024-03-29T16:00:00+07:00");
+    h_assert_str(ev, "data/reason", why);
+    json_decref(events);
+
+    tick_and_settle("2024-03-29T16:30:00+07:00");
+    events = deadline_events(code, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 2);
+    ev = json_object_get(json_array_get(events, 1), "payload");
+    h_assert_schema(ev, "dossier-deadline.v1");
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/breach")), 2);
+    h_assert_str(ev, "data/due_at", "2024-03-26T16:00:00+07:00");
+    h_assert_str(ev, "data/rescheduled_due_at", "2024-03-29T16:00:00+07:00");
+    h_assert_str(ev, "data/fired_at", "2024-03-29T16:30:00+07:00");
+    h_assert_str(ev, "data/new_appointment_at", "2024-04-03T16:30:00+07:00");
+    json_decref(events);
+    assert_int_equal(breaches_in_ledger(code), 2);
+
+    tick_and_settle("2024-04-01T09:00:00+07:00");
+    events = deadline_events(code, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 2);
+    json_decref(events);
+    json_decref(move);
+    json_decref(again);
+}
+
+struct stepper {
+    struct mc_service *svc;
+    atomic_int stop;
+    int failures;
+};
+
+static void *step_loop(void *arg)
+{
+    struct stepper *s = arg;
+    int processed;
+    while (!atomic_load(&s->stop)) {
+        if (mc_service_step(s->svc, &processed) != 0)
+            s->failures++;
+        usleep(2000);
+    }
+    return NULL;
+}
+
+/* Two instances sweep the same due clocks at the same time, each from its
+ * own thread: every breach is in the ledger once and published once. */
+static void test_two_instances_fire_each_breach_once(void **state)
+{
+    struct stepper a = {first, 0, 0}, b = {second, 0, 0};
+    pthread_t ta, tb;
+    char code[64];
+    json_t *all, *mine, *ids = json_object(), *m;
+    size_t i;
+    int64_t deadline_ms;
+    (void)state;
+
+    for (int k = 1; k <= MANY; k++) {
+        json_t *ev;
+        snprintf(code, sizeof code, "000.47.26.H17-240401-%04d", 200 + k);
+        ev = h_received_event(env, code, "1.001022", "04807", "2024-04-01T09:00:00+07:00",
+                              "2024-04-02T10:00:00+07:00");
+        h_produce_json(env, "dossier.received", code, ev, NULL, NULL);
+        json_decref(ev);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE "
+                           "'000.47.26.H17-240401-02%' AND received",
+                           NULL) == MANY);
+
+    h_tick(env, "2024-04-02T11:00:00+07:00");
+    atomic_init(&a.stop, 0);
+    atomic_init(&b.stop, 0);
+    assert_int_equal(pthread_create(&ta, NULL, step_loop, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, step_loop, &b), 0);
+    for (deadline_ms = 0; deadline_ms < H_TIMEOUT_MS; deadline_ms += 50) {
+        if (h_sql_int(env,
+                      "SELECT count(*) FROM deadline.ledger WHERE dossier_code LIKE "
+                      "'000.47.26.H17-240401-02%' AND kind = 'overdue'",
+                      NULL) == MANY &&
+            h_sql_int(env, "SELECT count(*) FROM deadline.outbox", NULL) == 0)
+            break;
+        usleep(50000);
+    }
+    usleep(500000); /* both keep sweeping a while after the last breach */
+    atomic_store(&a.stop, 1);
+    atomic_store(&b.stop, 1);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.failures + b.failures, 0);
+
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.ledger WHERE dossier_code LIKE "
+                               "'000.47.26.H17-240401-02%' AND kind = 'overdue'",
+                               NULL),
+                     MANY);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(DISTINCT dossier_code) FROM deadline.ledger WHERE "
+                               "dossier_code LIKE '000.47.26.H17-240401-02%' AND kind = 'overdue'",
+                               NULL),
+                     MANY);
+    all = h_read_topic(env, "dossier.deadlines", 0, 1000);
+    mine = h_select(all, "payload/type", "dossier.overdue");
+    json_array_foreach(mine, i, m)
+    {
+        const char *c = mc_json_str(m, "payload/dossier_code");
+        if (c == NULL || strncmp(c, "000.47.26.H17-240401-02", 23) != 0)
+            continue;
+        /* One event per dossier, so no dossier is seen twice. */
+        assert_null(json_object_get(ids, c));
+        json_object_set_new(ids, c, json_true());
+        assert_int_equal(json_integer_value(mc_json_at(m, "payload/data/breach")), 1);
+        h_assert_str(m, "payload/data/fired_at", "2024-04-02T11:00:00+07:00");
+    }
+    assert_int_equal(json_object_size(ids), MANY);
+    json_decref(ids);
+    json_decref(mine);
+    json_decref(all);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_overdue_fires_exactly_once),
+        cmocka_unit_test(test_result_ready_before_due_never_breaches),
+        cmocka_unit_test(test_update_before_dossier_is_kept),
+        cmocka_unit_test(test_reschedule_once_then_second_breach),
+        cmocka_unit_test(test_two_instances_fire_each_breach_once),
+    };
+    return cmocka_run_group_tests_name("integration: deadline", tests, group_setup, group_teardown);
+}

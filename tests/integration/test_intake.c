@@ -1,0 +1,323 @@
+/* intake against PostgreSQL and the embedded broker: dossier codes, due
+ * dates, dossier.received, rejections, dead letters and committed offsets.
+ * The tests share one service and run in order (test 2 resends test 1's
+ * submission). */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "intake.h"
+#include "motcua/jsonutil.h"
+
+#define SOURCE "dvc-hoabinh"
+#define GROUP "motcua-intake"
+#define UUID_RE "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+static struct h_env *env;
+
+static json_t *submission(const char *external_id, const char *procedure_code,
+                          const char *ward_code, const char *received_at,
+                          const char *reception_point)
+{
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:s, "
+        "s:[{s:s, s:s, s:i}], s:[s, s]}",
+        "source", SOURCE, "external_id", external_id, "submitted_at", received_at, "received_at",
+        received_at, "channel", "counter", "procedure_code", procedure_code, "ward_code", ward_code,
+        "applicant", "kind", "citizen", "name", "Trần Văn Bình", "id_number", "017085001234",
+        "phone", "0987654321", "email", "binh.tran@example.vn", "address",
+        "Tổ 5, phường Phương Lâm, thành phố Hòa Bình", "summary", "Đăng ký hộ kinh doanh tạp hóa",
+        "documents", "name", "Giấy đề nghị đăng ký hộ kinh doanh", "kind", "original", "count", 1,
+        "notify_channels", "email", "sms");
+    assert_non_null(doc);
+    if (reception_point)
+        json_object_set_new(doc, "reception_point", json_string(reception_point));
+    return doc;
+}
+
+static void send_submission(const json_t *doc)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s/%s", SOURCE, mc_json_str(doc, "external_id"));
+    h_produce_json(env, "submissions", key, doc, NULL, NULL);
+}
+
+static long long dossiers(const char *external_id)
+{
+    return h_sql_int(env,
+                     "SELECT count(*) FROM intake.dossier WHERE source = $1 AND external_id = $2",
+                     SOURCE, external_id, NULL);
+}
+
+static long long rejections(const char *external_id)
+{
+    return h_sql_int(env,
+                     "SELECT count(*) FROM intake.rejection WHERE source = $1 AND external_id = $2",
+                     SOURCE, external_id, NULL);
+}
+
+/* Every message of topic whose payload's data.external_id is external_id. */
+static json_t *events_for(const char *topic, const char *external_id)
+{
+    json_t *all = h_read_topic(env, topic, 1, 10000);
+    json_t *mine = h_select(all, "payload/data/external_id", external_id);
+    json_decref(all);
+    return mine;
+}
+
+/* The problem of a rejection at path, or NULL. */
+static const char *problem_at(const json_t *rejection, const char *path)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(mc_json_at(rejection, "data/problems"), i, p)
+    {
+        const char *where = mc_json_str(p, "path");
+        if (where && strcmp(where, path) == 0)
+            return mc_json_str(p, "problem");
+    }
+    return NULL;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if ((env = h_env_new("intake")) == NULL)
+        return -1;
+    h_service_new(env, &mc_intake_def, h_config_new(env, "intake"));
+    h_wait_ready(env, H_JOIN_TIMEOUT_MS);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    h_env_free(env);
+    return 0;
+}
+
+/* Friday 2024-03-01 16:00 at the Phương Lâm desk, a 3-working-day procedure:
+ * due Wednesday 16:00; one row, one dossier.received; offsets committed. */
+static void test_valid_submission_is_received(void **state)
+{
+    json_t *doc =
+        submission("INT-VALID-1", "1.001612", "04807", "2024-03-01T16:00:00+07:00", "TN-PHUONGLAM");
+    json_t *events, *ev;
+    char *code;
+    (void)state;
+
+    send_submission(doc);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 dossiers("INT-VALID-1") == 1 && h_offsets_committed(env, GROUP, "submissions"));
+
+    code = h_sql_text(env, "SELECT code FROM intake.dossier WHERE external_id = $1", "INT-VALID-1",
+                      NULL);
+    assert_true(h_matches("^000\\.31\\.26\\.H17-240301-[0-9]{4}$", code));
+    assert_string_equal(code, "000.31.26.H17-240301-0001");
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM intake.dossier WHERE code = $1 AND "
+                               "due_at = '2024-03-06T16:00:00+07:00' AND "
+                               "receipt_at = '2024-03-01T16:00:00+07:00' AND "
+                               "receiving_agency = '000.31.26.H17' AND statutory_time = '3wd' "
+                               "AND rule_set = 'ND61-2018' AND procedure_code = '1.001612'",
+                               code, NULL),
+                     1);
+
+    events = events_for("dossier.received", "INT-VALID-1");
+    assert_int_equal(json_array_size(events), 1);
+    h_assert_str(json_array_get(events, 0), "key", code);
+    ev = json_object_get(json_array_get(events, 0), "payload");
+    h_assert_schema(ev, "dossier-received.v1");
+    assert_true(h_matches(UUID_RE, mc_json_str(ev, "event_id")));
+    h_assert_str(ev, "type", "dossier.received");
+    h_assert_str(ev, "producer", "motcua-intake");
+    h_assert_str(ev, "dossier_code", code);
+    h_assert_str(ev, "occurred_at", "2024-03-01T16:00:00+07:00");
+    h_assert_str(ev, "data/due_at", "2024-03-06T16:00:00+07:00");
+    h_assert_str(ev, "data/receipt_at", "2024-03-01T16:00:00+07:00");
+    h_assert_str(ev, "data/receiving_agency", "000.31.26.H17");
+    h_assert_str(ev, "data/reception_point", "TN-PHUONGLAM");
+    h_assert_str(ev, "data/procedure/code", "1.001612");
+    h_assert_str(ev, "data/procedure/name", "Đăng ký thành lập hộ kinh doanh");
+    h_assert_str(ev, "data/procedure/time", "3wd");
+    h_assert_str(ev, "data/applicant/name", "Trần Văn Bình");
+    h_assert_str(ev, "data/applicant/id_number", "017085001234");
+    h_assert_str(ev, "data/applicant/email", "binh.tran@example.vn");
+    h_assert_str(ev, "data/rule_set/code", "ND61-2018");
+    assert_int_equal(json_array_size(mc_json_at(ev, "data/notify_channels")), 2);
+    json_decref(events);
+    json_decref(doc);
+    free(code);
+}
+
+/* The portal sends the same submission again: nothing new, no number used. */
+static void test_resent_submission_changes_nothing(void **state)
+{
+    json_t *doc =
+        submission("INT-VALID-1", "1.001612", "04807", "2024-03-01T16:00:00+07:00", "TN-PHUONGLAM");
+    json_t *events;
+    int64_t before = h_topic_count(env, "submissions");
+    (void)state;
+
+    assert_int_equal(dossiers("INT-VALID-1"), 1); /* from the previous test */
+    send_submission(doc);
+    assert_int_equal(h_topic_count(env, "submissions"), before + 1);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, h_offsets_committed(env, GROUP, "submissions"));
+    h_pump_for(env, 300);
+
+    assert_int_equal(dossiers("INT-VALID-1"), 1);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT last FROM intake.code_sequence WHERE agency_id = "
+                               "'000.31.26.H17' AND day = '2024-03-01'",
+                               NULL),
+                     1);
+    events = events_for("dossier.received", "INT-VALID-1");
+    assert_int_equal(json_array_size(events), 1);
+    json_decref(events);
+    json_decref(doc);
+}
+
+/* A bad channel and a missing procedure code: one rejection naming both. */
+static void test_invalid_submission_names_every_problem(void **state)
+{
+    json_t *doc = submission("INT-BAD-1", "1.001612", "04807", "2024-03-01T09:00:00+07:00", NULL);
+    json_t *events, *ev;
+    const char *p;
+    (void)state;
+
+    json_object_set_new(doc, "channel", json_string("fax"));
+    json_object_del(doc, "procedure_code");
+    send_submission(doc);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 rejections("INT-BAD-1") == 1 && h_offsets_committed(env, GROUP, "submissions"));
+
+    assert_int_equal(dossiers("INT-BAD-1"), 0);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM intake.rejection r, "
+                               "jsonb_array_elements(r.problems) p WHERE r.external_id = $1 "
+                               "AND p->>'path' IN ('/channel', '/procedure_code')",
+                               "INT-BAD-1", NULL),
+                     2);
+
+    events = events_for("submission.rejected", "INT-BAD-1");
+    assert_int_equal(json_array_size(events), 1);
+    h_assert_str(json_array_get(events, 0), "key", SOURCE "/INT-BAD-1");
+    ev = json_object_get(json_array_get(events, 0), "payload");
+    h_assert_schema(ev, "submission-rejected.v1");
+    assert_true(h_matches(UUID_RE, mc_json_str(ev, "event_id")));
+    h_assert_str(ev, "type", "submission.rejected");
+    h_assert_str(ev, "producer", "motcua-intake");
+    assert_true(json_is_null(json_object_get(ev, "dossier_code")));
+    h_assert_str(ev, "data/source", SOURCE);
+    assert_int_equal(json_array_size(mc_json_at(ev, "data/problems")), 2);
+    p = problem_at(ev, "/channel");
+    assert_non_null(p);
+    assert_non_null(strstr(p, "counter")); /* names the allowed values */
+    p = problem_at(ev, "/procedure_code");
+    assert_non_null(p);
+    assert_non_null(strstr(p, "procedure_code"));
+    json_decref(events);
+    json_decref(doc);
+}
+
+static void test_unknown_procedure_is_rejected(void **state)
+{
+    json_t *doc =
+        submission("INT-UNKNOWN-1", "9.999999", "04807", "2024-03-01T09:00:00+07:00", NULL);
+    json_t *events, *ev;
+    const char *p;
+    (void)state;
+
+    send_submission(doc);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 rejections("INT-UNKNOWN-1") == 1 &&
+                     h_offsets_committed(env, GROUP, "submissions"));
+    assert_int_equal(dossiers("INT-UNKNOWN-1"), 0);
+    events = events_for("submission.rejected", "INT-UNKNOWN-1");
+    assert_int_equal(json_array_size(events), 1);
+    ev = json_object_get(json_array_get(events, 0), "payload");
+    h_assert_schema(ev, "submission-rejected.v1");
+    assert_int_equal(json_array_size(mc_json_at(ev, "data/problems")), 1);
+    p = problem_at(ev, "/procedure_code");
+    assert_non_null(p);
+    assert_non_null(strstr(p, "9.999999"));
+    json_decref(events);
+    json_decref(doc);
+}
+
+/* Bytes that are not JSON go to the dead-letter topic with where they came
+ * from and the original bytes; the partition goes on (same key after it). */
+static void test_not_json_is_dead_lettered(void **state)
+{
+    static const char garbage[] = "{\"source\": \"dvc-hoabinh\", ôi không phải JSON";
+    const char *key = SOURCE "/INT-GARBAGE";
+    json_t *after =
+        submission("INT-AFTER-GARBAGE", "1.001193", "04807", "2024-03-01T09:30:00+07:00", NULL);
+    json_t *all, *mine, *ev;
+    int32_t partition;
+    int64_t offset;
+    char *b64;
+    (void)state;
+
+    h_produce(env, "submissions", key, garbage, strlen(garbage), &partition, &offset);
+    h_produce_json(env, "submissions", key, after, NULL, NULL);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 dossiers("INT-AFTER-GARBAGE") == 1 &&
+                     h_offsets_committed(env, GROUP, "submissions"));
+
+    all = h_read_topic(env, "deadletter", 1, 10000);
+    mine = h_select(all, "key", key);
+    assert_int_equal(json_array_size(mine), 1);
+    ev = json_object_get(json_array_get(mine, 0), "payload");
+    h_assert_schema(ev, "deadletter.v1");
+    h_assert_str(ev, "type", "deadletter");
+    h_assert_str(ev, "producer", "motcua-intake");
+    h_assert_str(ev, "data/consumer", "motcua-intake");
+    h_assert_str(ev, "data/topic", "motcua.submissions");
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/partition")), partition);
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/offset")), offset);
+    assert_true(h_matches("^not JSON", mc_json_str(ev, "data/reason")));
+    h_assert_str(ev, "data/original_text", garbage);
+    b64 = h_base64(garbage, strlen(garbage));
+    h_assert_str(ev, "data/original_base64", b64);
+    free(b64);
+    json_decref(mine);
+    json_decref(all);
+    json_decref(after);
+}
+
+/* Two dossiers the same day at the same commune: -0001 and -0002. */
+static void test_codes_are_consecutive_per_agency_and_day(void **state)
+{
+    json_t *first = submission("INT-SEQ-1", "1.001193", "04813", "2024-03-04T09:00:00+07:00", NULL);
+    json_t *second =
+        submission("INT-SEQ-2", "1.001193", "04813", "2024-03-04T10:00:00+07:00", NULL);
+    char *codes;
+    (void)state;
+
+    send_submission(first);
+    send_submission(second);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, dossiers("INT-SEQ-1") == 1 && dossiers("INT-SEQ-2") == 1);
+    codes = h_sql_text(env,
+                       "SELECT string_agg(code, ',' ORDER BY code) FROM intake.dossier "
+                       "WHERE external_id IN ('INT-SEQ-1', 'INT-SEQ-2')",
+                       NULL);
+    assert_string_equal(codes, "000.48.26.H17-240304-0001,000.48.26.H17-240304-0002");
+    free(codes);
+    json_decref(first);
+    json_decref(second);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_submission_is_received),
+        cmocka_unit_test(test_resent_submission_changes_nothing),
+        cmocka_unit_test(test_invalid_submission_names_every_problem),
+        cmocka_unit_test(test_unknown_procedure_is_rejected),
+        cmocka_unit_test(test_not_json_is_dead_lettered),
+        cmocka_unit_test(test_codes_are_consecutive_per_agency_and_day),
+    };
+    return cmocka_run_group_tests_name("integration: intake", tests, group_setup, group_teardown);
+}

@@ -1,0 +1,285 @@
+/* notify against PostgreSQL and the embedded broker: one apology letter
+ * (Mẫu 04) per breach, redeliveries, delivery receipts, dead letters. */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "motcua/jsonutil.h"
+#include "notify.h"
+
+#define GROUP "motcua-notify"
+#define CODE "000.31.26.H17-240301-0007"
+#define TITLE "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
+
+static struct h_env *env;
+
+/* A deadline event as motcua-deadline publishes it: kind overdue (breach
+ * >= 1, with a new appointment) or warning (breach 0, none). */
+static json_t *deadline_event(const char *code, const char *kind, int breach, const char *rung,
+                              const char *fired_at, const char *new_appointment_at)
+{
+    char id[H_UUID_LEN], type[64];
+    json_t *ev;
+    h_uuid(id);
+    snprintf(type, sizeof type, "dossier.%s", kind);
+    ev = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:i, s:s, s:i, s:s, s:[s], "
+        "s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:n, s:o, s:s, s:n}}",
+        "event_id", id, "type", type, "occurred_at", fired_at, "producer", "motcua-deadline",
+        "dossier_code", code, "data", "kind", kind, "breach", breach, "rung", rung,
+        "deadline_version", 1, "channel", "counter", "notify_channels", "email", "applicant",
+        "kind", "citizen", "name", "Trần Văn Bình", "id_number", "017085001234", "phone",
+        "0987654321", "email", "binh.tran@example.vn", "address",
+        "Tổ 5, phường Phương Lâm, thành phố Hòa Bình", "procedure", "code", "1.001612", "name",
+        "Đăng ký thành lập hộ kinh doanh", "unit", h_unit_json(env, "PTCKH"), "received_at",
+        "2024-03-01T16:00:00+07:00", "receipt_at", "2024-03-01T16:00:00+07:00", "due_at",
+        "2024-03-06T16:00:00+07:00", "rescheduled_due_at", "new_appointment_at",
+        new_appointment_at ? json_string(new_appointment_at) : json_null(), "fired_at", fired_at,
+        "reason");
+    assert_non_null(ev);
+    h_assert_schema(ev, "dossier-deadline.v1");
+    return ev;
+}
+
+static json_t *receipt_event(const char *code, const char *notification_id, const char *status)
+{
+    char id[H_UUID_LEN];
+    json_t *ev;
+    h_uuid(id);
+    ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "event_id", id, "type",
+                   "notification.receipt", "occurred_at", "2024-03-06T16:45:00+07:00", "producer",
+                   "sender-email", "dossier_code", code, "data", "notification_id", notification_id,
+                   "delivery_channel", "email", "status", status, "detail", "250 2.0.0 OK");
+    assert_non_null(ev);
+    h_assert_schema(ev, "notification-receipt.v1");
+    return ev;
+}
+
+static long long letters(const char *code)
+{
+    return h_sql_int(env, "SELECT count(*) FROM notify.letter WHERE dossier_code = $1", code, NULL);
+}
+
+static json_t *letter_events(const char *code)
+{
+    json_t *all = h_read_topic(env, "notifications", 0, 1000);
+    json_t *mine = h_select(all, "payload/dossier_code", code);
+    json_decref(all);
+    return mine;
+}
+
+static void send_deadline_event(const json_t *ev)
+{
+    h_produce_json(env, "dossier.deadlines", mc_json_str(ev, "dossier_code"), ev, NULL, NULL);
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (haystack == NULL || strstr(haystack, needle) == NULL)
+        fail_msg("the letter does not contain \"%s\":\n%s", needle, haystack ? haystack : "(null)");
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if ((env = h_env_new("notify")) == NULL)
+        return -1;
+    h_service_new(env, &mc_notify_def, h_config_new(env, "notify"));
+    h_wait_ready(env, H_JOIN_TIMEOUT_MS);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    h_env_free(env);
+    return 0;
+}
+
+/* A breach becomes one letter, stored and published, in Vietnamese, signed
+ * by the Chairman (the department's signer policy). */
+static void test_overdue_makes_one_apology_letter(void **state)
+{
+    json_t *overdue = deadline_event(CODE, "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
+                                     "2024-03-11T16:30:00+07:00");
+    json_t *events, *ev;
+    const char *body;
+    char *id, *stored_body;
+    (void)state;
+
+    send_deadline_event(overdue);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 letters(CODE) == 1 && h_offsets_committed(env, GROUP, "dossier.deadlines"));
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM notify.letter WHERE dossier_code = $1 AND "
+                               "kind = 'apology' AND breach = 1 AND status = 'sent' AND "
+                               "unit_code = 'PTCKH' AND delivery_channel = 'email' AND "
+                               "new_appointment_at = '2024-03-11T16:30:00+07:00' AND "
+                               "issued_at = '2024-03-06T16:30:00+07:00'",
+                               CODE, NULL),
+                     1);
+    id = h_sql_text(env, "SELECT notification_id::text FROM notify.letter WHERE dossier_code = $1",
+                    CODE, NULL);
+    stored_body =
+        h_sql_text(env, "SELECT body FROM notify.letter WHERE dossier_code = $1", CODE, NULL);
+
+    events = letter_events(CODE);
+    assert_int_equal(json_array_size(events), 1);
+    h_assert_str(json_array_get(events, 0), "key", CODE);
+    ev = json_object_get(json_array_get(events, 0), "payload");
+    h_assert_schema(ev, "notification.v1");
+    h_assert_str(ev, "type", "notification.letter");
+    h_assert_str(ev, "producer", "motcua-notify");
+    h_assert_str(ev, "dossier_code", CODE);
+    h_assert_str(ev, "data/notification_id", id);
+    h_assert_str(ev, "data/kind", "apology");
+    h_assert_str(ev, "data/delivery_channel", "email");
+    h_assert_str(ev, "data/recipient/name", "Trần Văn Bình");
+    h_assert_str(ev, "data/recipient/email", "binh.tran@example.vn");
+    h_assert_str(ev, "data/signer/name", "Nguyễn Văn Thành");
+    h_assert_str(ev, "data/signer/title", "Chủ tịch Ủy ban nhân dân thành phố");
+    h_assert_str(ev, "data/new_appointment_at", "2024-03-11T16:30:00+07:00");
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/breach")), 1);
+    assert_true(h_matches("^[0-9]+/PXL-UBND$", mc_json_str(ev, "data/document_number")));
+    assert_non_null(strstr(mc_json_str(ev, "data/subject"), CODE));
+
+    body = mc_json_str(ev, "data/body");
+    h_assert_str(ev, "data/body", stored_body);
+    assert_contains(body, TITLE);
+    assert_contains(body, CODE);
+    assert_contains(body, "Kính gửi: Ông/Bà Trần Văn Bình");
+    assert_contains(body, "Đăng ký thành lập hộ kinh doanh");
+    assert_contains(body, "16 giờ 00 phút, ngày 06 tháng 3 năm 2024"); /* the missed date */
+    assert_contains(body, "16 giờ 30 phút, ngày 11 tháng 3 năm 2024"); /* the new one */
+    assert_contains(body, "Phòng Tài chính - Kế hoạch");
+    assert_contains(body, "Chủ tịch Ủy ban nhân dân thành phố\n(Đã ký)\nNguyễn Văn Thành");
+    json_decref(events);
+    json_decref(overdue);
+    free(id);
+    free(stored_body);
+}
+
+/* The same overdue event again, the same breach under another event_id,
+ * and a warning: no second letter, no letter for a warning. */
+static void test_redelivered_overdue_makes_no_second_letter(void **state)
+{
+    const char *warned = "000.31.26.H17-240301-0008";
+    json_t *overdue = deadline_event(CODE, "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
+                                     "2024-03-11T16:30:00+07:00");
+    json_t *warning =
+        deadline_event(warned, "warning", 0, "1wd", "2024-03-05T16:00:00+07:00", NULL);
+    json_t *events;
+    (void)state;
+
+    assert_int_equal(letters(CODE), 1); /* from the previous test */
+    send_deadline_event(overdue);
+    send_deadline_event(overdue);
+    send_deadline_event(warning);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, h_offsets_committed(env, GROUP, "dossier.deadlines"));
+    h_pump_for(env, 300);
+
+    assert_int_equal(letters(CODE), 1);
+    assert_int_equal(letters(warned), 0);
+    events = letter_events(CODE);
+    assert_int_equal(json_array_size(events), 1);
+    json_decref(events);
+    events = letter_events(warned);
+    assert_int_equal(json_array_size(events), 0);
+    json_decref(events);
+    json_decref(overdue);
+    json_decref(warning);
+}
+
+/* The sender reports delivery: the letter is delivered, the attempt kept. */
+static void test_delivery_receipt_marks_the_letter(void **state)
+{
+    char *id = h_sql_text(
+        env, "SELECT notification_id::text FROM notify.letter WHERE dossier_code = $1", CODE, NULL);
+    json_t *receipt;
+    (void)state;
+
+    assert_non_null(id);
+    receipt = receipt_event(CODE, id, "delivered");
+    h_produce_json(env, "notification.receipts", CODE, receipt, NULL, NULL);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM notify.letter WHERE notification_id = $1::uuid "
+                           "AND status = 'delivered'",
+                           id, NULL) == 1);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM notify.delivery WHERE notification_id = "
+                               "$1::uuid AND status = 'delivered' AND event_id = $2::uuid AND "
+                               "detail = '250 2.0.0 OK'",
+                               id, mc_json_str(receipt, "event_id"), NULL),
+                     1);
+    json_decref(receipt);
+    free(id);
+}
+
+/* A receipt for a letter notify never wrote goes to the dead letters. */
+static void test_receipt_for_unknown_notification_is_dead_lettered(void **state)
+{
+    char unknown[H_UUID_LEN];
+    json_t *receipt, *all, *mine, *dl;
+    (void)state;
+
+    h_uuid(unknown);
+    receipt = receipt_event(CODE, unknown, "delivered");
+    h_produce_json(env, "notification.receipts", CODE, receipt, NULL, NULL);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, h_offsets_committed(env, GROUP, "notification.receipts"));
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM notify.delivery WHERE notification_id = "
+                               "$1::uuid",
+                               unknown, NULL),
+                     0);
+
+    all = h_read_topic(env, "deadletter", 1, 10000);
+    mine = h_select(all, "payload/data/topic", "motcua.notification.receipts");
+    assert_int_equal(json_array_size(mine), 1);
+    dl = json_object_get(json_array_get(mine, 0), "payload");
+    h_assert_schema(dl, "deadletter.v1");
+    h_assert_str(dl, "producer", "motcua-notify");
+    h_assert_str(dl, "dossier_code", CODE);
+    assert_non_null(strstr(mc_json_str(dl, "data/reason"), unknown));
+    assert_non_null(strstr(mc_json_str(dl, "data/original_text"), unknown));
+    json_decref(mine);
+    json_decref(all);
+    json_decref(receipt);
+}
+
+/* Missing the rescheduled date too is a second breach: a second letter. */
+static void test_second_breach_makes_a_second_letter(void **state)
+{
+    json_t *overdue = deadline_event(CODE, "overdue", 2, "overdue-rescheduled",
+                                     "2024-03-11T16:30:00+07:00", "2024-03-14T16:30:00+07:00");
+    json_t *events, *ev;
+    (void)state;
+
+    send_deadline_event(overdue);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(CODE) == 2);
+    events = letter_events(CODE);
+    assert_int_equal(json_array_size(events), 2);
+    ev = json_object_get(json_array_get(events, 1), "payload");
+    h_assert_schema(ev, "notification.v1");
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/breach")), 2);
+    assert_contains(mc_json_str(ev, "data/body"), "16 giờ 30 phút, ngày 14 tháng 3 năm 2024");
+    assert_contains(mc_json_str(ev, "data/body"), "lần trễ hạn thứ 2");
+    assert_false(strcmp(mc_json_str(ev, "data/document_number"),
+                        mc_json_str(json_array_get(events, 0), "payload/data/document_number")) ==
+                 0);
+    json_decref(events);
+    json_decref(overdue);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_overdue_makes_one_apology_letter),
+        cmocka_unit_test(test_redelivered_overdue_makes_no_second_letter),
+        cmocka_unit_test(test_delivery_receipt_marks_the_letter),
+        cmocka_unit_test(test_receipt_for_unknown_notification_is_dead_lettered),
+        cmocka_unit_test(test_second_breach_makes_a_second_letter),
+    };
+    return cmocka_run_group_tests_name("integration: notify", tests, group_setup, group_teardown);
+}

@@ -1,0 +1,251 @@
+/* The shared service runtime, driven through the intake service: health
+ * endpoints around the group join, the message size limit, and a database
+ * outage in the middle of a batch (no loss, no duplicate, offsets held back
+ * until the database has the batch). */
+#include "harness.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "intake.h"
+#include "motcua/jsonutil.h"
+#include "motcua/pg.h"
+
+#define SOURCE "dvc-hoabinh"
+#define GROUP "motcua-intake"
+#define SIZE_LIMIT 2048
+
+static struct h_env *env;
+static struct mc_service *intake;
+
+static json_t *submission(const char *external_id, const char *received_at)
+{
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "source",
+                            SOURCE, "external_id", external_id, "submitted_at", received_at,
+                            "received_at", received_at, "channel", "counter", "procedure_code",
+                            "1.001193", "ward_code", "04816", "applicant", "kind", "citizen",
+                            "name", "Lò Văn Páo", "id_number", "017099004567");
+    assert_non_null(doc);
+    return doc;
+}
+
+static void send_submission(const json_t *doc)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s/%s", SOURCE, mc_json_str(doc, "external_id"));
+    h_produce_json(env, "submissions", key, doc, NULL, NULL);
+}
+
+static long long dossiers_like(const char *pattern)
+{
+    return h_sql_int(env, "SELECT count(*) FROM intake.dossier WHERE external_id LIKE $1", pattern,
+                     NULL);
+}
+
+static int group_setup(void **state)
+{
+    struct mc_config *cfg;
+    (void)state;
+    if ((env = h_env_new("runtime")) == NULL)
+        return -1;
+    cfg = h_config_new(env, "intake");
+    cfg->message_max_bytes = SIZE_LIMIT;
+    intake = h_service_new(env, &mc_intake_def, cfg);
+    return 0; /* the first test watches the group join */
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    h_env_free(env);
+    return 0;
+}
+
+/* /livez answers at once; /readyz only after the consumer joined its group
+ * and caught up; /metrics has the service's counters. */
+static void test_readyz_after_group_join(void **state)
+{
+    int port = mc_service_http_port(intake);
+    char body[4096];
+    (void)state;
+
+    assert_true(port > 0);
+    assert_false(mc_service_ready(intake));
+    assert_int_equal(h_http_get(env, port, "/livez", body, sizeof body), 200);
+    assert_int_equal(h_http_get(env, port, "/readyz", body, sizeof body), 503);
+    assert_non_null(strstr(body, GROUP)); /* "not yet a member of consumer group motcua-intake" */
+
+    h_wait_ready(env, H_JOIN_TIMEOUT_MS);
+    assert_int_equal(h_http_get(env, port, "/readyz", body, sizeof body), 200);
+    assert_int_equal(h_http_get(env, port, "/metrics", body, sizeof body), 200);
+    assert_non_null(strstr(body, "motcua_intake_messages_total"));
+    assert_int_equal(h_http_get(env, port, "/nothing-here", body, sizeof body), 404);
+}
+
+/* A message over MOTCUA_MESSAGE_MAX_BYTES is dead-lettered whole, with the
+ * size in the reason, and is not applied even though it is valid. */
+static void test_oversized_message_is_dead_lettered(void **state)
+{
+    json_t *doc = submission("INT-BIG-1", "2024-03-07T08:00:00+07:00");
+    const char *key = SOURCE "/INT-BIG-1";
+    char *text, *b64, reason[128];
+    char summary[4001];
+    json_t *all, *mine, *dl;
+    int32_t partition;
+    int64_t offset;
+    (void)state;
+
+    memset(summary, 'x', sizeof summary - 1);
+    summary[sizeof summary - 1] = '\0';
+    json_object_set_new(doc, "summary", json_string(summary));
+    text = json_dumps(doc, JSON_COMPACT);
+    assert_true(strlen(text) > SIZE_LIMIT);
+    h_produce(env, "submissions", key, text, strlen(text), &partition, &offset);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, h_offsets_committed(env, GROUP, "submissions"));
+    assert_int_equal(dossiers_like("INT-BIG-%"), 0);
+
+    all = h_read_topic(env, "deadletter", 1, 10000);
+    mine = h_select(all, "key", key);
+    assert_int_equal(json_array_size(mine), 1);
+    dl = json_object_get(json_array_get(mine, 0), "payload");
+    h_assert_schema(dl, "deadletter.v1");
+    snprintf(reason, sizeof reason, "message of %zu bytes exceeds the limit of %d bytes",
+             strlen(text), SIZE_LIMIT);
+    h_assert_str(dl, "data/reason", reason);
+    h_assert_str(dl, "data/topic", "motcua.submissions");
+    assert_int_equal(json_integer_value(mc_json_at(dl, "data/partition")), partition);
+    assert_int_equal(json_integer_value(mc_json_at(dl, "data/offset")), offset);
+    h_assert_str(dl, "data/original_text", text);
+    b64 = h_base64(text, strlen(text));
+    h_assert_str(dl, "data/original_base64", b64);
+    free(b64);
+    free(text);
+    json_decref(mine);
+    json_decref(all);
+    json_decref(doc);
+}
+
+/* Waits for intake's backend to block on a lock, then takes the database
+ * away: no new connections, and that backend terminated mid-transaction. */
+struct outage {
+    struct h_env *env;
+    int killed_waiting; /* the terminated backend was inside the batch */
+    char err[512];
+};
+
+static void *outage_thread(void *arg)
+{
+    struct outage *o = arg;
+    PGconn *conn = mc_pg_connect(o->env->admin_url, "motcua-test-outage", o->err, sizeof o->err);
+    const char *params[1] = {o->env->dbname};
+    char sql[256];
+    if (conn == NULL)
+        return NULL;
+    for (int i = 0; i < 3000 && !o->killed_waiting; i++) {
+        PGresult *res = mc_pg_query(conn,
+                                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND "
+                                    "application_name = 'motcua-intake' AND wait_event_type = "
+                                    "'Lock'",
+                                    1, params, o->err, sizeof o->err);
+        if (res == NULL)
+            break;
+        if (atoi(PQgetvalue(res, 0, 0)) > 0)
+            o->killed_waiting = 1;
+        PQclear(res);
+        if (!o->killed_waiting)
+            usleep(10000);
+    }
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", o->env->dbname);
+    if (mc_pg_exec(conn, sql, 0, NULL, o->err, sizeof o->err) != 0 ||
+        mc_pg_exec(conn,
+                   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 "
+                   "AND application_name = 'motcua-intake'",
+                   1, params, o->err, sizeof o->err) != 0)
+        o->killed_waiting = 0;
+    PQfinish(conn);
+    return NULL;
+}
+
+/* The database goes away while a batch of three submissions is half
+ * applied: the step fails, keeps failing while the database refuses
+ * connections (not ready, offsets not committed), then the same batch is
+ * applied once: three dossiers numbered without a gap, three events. */
+static void test_database_outage_applies_the_batch_exactly_once(void **state)
+{
+    static const char *const ids[3] = {"INT-OUT-1", "INT-OUT-2", "INT-OUT-3"};
+    struct outage o;
+    pthread_t thread;
+    json_t *all;
+    char sql[256], *codes;
+    int processed, rc = 0, failures = 0;
+    (void)state;
+
+    memset(&o, 0, sizeof o);
+    o.env = env;
+    h_wait_ready(env, H_JOIN_TIMEOUT_MS);
+    /* Hold the code sequence so the batch blocks half-way through. */
+    h_sql_exec(env, "BEGIN", NULL);
+    h_sql_exec(env, "LOCK TABLE intake.code_sequence IN EXCLUSIVE MODE", NULL);
+    for (int i = 0; i < 3; i++) {
+        json_t *doc = submission(ids[i], "2024-03-07T09:00:00+07:00");
+        send_submission(doc);
+        json_decref(doc);
+    }
+    assert_int_equal(pthread_create(&thread, NULL, outage_thread, &o), 0);
+    for (int i = 0; i < 3000 && rc == 0; i++) {
+        rc = mc_service_step(intake, &processed); /* blocks on the lock until killed */
+        usleep(10000);
+    }
+    pthread_join(thread, NULL);
+    h_sql_exec(env, "ROLLBACK", NULL);
+    assert_int_not_equal(rc, 0);
+    if (!o.killed_waiting)
+        fail_msg("the outage did not hit a batch in progress: %s", o.err);
+
+    /* While the database refuses connections: failures, not ready, nothing
+     * applied and no offset committed past the batch. */
+    env->tolerate_failures = 1;
+    env->failures = 0;
+    h_pump_for(env, 2500);
+    failures = env->failures;
+    assert_true(failures >= 2);
+    assert_false(mc_service_ready(intake));
+    assert_int_equal(dossiers_like("INT-OUT-%"), 0);
+    assert_false(h_offsets_committed(env, GROUP, "submissions"));
+
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", env->dbname);
+    h_admin_exec(env, sql, NULL);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 dossiers_like("INT-OUT-%") == 3 && mc_service_ready(intake) &&
+                     h_offsets_committed(env, GROUP, "submissions"));
+    env->tolerate_failures = 0;
+    h_pump_for(env, 500);
+
+    assert_int_equal(dossiers_like("INT-OUT-%"), 3);
+    codes = h_sql_text(env,
+                       "SELECT string_agg(code, ',' ORDER BY code) FROM intake.dossier "
+                       "WHERE external_id LIKE 'INT-OUT-%'",
+                       NULL);
+    assert_string_equal(codes, "000.49.26.H17-240307-0001,000.49.26.H17-240307-0002,"
+                               "000.49.26.H17-240307-0003");
+    free(codes);
+    all = h_read_topic(env, "dossier.received", 3, 10000);
+    for (int i = 0; i < 3; i++) {
+        json_t *mine = h_select(all, "payload/data/external_id", ids[i]);
+        assert_int_equal(json_array_size(mine), 1);
+        json_decref(mine);
+    }
+    json_decref(all);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_readyz_after_group_join),
+        cmocka_unit_test(test_oversized_message_is_dead_lettered),
+        cmocka_unit_test(test_database_outage_applies_the_batch_exactly_once),
+    };
+    return cmocka_run_group_tests_name("integration: runtime", tests, group_setup, group_teardown);
+}
