@@ -34,6 +34,7 @@ CREATE INDEX ON intake.dossier (received_at);
 
 CREATE TABLE intake.rejection (
     id          bigserial PRIMARY KEY,
+    read_from   text NOT NULL UNIQUE,      -- topic/partition/offset: a redelivery is a no-op
     source      text,
     external_id text,
     problems    jsonb NOT NULL,

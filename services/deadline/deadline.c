@@ -186,8 +186,8 @@ static int plan(const struct deadline *d, const struct clock *c, struct item *it
                                          total * r->n / 100);
         } else {
             at = mc_calendar_receipt_at(cal, mc_vn_day_start(mc_vn_day(target)));
-            if (at >= target)
-                continue;
+            if (at >= target || at <= c->receipt_at)
+                continue; /* due the day it was received: nothing to warn of */
         }
         snprintf(items[n].rung, sizeof items[n].rung, "%s", r->name);
         items[n].overdue = 0;

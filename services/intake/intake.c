@@ -65,32 +65,43 @@ static int reject(struct mc_service *svc, PGconn *conn, struct intake *in, const
 {
     const char *source = mc_json_str(msg->doc, "source");
     const char *external_id = mc_json_str(msg->doc, "external_id");
-    const char *params[3];
-    char seed[256], key[400], *ptext;
-    int rc;
+    const char *params[4];
+    char seed[256], key[400], where[320], *ptext;
+    PGresult *res;
+    int fresh;
     json_t *data;
 
     if (source && strlen(source) > 64)
         source = NULL;
     if (external_id && strlen(external_id) > 128)
         external_id = NULL;
+    snprintf(where, sizeof where, "%s%s/%d/%lld", mc_service_config(svc)->topic_prefix, msg->topic,
+             (int)msg->partition, (long long)msg->offset);
     if (source && external_id)
         snprintf(key, sizeof key, "%s/%s", source, external_id);
     else /* where the submission was read, as the AsyncAPI document says */
-        snprintf(key, sizeof key, "%s%s/%d/%lld", mc_service_config(svc)->topic_prefix, msg->topic,
-                 (int)msg->partition, (long long)msg->offset);
+        snprintf(key, sizeof key, "%s", where);
     ptext = json_dumps(problems, JSON_COMPACT);
     params[0] = source;
     params[1] = external_id;
     params[2] = ptext;
-    rc = mc_pg_exec(conn,
-                    "INSERT INTO intake.rejection (source, external_id, problems) "
-                    "VALUES ($1, $2, $3::jsonb)",
-                    3, params, err, errlen);
+    params[3] = where;
+    /* Keyed by where it was read: a redelivered submission is answered once. */
+    res = mc_pg_query(conn,
+                      "INSERT INTO intake.rejection (source, external_id, problems, read_from) "
+                      "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (read_from) DO NOTHING "
+                      "RETURNING 1",
+                      4, params, err, errlen);
     free(ptext);
-    if (rc) {
+    if (res == NULL) {
         json_decref(problems);
-        return rc;
+        return MC_EDB;
+    }
+    fresh = PQntuples(res);
+    PQclear(res);
+    if (!fresh) {
+        json_decref(problems);
+        return 0;
     }
     data = json_pack("{s:o, s:o, s:o}", "source", mc_json_str_or_null(source), "external_id",
                      mc_json_str_or_null(external_id), "problems", problems);
