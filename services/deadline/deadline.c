@@ -848,17 +848,20 @@ int mc_deadline_recompute(PGconn *conn, const struct mc_config *cfg, int *moved,
         mc_instant new_due =
             legal_due(d, col_time(res, i, 2), PQgetvalue(res, i, 1), atoll(PQgetvalue(res, i, 3)));
         char t1[MC_RFC3339_LEN], t2[MC_RFC3339_LEN], reason[256], seed[256];
-        const char *params[3] = {code, t1, t2};
+        const char *params[2] = {code, t1};
         struct clock c;
         if (new_due == 0 || new_due == old_due)
             continue;
         fmt_time(new_due, t1);
-        fmt_time(now, t2);
+        /* armed_at is kept: what fired stays fired (fired_through), and an
+         * item of the new version that is already due (a due date moved
+         * earlier) fires at the next sweep instead of never. The wall clock
+         * is not the services' clock under MOTCUA_CLOCK=topic. */
         if ((rc = mc_pg_exec(conn,
                              "UPDATE deadline.clock SET due_at = $2, deadline_version = "
-                             "deadline_version + 1, armed_at = $3, updated_at = now() "
+                             "deadline_version + 1, updated_at = now() "
                              "WHERE dossier_code = $1",
-                             3, params, err, errlen)) != 0 ||
+                             2, params, err, errlen)) != 0 ||
             (rc = load_clock(conn, code, &c, err, errlen)) < 0 ||
             (rc = rearm(conn, d, &c, err, errlen)) != 0)
             break;
