@@ -76,3 +76,12 @@ const char *mc_pg_value(const PGresult *res, int row, int col)
         return NULL;
     return PQgetvalue(res, row, col);
 }
+
+int mc_lock_dossier(PGconn *conn, const char *scope, const char *code, char *err, size_t errlen)
+{
+    const char *params[2] = {scope, code};
+    if (code == NULL)
+        return 0;
+    return mc_pg_exec(conn, "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2))", 2, params,
+                      err, errlen);
+}

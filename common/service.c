@@ -16,6 +16,7 @@
 #include "motcua/pg.h"
 
 #define RELAY_MAX 1000
+#define RELAY_ROUNDS 10 /* relay batches per loop turn */
 #define BACKOFF_MAX_MS 5000
 #define IDLE_RELAY_MS 1000 /* look for rows left by a crash this often */
 
@@ -63,6 +64,20 @@ static uint64_t now_ms(void)
 
 /* ---- Kafka group membership ---------------------------------------------- */
 
+static void drop_revoked(struct mc_service *svc, const rd_kafka_topic_partition_list_t *parts)
+{
+    int kept = 0;
+    for (int i = 0; i < svc->nbatch; i++) {
+        rd_kafka_message_t *m = svc->batch[i];
+        if (rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt), m->partition) !=
+            NULL)
+            rd_kafka_message_destroy(m);
+        else
+            svc->batch[kept++] = m;
+    }
+    svc->nbatch = kept;
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -79,7 +94,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
         svc->joined = 1;
     } else {
         mc_log_kv(MC_LOG_INFO, "partitions revoked", "count", n, NULL);
-        /* No batch is ever in flight during a poll, so nothing to finish. */
+        /* A batch being gathered may hold messages of these partitions: their
+         * new owner reads them again, so they must not be applied here. */
+        drop_revoked(svc, parts);
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
         else
@@ -177,8 +194,13 @@ static int apply_one(struct mc_service *svc, rd_kafka_message_t *m, char *err, s
     }
     reason[0] = '\0';
     if (m->len > (size_t)svc->cfg->message_max_bytes) {
-        snprintf(reason, sizeof reason, "message of %zu bytes exceeds the limit of %d bytes",
+        snprintf(reason, sizeof reason,
+                 "message of %zu bytes exceeds the limit of %d bytes; its bytes stay on the "
+                 "topic at this offset",
                  m->len, svc->cfg->message_max_bytes);
+        /* Copying it into the dead letter could exceed the broker's limit. */
+        msg.payload = NULL;
+        msg.len = 0;
     } else if (m->payload == NULL ||
                (doc = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
         snprintf(reason, sizeof reason, "not JSON: %s (line %d, column %d)",
@@ -302,13 +324,15 @@ static void fail(struct mc_service *svc, const char *what, const char *err)
 static int relay(struct mc_service *svc, char *err, size_t errlen)
 {
     int published, more, rc;
+    int rounds = 0;
+    /* Bounded, so HTTP and signals are served during a large backlog. */
     do {
         rc = mc_outbox_relay(svc->conn, svc->producer, svc->def->schema, RELAY_MAX, &published,
                              &more, err, errlen);
         mc_metric_add(svc->m_published, published);
-    } while (rc == 0 && more);
+    } while (rc == 0 && more && ++rounds < RELAY_ROUNDS);
     if (rc == 0)
-        svc->outbox_dirty = 0;
+        svc->outbox_dirty = more;
     svc->next_relay = now_ms() + IDLE_RELAY_MS;
     return rc;
 }
@@ -353,12 +377,8 @@ int mc_service_step(struct mc_service *svc, int *processed)
         *processed = svc->nbatch;
         free_batch(svc);
     }
-    if (svc->outbox_dirty || t >= svc->next_relay) {
-        if ((rc = relay(svc, err, sizeof err)) != 0) {
-            fail(svc, "outbox relay failed; it will be retried", err);
-            return rc;
-        }
-    }
+    /* Periodic work runs before the relay, so a relay that keeps failing
+     * (broker down) does not also stop the deadline sweep. */
     if (svc->def->work_cb && (*processed > 0 || t >= svc->next_work)) {
         int64_t next_ms = 1000;
         if ((rc = svc->def->work_cb(svc, svc->conn, &next_ms, svc->state)) != 0) {
@@ -366,7 +386,9 @@ int mc_service_step(struct mc_service *svc, int *processed)
             return rc;
         }
         svc->next_work = now_ms() + (uint64_t)(next_ms > 0 ? next_ms : 0);
-        if (svc->outbox_dirty && (rc = relay(svc, err, sizeof err)) != 0) {
+    }
+    if (svc->outbox_dirty || t >= svc->next_relay) {
+        if ((rc = relay(svc, err, sizeof err)) != 0) {
             fail(svc, "outbox relay failed; it will be retried", err);
             return rc;
         }
@@ -664,12 +686,16 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     json_object_set_new(data, "offset", json_integer(msg->offset));
     json_object_set_new(data, "reason", json_string(reason));
     /* json_stringn returns NULL unless the bytes are valid UTF-8. */
-    text = msg->payload ? json_stringn(msg->payload, msg->len) : NULL;
+    text = msg->payload && memchr(msg->payload, 0, msg->len) == NULL
+               ? json_stringn(msg->payload, msg->len)
+               : NULL; /* PostgreSQL's jsonb refuses \u0000 */
     json_object_set_new(data, "original_text", text ? text : json_null());
     json_object_set_new(data, "original_base64", json_string(b64));
     free(b64);
     snprintf(seed, sizeof seed, "deadletter/%s/%s", svc->producer_name, where);
-    mc_log_kv(MC_LOG_WARN, "dead letter", "topic", topic, "reason", reason, NULL);
+    /* The reason may quote the message (a parser's "near '...'"), so the
+     * log names only where it was read; the dead letter has the rest. */
+    mc_log_kv(MC_LOG_WARN, "dead letter", "from", where, NULL);
     /* Only a well-formed dossier code goes in the envelope; the key falls
      * back to where the message was read. */
     return mc_service_emit(svc, conn, "deadletter", msg->key ? msg->key : where, "deadletter",

@@ -25,6 +25,12 @@ int mc_pg_alive(PGconn *conn);
 /* The SQLSTATE of the last failed result in err form ("23505"), or "" */
 const char *mc_pg_last_sqlstate(void);
 
+/* Serialises, until the end of the transaction, everything done for one
+ * dossier under scope ("deadline") across instances: a consumer that parks an
+ * early update and one that applies the dossier cannot miss each other.
+ * code NULL: no lock. Returns 0 or MC_EDB. */
+int mc_lock_dossier(PGconn *conn, const char *scope, const char *code, char *err, size_t errlen);
+
 /* Text of column col of row 0, or NULL when there is no row or it is NULL. */
 const char *mc_pg_value(const PGresult *res, int row, int col);
 

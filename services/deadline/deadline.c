@@ -22,6 +22,7 @@
 #define CATALOG_MAX_AGE_S 60
 #define TOPIC_CLOCK_POLL_MS 50
 #define WALL_SWEEP_MAX_SLEEP_MS 60000 /* NOTIFY wakes us earlier */
+#define SWEEP_ROUNDS 10               /* claim transactions per loop turn */
 #define OPEN_COUNT_EVERY_S 60         /* counting open clocks scans them all */
 #define MAX_RUNGS 8
 #define MAX_ITEMS (MAX_RUNGS + 2)
@@ -649,6 +650,9 @@ static int deadline_handle(struct mc_service *svc, PGconn *conn, const struct mc
     int rc;
     if ((rc = mc_catalog_maybe_reload(&d->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
         return rc;
+    if ((rc = mc_lock_dossier(conn, "deadline", mc_json_str(msg->doc, "dossier_code"), err,
+                              errlen)) != 0)
+        return rc;
     if (strcmp(msg->topic, "dossier.received") == 0)
         return on_received(d, conn, msg, err, errlen);
     if (strcmp(msg->topic, "dossier.assigned") == 0)
@@ -739,7 +743,7 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
     const char *params[2] = {nowtext, limit};
     mc_instant now;
     PGresult *res;
-    int n, rc = 0;
+    int n, rc = 0, rounds = 0;
 
     if (mc_service_now(svc, &now) != 0) {
         *next_ms = TOPIC_CLOCK_POLL_MS; /* no tick yet */
@@ -771,7 +775,11 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
             goto rollback;
         if ((rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, sizeof err)) != 0)
             goto fail;
-    } while (n == cfg->sweep_max);
+    } while (n == cfg->sweep_max && ++rounds < SWEEP_ROUNDS);
+    if (n == cfg->sweep_max) {
+        *next_ms = 0; /* more is due: come back after serving the loop */
+        return 0;
+    }
     mc_metric_set(d->m_swept, (double)now);
 
     /* Sleep until the earliest next fire (wall clock; NOTIFY wakes us for an

@@ -254,15 +254,25 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     params[12] = dur_text;
     params[13] = mc_json_str(rule_set, "code");
     params[14] = subtext;
-    rc = mc_pg_exec(conn,
-                    "INSERT INTO intake.dossier (code, source, external_id, channel, "
-                    "procedure_code, ward_code, reception_point, receiving_agency, submitted_at, "
-                    "received_at, receipt_at, due_at, statutory_time, rule_set, submission) "
-                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15::jsonb)",
-                    15, params, err, errlen);
+    /* The check above may race with a copy read by another instance during
+     * a rebalance: the unique key settles it, and the loser creates nothing
+     * (its sequence number is a tolerated gap). */
+    res = mc_pg_query(conn,
+                      "INSERT INTO intake.dossier (code, source, external_id, channel, "
+                      "procedure_code, ward_code, reception_point, receiving_agency, submitted_at, "
+                      "received_at, receipt_at, due_at, statutory_time, rule_set, submission) "
+                      "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15::jsonb) "
+                      "ON CONFLICT (source, external_id) DO NOTHING RETURNING 1",
+                      15, params, err, errlen);
     free(subtext);
-    if (rc)
-        return rc;
+    if (res == NULL)
+        return MC_EDB;
+    rc = PQntuples(res);
+    PQclear(res);
+    if (rc == 0) {
+        mc_metric_add(in->m_duplicates, 1);
+        return 0;
+    }
 
     data = json_pack(
         "{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:o, s:s, s:o, s:o, s:o, s:o, "

@@ -56,8 +56,11 @@ static char *vn_datetime(mc_instant t, char *buf, size_t len)
     int y, m, d;
     int64_t sod = ((local % 86400) + 86400) % 86400;
     mc_civil_from_days(mc_vn_day(t), &y, &m, &d);
-    snprintf(buf, len, "%02d giờ %02d phút, ngày %02d tháng %d năm %d", (int)(sod / 3600),
-             (int)(sod / 60 % 60), d, m, y);
+    /* Decree 30/2020: months 1 and 2 are written "01", "02". */
+    snprintf(buf, len,
+             m < 3 ? "%02d giờ %02d phút, ngày %02d tháng %02d năm %d"
+                   : "%02d giờ %02d phút, ngày %02d tháng %d năm %d",
+             (int)(sod / 3600), (int)(sod / 60 % 60), d, m, y);
     return buf;
 }
 
@@ -66,7 +69,7 @@ static char *vn_date(mc_instant t, char *buf, size_t len)
 {
     int y, m, d;
     mc_civil_from_days(mc_vn_day(t), &y, &m, &d);
-    snprintf(buf, len, "%02d tháng %d năm %d", d, m, y);
+    snprintf(buf, len, m < 3 ? "%02d tháng %02d năm %d" : "%02d tháng %d năm %d", d, m, y);
     return buf;
 }
 

@@ -133,13 +133,21 @@ static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
     /* Transfers that arrived before the dossier now apply, in arrival order. */
     params[0] = code;
     if ((res = mc_pg_query(conn,
-                           "DELETE FROM routing.parked WHERE dossier_code = $1 "
-                           "RETURNING payload::text, parked_at",
+                           "WITH d AS (DELETE FROM routing.parked WHERE dossier_code = $1 "
+                           "RETURNING payload) SELECT payload::text FROM d ORDER BY "
+                           "(payload->>'occurred_at')::timestamptz, payload->>'event_id'",
                            1, params, err, errlen)) == NULL)
         return MC_EDB;
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         json_t *ev = json_loads(PQgetvalue(res, i, 0), 0, NULL);
         rc = apply_transfer(svc, conn, r, ev, err, errlen);
+        if (rc == MC_EINVAL) {
+            /* Its target left the catalog meanwhile: the dossier stays where
+             * the rules put it, and is not dead-lettered for a transfer. */
+            mc_log_kv(MC_LOG_WARN, "parked transfer skipped", "dossier_code", code, "reason", err,
+                      NULL);
+            rc = 0;
+        }
         json_decref(ev);
     }
     PQclear(res);
@@ -217,6 +225,9 @@ static int router_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     int rc;
 
     if ((rc = mc_catalog_maybe_reload(&r->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
+        return rc;
+    if ((rc = mc_lock_dossier(conn, "router", mc_json_str(msg->doc, "dossier_code"), err,
+                              errlen)) != 0)
         return rc;
     if (strcmp(msg->topic, "dossier.received") == 0)
         return on_received(svc, conn, r, msg, err, errlen);

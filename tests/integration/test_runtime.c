@@ -84,13 +84,13 @@ static void test_readyz_after_group_join(void **state)
     assert_int_equal(h_http_get(env, port, "/nothing-here", body, sizeof body), 404);
 }
 
-/* A message over MOTCUA_MESSAGE_MAX_BYTES is dead-lettered whole, with the
- * size in the reason, and is not applied even though it is valid. */
+/* A message over MOTCUA_MESSAGE_MAX_BYTES is dead-lettered with the size in
+ * the reason, without its bytes, and is not applied even though it is valid. */
 static void test_oversized_message_is_dead_lettered(void **state)
 {
     json_t *doc = submission("INT-BIG-1", "2024-03-07T08:00:00+07:00");
     const char *key = SOURCE "/INT-BIG-1";
-    char *text, *b64, reason[128];
+    char *text, reason[256];
     char summary[4001];
     json_t *all, *mine, *dl;
     int32_t partition;
@@ -111,20 +111,56 @@ static void test_oversized_message_is_dead_lettered(void **state)
     assert_int_equal(json_array_size(mine), 1);
     dl = json_object_get(json_array_get(mine, 0), "payload");
     h_assert_schema(dl, "deadletter.v1");
-    snprintf(reason, sizeof reason, "message of %zu bytes exceeds the limit of %d bytes",
+    snprintf(reason, sizeof reason,
+             "message of %zu bytes exceeds the limit of %d bytes; its bytes stay on the topic at "
+             "this offset",
              strlen(text), SIZE_LIMIT);
     h_assert_str(dl, "data/reason", reason);
     h_assert_str(dl, "data/topic", "motcua.submissions");
     assert_int_equal(json_integer_value(mc_json_at(dl, "data/partition")), partition);
     assert_int_equal(json_integer_value(mc_json_at(dl, "data/offset")), offset);
-    h_assert_str(dl, "data/original_text", text);
-    b64 = h_base64(text, strlen(text));
+    /* An oversized message is not copied (it could exceed the broker's own
+     * limit); the dead letter says where it stays. */
+    assert_true(json_is_null(mc_json_at(dl, "data/original_text")));
+    h_assert_str(dl, "data/original_base64", "");
+    free(text);
+    json_decref(mine);
+    json_decref(all);
+    json_decref(doc);
+}
+
+/* A JSON message followed by a NUL byte (a portal that sent sizeof bytes)
+ * is dead-lettered with its original bytes in base64 (PostgreSQL cannot
+ * store the NUL as text) and does not block the submission after it. */
+static void test_nul_byte_does_not_block_the_partition(void **state)
+{
+    json_t *doc = submission("INT-NUL-1", "2024-03-08T09:00:00+07:00");
+    json_t *next = submission("INT-NUL-2", "2024-03-08T09:05:00+07:00");
+    const char *key = SOURCE "/INT-NUL-1";
+    char *text = json_dumps(doc, JSON_COMPACT), *b64;
+    size_t len = strlen(text) + 1; /* the terminating NUL goes out too */
+    json_t *all, *mine, *dl;
+    (void)state;
+
+    h_produce(env, "submissions", key, text, len, NULL, NULL);
+    send_submission(next);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, dossiers_like("INT-NUL-2") == 1);
+    assert_int_equal(dossiers_like("INT-NUL-1"), 0);
+
+    all = h_read_topic(env, "deadletter", 1, 10000);
+    mine = h_select(all, "key", key);
+    assert_int_equal(json_array_size(mine), 1);
+    dl = json_object_get(json_array_get(mine, 0), "payload");
+    h_assert_schema(dl, "deadletter.v1");
+    assert_true(json_is_null(mc_json_at(dl, "data/original_text")));
+    b64 = h_base64(text, len);
     h_assert_str(dl, "data/original_base64", b64);
     free(b64);
     free(text);
     json_decref(mine);
     json_decref(all);
     json_decref(doc);
+    json_decref(next);
 }
 
 /* Waits for intake's backend to block on a lock, then takes the database
@@ -245,6 +281,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readyz_after_group_join),
         cmocka_unit_test(test_oversized_message_is_dead_lettered),
+        cmocka_unit_test(test_nul_byte_does_not_block_the_partition),
         cmocka_unit_test(test_database_outage_applies_the_batch_exactly_once),
     };
     return cmocka_run_group_tests_name("integration: runtime", tests, group_setup, group_teardown);
