@@ -9,6 +9,11 @@
 #include "motcua/pg.h"
 #include "motcua/timeutil.h"
 
+struct unit_calendar {
+    char *unit_code;
+    struct mc_calendar *calendar;
+};
+
 struct mc_catalog {
     json_t *procedures; /* code -> row */
     json_t *units;      /* code -> row */
@@ -16,6 +21,8 @@ struct mc_catalog {
     json_t *rule_sets;  /* array of rows */
     json_t *rules;      /* array of rows */
     struct mc_calendar *calendar;
+    struct unit_calendar *unit_calendars; /* units with hours or days of their own */
+    int nunit_calendars;
     time_t loaded_at;
 };
 
@@ -38,6 +45,32 @@ static int load_rows(PGconn *conn, const char *sql, json_t *into, char *err, siz
             json_object_set_new(into, PQgetvalue(res, i, 0), row);
         else
             json_array_append_new(into, row);
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* One calendar per unit that has office hours or days of its own. */
+static int load_unit_calendars(struct mc_catalog *cat, PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *res = mc_pg_query(conn,
+                                "SELECT agency_code FROM catalog.calendar_day WHERE agency_code "
+                                "IS NOT NULL UNION SELECT agency_code FROM catalog.office_hours "
+                                "WHERE agency_code IS NOT NULL ORDER BY 1",
+                                0, NULL, err, errlen);
+    int n;
+    if (res == NULL)
+        return MC_EDB;
+    n = PQntuples(res);
+    cat->unit_calendars = mc_xcalloc((size_t)n + 1, sizeof *cat->unit_calendars);
+    for (int i = 0; i < n; i++) {
+        struct unit_calendar *uc = &cat->unit_calendars[cat->nunit_calendars++];
+        uc->unit_code = mc_xstrdup(PQgetvalue(res, i, 0));
+        uc->calendar = mc_calendar_new(NULL);
+        if (mc_calendar_load(uc->calendar, conn, uc->unit_code, err, errlen) != 0) {
+            PQclear(res);
+            return MC_EDB;
+        }
     }
     PQclear(res);
     return 0;
@@ -75,7 +108,8 @@ struct mc_catalog *mc_catalog_load(PGconn *conn, char *err, size_t errlen)
                             json_string(PQgetvalue(res, i, 1)));
     PQclear(res);
     cat->calendar = mc_calendar_new(NULL);
-    if (mc_calendar_load(cat->calendar, conn, NULL, err, errlen) != 0)
+    if (mc_calendar_load(cat->calendar, conn, NULL, err, errlen) != 0 ||
+        load_unit_calendars(cat, conn, err, errlen) != 0)
         goto fail;
     cat->loaded_at = time(NULL);
     return cat;
@@ -94,6 +128,11 @@ void mc_catalog_free(struct mc_catalog *cat)
     json_decref(cat->rule_sets);
     json_decref(cat->rules);
     mc_calendar_free(cat->calendar);
+    for (int i = 0; i < cat->nunit_calendars; i++) {
+        free(cat->unit_calendars[i].unit_code);
+        mc_calendar_free(cat->unit_calendars[i].calendar);
+    }
+    free(cat->unit_calendars);
     free(cat);
 }
 
@@ -185,4 +224,23 @@ const char *mc_catalog_route(const struct mc_catalog *cat, const char *procedure
 const struct mc_calendar *mc_catalog_calendar(const struct mc_catalog *cat)
 {
     return cat->calendar;
+}
+
+const struct mc_calendar *mc_catalog_calendar_for(const struct mc_catalog *cat,
+                                                  const char *unit_code)
+{
+    for (int i = 0; unit_code && i < cat->nunit_calendars; i++)
+        if (strcmp(cat->unit_calendars[i].unit_code, unit_code) == 0)
+            return cat->unit_calendars[i].calendar;
+    return cat->calendar;
+}
+
+const json_t *mc_catalog_receiving_unit(const struct mc_catalog *cat, const char *reception_point,
+                                        const char *ward_code, const char *procedure_level)
+{
+    if (reception_point)
+        return mc_catalog_unit(cat, reception_point);
+    if (procedure_level && strcmp(procedure_level, "district") != 0)
+        return mc_catalog_unit(cat, ward_code);
+    return mc_catalog_unit(cat, mc_catalog_setting(cat, "default_reception", NULL));
 }

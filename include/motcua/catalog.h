@@ -39,4 +39,17 @@ const char *mc_catalog_route(const struct mc_catalog *cat, const char *procedure
 /* The city-wide working calendar (borrowed). */
 const struct mc_calendar *mc_catalog_calendar(const struct mc_catalog *cat);
 
+/* The working calendar of a unit (its own office hours and days in
+ * catalog.office_hours / catalog.calendar_day, agency_code = the unit's
+ * code), or the city's when it has none or unit_code is NULL. Borrowed. */
+const struct mc_calendar *mc_catalog_calendar_for(const struct mc_catalog *cat,
+                                                  const char *unit_code);
+
+/* The unit whose one-stop desk received a dossier: the reception point when
+ * given; otherwise the ward's desk for commune-level procedures and the
+ * city's default reception (setting default_reception) for the others.
+ * Its calendar starts the dossier's clock. NULL when none is configured. */
+const json_t *mc_catalog_receiving_unit(const struct mc_catalog *cat, const char *reception_point,
+                                        const char *ward_code, const char *procedure_level);
+
 #endif

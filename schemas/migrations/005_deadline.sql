@@ -16,6 +16,7 @@ CREATE TABLE deadline.clock (
     rule_set           text,
     supplement_policy  text CHECK (supplement_policy IN ('pause', 'restart')),
     statutory_time     text,                            -- e.g. 5wd
+    calendar_unit      text,                            -- whose working calendar counts (receiving desk)
     received_at        timestamptz,
     receipt_at         timestamptz,
     original_due_at    timestamptz,                     -- fixed at receipt, for the record

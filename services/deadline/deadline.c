@@ -49,6 +49,7 @@ struct deadline {
 /* A clock row as the planner sees it (instants in Unix seconds, 0 = NULL). */
 struct clock {
     char code[96];
+    char calendar_unit[64];
     char state[16];
     int received, version, breaches;
     mc_instant receipt_at, due_at, rescheduled_due_at, armed_at, fired_through;
@@ -146,9 +147,10 @@ static void deadline_fini(void *state)
     deadline_free(state);
 }
 
-static const struct mc_calendar *cal_of(const struct deadline *d)
+/* The working calendar of a clock: its receiving desk's (or the city's). */
+static const struct mc_calendar *cal_of(const struct deadline *d, const char *calendar_unit)
 {
-    return mc_catalog_calendar(d->catalog);
+    return mc_catalog_calendar_for(d->catalog, calendar_unit[0] ? calendar_unit : NULL);
 }
 
 static char *dump(const json_t *j)
@@ -168,7 +170,7 @@ static char *fmt_time(mc_instant t, char *buf)
  * one; the first breach is always at the legal due date. */
 static int plan(const struct deadline *d, const struct clock *c, struct item *items)
 {
-    const struct mc_calendar *cal = cal_of(d);
+    const struct mc_calendar *cal = cal_of(d, c->calendar_unit);
     mc_instant target = c->rescheduled_due_at ? c->rescheduled_due_at : c->due_at;
     int64_t total = mc_calendar_working_between(cal, c->receipt_at, target);
     int n = 0;
@@ -228,7 +230,7 @@ static mc_instant col_time(const PGresult *res, int row, int col)
     "dossier_code, state, received, deadline_version, breaches, "                                  \
     "extract(epoch FROM receipt_at)::bigint, extract(epoch FROM due_at)::bigint, "                 \
     "extract(epoch FROM rescheduled_due_at)::bigint, extract(epoch FROM armed_at)::bigint, "       \
-    "extract(epoch FROM fired_through)::bigint"
+    "extract(epoch FROM fired_through)::bigint, coalesce(calendar_unit, '')"
 
 static void clock_from_row(const PGresult *res, int i, struct clock *c)
 {
@@ -242,6 +244,7 @@ static void clock_from_row(const PGresult *res, int i, struct clock *c)
     c->rescheduled_due_at = col_time(res, i, 7);
     c->armed_at = col_time(res, i, 8);
     c->fired_through = col_time(res, i, 9);
+    snprintf(c->calendar_unit, sizeof c->calendar_unit, "%s", PQgetvalue(res, i, 10));
 }
 
 /* Loads (and locks) one clock. Returns 1 found, 0 not found, <0 error. */
@@ -355,6 +358,7 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     json_t *procedure;
     char *applicant, *channels, *proc;
     const char *params[12];
+    const json_t *receiving;
     const char *code = mc_json_str(msg->doc, "dossier_code");
     struct clock c;
     PGresult *res;
@@ -378,14 +382,20 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     params[8] = mc_json_str(data, "rule_set/code");
     params[9] = mc_json_str(data, "rule_set/supplement_policy");
     params[10] = mc_json_str(data, "procedure/time");
+    /* The receiving desk's calendar, as intake used it for the due date. */
+    receiving = mc_catalog_receiving_unit(d->catalog, mc_json_str(data, "reception_point"),
+                                          mc_json_str(data, "ward_code"),
+                                          mc_json_str(data, "procedure/level"));
+    params[11] = receiving ? mc_json_str(receiving, "code") : NULL;
     /* The clock may exist already (assignment first); a second copy of the
      * dossier changes nothing. */
     res = mc_pg_query(conn,
                       "INSERT INTO deadline.clock AS c (dossier_code, received, channel, "
                       "notify_channels, applicant, procedure, received_at, receipt_at, "
                       "original_due_at, period_start_at, due_at, rule_set, supplement_policy, "
-                      "statutory_time) VALUES ($1, true, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, "
-                      "$7, $8, $7, $8, $9, $10, $11) ON CONFLICT (dossier_code) DO UPDATE SET "
+                      "statutory_time, calendar_unit) VALUES ($1, true, $2, $3::jsonb, $4::jsonb, "
+                      "$5::jsonb, $6, $7, $8, $7, $8, $9, $10, $11, $12) ON CONFLICT "
+                      "(dossier_code) DO UPDATE SET calendar_unit = EXCLUDED.calendar_unit, "
                       "received = true, channel = EXCLUDED.channel, notify_channels = "
                       "EXCLUDED.notify_channels, applicant = EXCLUDED.applicant, procedure = "
                       "EXCLUDED.procedure, received_at = EXCLUDED.received_at, receipt_at = "
@@ -394,7 +404,7 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
                       "rule_set = EXCLUDED.rule_set, supplement_policy = "
                       "EXCLUDED.supplement_policy, statutory_time = EXCLUDED.statutory_time, "
                       "updated_at = now() WHERE NOT c.received RETURNING 1",
-                      11, params, err, errlen);
+                      12, params, err, errlen);
     free(applicant);
     free(channels);
     free(proc);
@@ -467,16 +477,16 @@ static int refuse(struct deadline *d, PGconn *conn, const json_t *ev, const stru
 
 /* The legal due date of a statutory period started at start, extended by
  * the pause policy's accumulated waiting time. */
-static mc_instant legal_due(const struct deadline *d, mc_instant start, const char *statutory,
-                            int64_t paused_s)
+static mc_instant legal_due(const struct deadline *d, const char *calendar_unit, mc_instant start,
+                            const char *statutory, int64_t paused_s)
 {
     struct mc_duration dur;
     char e[128];
     mc_instant due;
     if (mc_duration_parse(statutory, &dur, e, sizeof e) != 0)
         return 0;
-    due = mc_calendar_due_at(cal_of(d), start, &dur);
-    return paused_s > 0 ? mc_calendar_add_working(cal_of(d), due, paused_s) : due;
+    due = mc_calendar_due_at(cal_of(d, calendar_unit), start, &dur);
+    return paused_s > 0 ? mc_calendar_add_working(cal_of(d, calendar_unit), due, paused_s) : due;
 }
 
 /* Applies one unit update to a received clock (the caller has the update
@@ -549,9 +559,10 @@ static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char
             start = occurred;
             paused_s = 0;
         } else {
-            paused_s += mc_calendar_working_between(cal_of(d), paused_at, occurred);
+            paused_s +=
+                mc_calendar_working_between(cal_of(d, c.calendar_unit), paused_at, occurred);
         }
-        new_due = legal_due(d, start, statutory, paused_s);
+        new_due = legal_due(d, c.calendar_unit, start, statutory, paused_s);
         PQclear(res);
         if (new_due == 0)
             return mc_err(err, errlen, MC_EINVAL, "dossier %s has no valid statutory time", code);
@@ -668,7 +679,7 @@ static int fire_due(struct deadline *d, PGconn *conn, struct clock *c, mc_instan
 {
     struct item items[MAX_ITEMS];
     int n = plan(d, c, items), rc;
-    const struct mc_calendar *cal = cal_of(d);
+    const struct mc_calendar *cal = cal_of(d, c->calendar_unit);
 
     for (int i = 0; i < n; i++) {
         char vtext[16], nowtext[MC_RFC3339_LEN], duetext[MC_RFC3339_LEN], seed[512];
@@ -843,8 +854,8 @@ int mc_deadline_recompute(PGconn *conn, const struct mc_config *cfg, int *moved,
     res = mc_pg_query(conn,
                       "SELECT dossier_code, statutory_time, extract(epoch FROM "
                       "period_start_at)::bigint, paused_working_s, extract(epoch FROM "
-                      "due_at)::bigint FROM deadline.clock WHERE received AND state IN ('open', "
-                      "'paused') ORDER BY dossier_code FOR UPDATE",
+                      "due_at)::bigint, coalesce(calendar_unit, '') FROM deadline.clock WHERE "
+                      "received AND state IN ('open', 'paused') ORDER BY dossier_code FOR UPDATE",
                       0, NULL, err, errlen);
     if (res == NULL) {
         rc = MC_EDB;
@@ -853,8 +864,8 @@ int mc_deadline_recompute(PGconn *conn, const struct mc_config *cfg, int *moved,
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         const char *code = PQgetvalue(res, i, 0);
         mc_instant old_due = col_time(res, i, 4), now = mc_time_now();
-        mc_instant new_due =
-            legal_due(d, col_time(res, i, 2), PQgetvalue(res, i, 1), atoll(PQgetvalue(res, i, 3)));
+        mc_instant new_due = legal_due(d, PQgetvalue(res, i, 5), col_time(res, i, 2),
+                                       PQgetvalue(res, i, 1), atoll(PQgetvalue(res, i, 3)));
         char t1[MC_RFC3339_LEN], t2[MC_RFC3339_LEN], reason[256], seed[256];
         const char *params[2] = {code, t1};
         struct clock c;

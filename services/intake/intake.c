@@ -129,19 +129,6 @@ static int next_number(PGconn *conn, const char *agency, const char *day, char *
     return n;
 }
 
-/* The agency whose one-stop desk received the dossier. */
-static const json_t *receiving_unit(const struct mc_catalog *cat, const json_t *sub,
-                                    const json_t *procedure)
-{
-    const char *rp = mc_json_str(sub, "reception_point");
-    const char *level = mc_json_str(procedure, "level");
-    if (rp)
-        return mc_catalog_unit(cat, rp);
-    if (level && strcmp(level, "district") != 0)
-        return mc_catalog_unit(cat, mc_json_str(sub, "ward_code"));
-    return mc_catalog_unit(cat, mc_catalog_setting(cat, "default_reception", NULL));
-}
-
 static json_t *applicant_copy(const json_t *sub)
 {
     return json_deep_copy(json_object_get(sub, "applicant"));
@@ -156,6 +143,7 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     const char *source, *external_id, *channel, *rp;
     mc_instant submitted_at, received_at, receipt_at, due_at;
     struct mc_duration dur;
+    const struct mc_calendar *cal;
     char code[96], day[16], seed[256], dur_text[16], ts[4][MC_RFC3339_LEN];
     const char *params[16];
     char *subtext;
@@ -215,7 +203,8 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
         return 0;
     }
 
-    agency_unit = receiving_unit(in->catalog, sub, procedure);
+    agency_unit = mc_catalog_receiving_unit(in->catalog, rp, mc_json_str(sub, "ward_code"),
+                                            mc_json_str(procedure, "level"));
     if (agency_unit == NULL)
         return mc_err(err, errlen, MC_EINVAL, "no receiving agency: set default_reception");
     mc_civil_from_days(vn_day, &y, &m, &d);
@@ -235,8 +224,10 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     if (mc_duration_parse(dur_text, &dur, err, errlen) != 0)
         return mc_err(err, errlen, MC_EINVAL, "procedure %s has a bad statutory time %s",
                       mc_json_str(procedure, "code"), dur_text);
-    receipt_at = mc_calendar_receipt_at(mc_catalog_calendar(in->catalog), received_at);
-    due_at = mc_calendar_due_at(mc_catalog_calendar(in->catalog), received_at, &dur);
+    /* The receiving desk's working calendar starts the clock. */
+    cal = mc_catalog_calendar_for(in->catalog, mc_json_str(agency_unit, "code"));
+    receipt_at = mc_calendar_receipt_at(cal, received_at);
+    due_at = mc_calendar_due_at(cal, received_at, &dur);
 
     subtext = json_dumps(sub, JSON_COMPACT);
     params[0] = code;
