@@ -855,7 +855,8 @@ int mc_deadline_recompute(PGconn *conn, const struct mc_config *cfg, int *moved,
                       "SELECT dossier_code, statutory_time, extract(epoch FROM "
                       "period_start_at)::bigint, paused_working_s, extract(epoch FROM "
                       "due_at)::bigint, coalesce(calendar_unit, '') FROM deadline.clock WHERE "
-                      "received AND state IN ('open', 'paused') ORDER BY dossier_code FOR UPDATE",
+                      "received AND state IN ('open', 'paused') AND breaches = 0 "
+                      "ORDER BY dossier_code FOR UPDATE",
                       0, NULL, err, errlen);
     if (res == NULL) {
         rc = MC_EDB;
