@@ -79,7 +79,8 @@ static void free_names(char **names, int n)
     free(names);
 }
 
-/* Runs sql (many statements) inside BEGIN/COMMIT with extra (may be NULL). */
+/* Runs sql (many statements) inside BEGIN/COMMIT; with a version, records
+ * the migration (and the md5 of its text) in the same transaction. */
 static int run_tx(PGconn *conn, const char *path, const char *sql, const char *version,
                   const char *name, char *err, size_t errlen)
 {
@@ -97,9 +98,11 @@ static int run_tx(PGconn *conn, const char *path, const char *sql, const char *v
     }
     PQclear(res);
     if (version) {
-        const char *params[2] = {version, name};
-        if (mc_pg_exec(conn, "INSERT INTO public.motcua_migration (version, name) VALUES ($1, $2)",
-                       2, params, err, errlen) != 0) {
+        const char *params[3] = {version, name, sql};
+        if (mc_pg_exec(conn,
+                       "INSERT INTO public.motcua_migration (version, name, checksum) "
+                       "VALUES ($1, $2, md5($3))",
+                       3, params, err, errlen) != 0) {
             mc_pg_exec(conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
             return MC_EDB;
         }
@@ -121,12 +124,11 @@ int mc_migrate(PGconn *conn, const char *dir, int *applied, char *err, size_t er
                          errlen)) != 0 ||
         (rc = mc_pg_exec(conn,
                          "CREATE TABLE IF NOT EXISTS public.motcua_migration ("
-                         "version integer PRIMARY KEY, name text NOT NULL, "
+                         "version integer PRIMARY KEY, name text NOT NULL, checksum text, "
                          "applied_at timestamptz NOT NULL DEFAULT now())",
                          0, NULL, err, errlen)) != 0)
         goto out;
     for (int i = 0; i < n; i++) {
-        const char *params[1] = {version};
         char *sql;
         int v = atoi(names[i]);
         if (v <= 0) {
@@ -135,23 +137,41 @@ int mc_migrate(PGconn *conn, const char *dir, int *applied, char *err, size_t er
             goto out;
         }
         snprintf(version, sizeof version, "%d", v);
-        if ((res = mc_pg_query(conn, "SELECT 1 FROM public.motcua_migration WHERE version = $1", 1,
-                               params, err, errlen)) == NULL) {
-            rc = MC_EDB;
-            goto out;
-        }
-        if (PQntuples(res) > 0) {
-            PQclear(res);
-            res = NULL;
-            continue;
-        }
-        PQclear(res);
-        res = NULL;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if ((sql = read_all(path, err, errlen)) == NULL) {
             rc = MC_EIO;
             goto out;
         }
+        /* An applied migration whose text changed since is refused: the
+         * database would silently differ from what the files describe. */
+        {
+            const char *p2[2] = {version, sql};
+            res = mc_pg_query(conn,
+                              "SELECT checksum IS NOT DISTINCT FROM md5($2) OR checksum IS NULL "
+                              "FROM public.motcua_migration WHERE version = $1",
+                              2, p2, err, errlen);
+        }
+        if (res == NULL) {
+            free(sql);
+            rc = MC_EDB;
+            goto out;
+        }
+        if (PQntuples(res) > 0) {
+            int same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+            PQclear(res);
+            res = NULL;
+            free(sql);
+            if (!same) {
+                rc = mc_err(err, errlen, MC_EIO,
+                            "%s was applied before and has changed since; never edit an applied "
+                            "migration, add a new one",
+                            path);
+                goto out;
+            }
+            continue;
+        }
+        PQclear(res);
+        res = NULL;
         rc = run_tx(conn, path, sql, version, names[i], err, errlen);
         free(sql);
         if (rc)

@@ -1,0 +1,105 @@
+/* `motcua migrate`: idempotent, recorded with a checksum, new files applied
+ * once, and an applied migration that was edited afterwards refused. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "motcua/error.h"
+#include "motcua/migrate.h"
+
+static struct h_env *env;
+static char dir[256];
+
+static int group_setup(void **state)
+{
+    char cmd[1024];
+    (void)state;
+    if ((env = h_env_new("migrate")) == NULL) /* migrates and seeds */
+        return -1;
+    snprintf(dir, sizeof dir, "%s/motcua-migrate-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(cmd, sizeof cmd, "cp %s/*.sql %s/", mc_migrations_dir(), dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    char cmd[512];
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    h_env_free(env);
+    return 0;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_again_applies_nothing(void **state)
+{
+    char err[512];
+    int applied = -1;
+    (void)state;
+    assert_int_equal(mc_migrate(env->conn, dir, &applied, err, sizeof err), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM public.motcua_migration WHERE checksum ~ "
+                               "'^[0-9a-f]{32}$'",
+                               NULL),
+                     h_sql_int(env, "SELECT count(*) FROM public.motcua_migration", NULL));
+}
+
+static void test_new_file_applied_once(void **state)
+{
+    char err[512];
+    int applied = -1;
+    (void)state;
+    write_file("900_test_note.sql", "CREATE TABLE public.migrate_test_note (id int);\n");
+    assert_int_equal(mc_migrate(env->conn, dir, &applied, err, sizeof err), 0);
+    assert_int_equal(applied, 1);
+    assert_int_equal(mc_migrate(env->conn, dir, &applied, err, sizeof err), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(
+        h_sql_int(env, "SELECT count(*) FROM public.motcua_migration WHERE version = 900", NULL),
+        1);
+}
+
+static void test_edited_migration_refused(void **state)
+{
+    char err[512];
+    int applied = -1;
+    (void)state;
+    write_file("900_test_note.sql", "CREATE TABLE public.migrate_test_note (id int, x int);\n");
+    write_file("901_after.sql", "CREATE TABLE public.migrate_test_after (id int);\n");
+    assert_int_equal(mc_migrate(env->conn, dir, &applied, err, sizeof err), MC_EIO);
+    assert_non_null(strstr(err, "900_test_note.sql was applied before and has changed since"));
+    assert_int_equal(applied, 0);
+    /* Nothing after the refused file ran. */
+    assert_int_equal(
+        h_sql_int(env, "SELECT count(*) FROM public.motcua_migration WHERE version = 901", NULL),
+        0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_again_applies_nothing),
+        cmocka_unit_test(test_new_file_applied_once),
+        cmocka_unit_test(test_edited_migration_refused),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
