@@ -1,5 +1,6 @@
 /* Wall clock or topic clock (ticks {"now": RFC 3339} on <prefix>clock). */
 #include "motcua/clock.h"
+#include "motcua/topics.h"
 
 #include <jansson.h>
 #include <stdlib.h>

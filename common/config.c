@@ -20,6 +20,10 @@ static const struct key_def keys[] = {
     {"MOTCUA_KAFKA_ASSIGNOR", "range,roundrobin",
      "partition.assignment.strategy (cooperative-sticky suits a real cluster)"},
     {"MOTCUA_TOPIC_PREFIX", "motcua.", "prefix of every topic name"},
+    {"MOTCUA_TOPIC_PARTITIONS", "6",
+     "partitions of each topic `motcua topics apply` creates (the clock always has 1)"},
+    {"MOTCUA_TOPIC_REPLICATION", "3",
+     "replication factor of the topics it creates, capped at the cluster size"},
     {"MOTCUA_GROUP_ID", "motcua-<service>", "consumer group id"},
     {"MOTCUA_PG_URL", "postgresql://127.0.0.1/motcua", "PostgreSQL connection URL"},
     {"MOTCUA_HTTP_ADDR", "127.0.0.1", "address of /livez, /readyz, /metrics"},
@@ -155,6 +159,10 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
         (rc = parse_int("MOTCUA_REAPPOINT_WORKING_DAYS",
                         lookup(kv, n, "MOTCUA_REAPPOINT_WORKING_DAYS"), 1, 60, &cfg->reappoint_wd,
                         err, errlen)) ||
+        (rc = parse_int("MOTCUA_TOPIC_PARTITIONS", lookup(kv, n, "MOTCUA_TOPIC_PARTITIONS"), 1,
+                        10000, &cfg->topic_partitions, err, errlen)) ||
+        (rc = parse_int("MOTCUA_TOPIC_REPLICATION", lookup(kv, n, "MOTCUA_TOPIC_REPLICATION"), 1,
+                        16, &cfg->topic_replication, err, errlen)) ||
         (rc = parse_int("MOTCUA_DRAIN_TIMEOUT_S", lookup(kv, n, "MOTCUA_DRAIN_TIMEOUT_S"), 1, 300,
                         &cfg->drain_timeout_s, err, errlen)))
         goto out;
@@ -194,10 +202,4 @@ void mc_config_usage(FILE *out, const char *program)
     fprintf(out, "usage: %s [--help]\n\nConfiguration (environment variables):\n", program);
     for (const struct key_def *k = keys; k->key; k++)
         fprintf(out, "  %-32s %s (default: %s)\n", k->key, k->help, k->def[0] ? k->def : "none");
-}
-
-char *mc_topic_name(const struct mc_config *cfg, const char *logical, char *buf, size_t buflen)
-{
-    snprintf(buf, buflen, "%s%s", cfg->topic_prefix, logical);
-    return buf;
 }

@@ -1,5 +1,6 @@
 /* The service runtime: consume -> one transaction -> outbox -> publish -> commit. */
 #include "motcua/service.h"
+#include "motcua/topics.h"
 
 #include <stdio.h>
 #include <stdlib.h>

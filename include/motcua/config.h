@@ -14,6 +14,8 @@ struct mc_config {
     char *kafka_props;        /* MOTCUA_KAFKA_PROPS: "k=v,k=v" passed to librdkafka */
     char *assignor;           /* MOTCUA_KAFKA_ASSIGNOR (partition.assignment.strategy) */
     char *topic_prefix;       /* MOTCUA_TOPIC_PREFIX, default "motcua." */
+    int topic_partitions;     /* MOTCUA_TOPIC_PARTITIONS: of topics created, default 6 */
+    int topic_replication;    /* MOTCUA_TOPIC_REPLICATION: wanted, default 3 (capped) */
     char *group_id;           /* MOTCUA_GROUP_ID, default "motcua-<service>" */
     char *pg_url;             /* MOTCUA_PG_URL */
     char *http_addr;          /* MOTCUA_HTTP_ADDR, default 127.0.0.1 */
@@ -37,8 +39,5 @@ void mc_config_free(struct mc_config *cfg);
 
 /* Prints every key with its default and meaning. */
 void mc_config_usage(FILE *out, const char *program);
-
-/* Full topic name: prefix + logical name ("submissions"). Returns buf. */
-char *mc_topic_name(const struct mc_config *cfg, const char *logical, char *buf, size_t buflen);
 
 #endif

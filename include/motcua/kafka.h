@@ -17,6 +17,10 @@ rd_kafka_t *mc_kafka_producer_new(const struct mc_config *cfg,
                                                     void *),
                                   void *opaque, char *err, size_t errlen);
 
+/* A handle for the Admin API and metadata (a producer that never produces),
+ * with MOTCUA_KAFKA_PROPS applied. Caller destroys with rd_kafka_destroy. */
+rd_kafka_t *mc_kafka_admin_new(const struct mc_config *cfg, char *err, size_t errlen);
+
 /* Group consumer for group_id (NULL: cfg->group_id) with auto commit of
  * *stored* offsets only (enable.auto.offset.store=false), reset to earliest.
  * rebalance_cb (optional) and opaque go to the conf. rd_kafka_poll_set_consumer()

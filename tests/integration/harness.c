@@ -21,21 +21,10 @@
 #include "motcua/migrate.h"
 #include "motcua/pg.h"
 #include "motcua/schema.h"
+#include "motcua/topics.h"
 
-#define TOPIC_PREFIX "motcua."
 #define MAX_PARAMS 16
-
-/* Every topic motcua uses, with its partition count in the tests. */
-static const struct {
-    const char *name;
-    int partitions;
-} topics[] = {
-    {"submissions", 3},      {"submission.rejected", 3},
-    {"dossier.received", 3}, {"dossier.assigned", 3},
-    {"dossier.updates", 3},  {"dossier.deadlines", 3},
-    {"notifications", 3},    {"notification.receipts", 3},
-    {"deadletter", 3},       {"clock", 1},
-};
+#define TEST_PARTITIONS 3 /* MOTCUA_TOPIC_PARTITIONS of every test */
 
 static uint64_t now_ms(void)
 {
@@ -58,18 +47,35 @@ static char *xasprintf(const char *fmt, ...)
     return s;
 }
 
-static int partitions_of(const char *topic)
+/* The topic table as the tests provision it (MOTCUA_TOPIC_PARTITIONS=3). */
+static void topic_plan(const struct h_env *env, const struct mc_topic_spec *spec,
+                       struct mc_topic_plan *plan)
 {
-    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
-        if (strcmp(topics[i].name, topic) == 0)
-            return topics[i].partitions;
-    fail_msg("harness: unknown topic %s", topic);
-    return 0;
+    struct mc_config cfg = {.topic_prefix = (char *)env->prefix,
+                            .topic_partitions = TEST_PARTITIONS,
+                            .topic_replication = 3};
+    mc_topic_plan(&cfg, spec, 3, plan);
 }
 
-static void full_topic(const char *logical, char *buf, size_t len)
+static int partitions_of(struct h_env *env, const char *topic)
 {
-    snprintf(buf, len, "%s%s", TOPIC_PREFIX, logical);
+    const struct mc_topic_spec *spec = mc_topic_find(topic);
+    struct mc_topic_plan plan;
+    if (spec == NULL)
+        fail_msg("harness: unknown topic %s", topic);
+    topic_plan(env, spec, &plan);
+    return plan.partitions;
+}
+
+static void full_topic(struct h_env *env, const char *logical, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s", env->prefix, logical);
+}
+
+char *h_topic_name(struct h_env *env, const char *logical, char *buf, size_t len)
+{
+    full_topic(env, logical, buf, len);
+    return buf;
 }
 
 /* url with its database replaced by db (URI or key=value form). */
@@ -151,10 +157,53 @@ static rd_kafka_t *new_consumer(struct h_env *env, const char *group)
 
 /* ---- environment --------------------------------------------------------- */
 
-static int setup_kafka(struct h_env *env, char *err, size_t errlen)
+/* The tests' own producer, on whichever cluster env uses. */
+static int setup_producer(struct h_env *env, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = client_conf(env);
+    char errstr[256];
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    if (rd_kafka_conf_set(conf, "linger.ms", "0", errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr) ||
+        (env->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr)) == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return mc_err(err, errlen, MC_EKAFKA, "test producer: %s", errstr);
+    }
+    return 0;
+}
+
+/* The broker tests/run started (MOTCUA_TEST_KAFKA_BROKERS): the topics of
+ * the table under this environment's own prefix, provisioned the way an
+ * operator does it (`motcua topics apply`). */
+static int setup_real_kafka(struct h_env *env, const char *brokers, char *err, size_t errlen)
+{
+    struct mc_config cfg = {.kafka_brokers = (char *)brokers,
+                            .kafka_props = (char *)"",
+                            .topic_prefix = env->prefix,
+                            .topic_partitions = TEST_PARTITIONS,
+                            .topic_replication = 3};
+    int drift = 0, rc;
+    char *report = NULL;
+    size_t report_len = 0;
+    FILE *out = open_memstream(&report, &report_len);
+    env->bootstraps = strdup(brokers);
+    env->real_broker = 1;
+    rc = mc_topics_apply(&cfg, 0, out, &drift, err, errlen);
+    fclose(out);
+    if (rc == 0 && drift != 0)
+        rc = mc_err(err, errlen, MC_EKAFKA, "topics of %s differ from the table:\n%s", env->prefix,
+                    report);
+    free(report);
+    return rc;
+}
+
+/* An in-process mock cluster with every topic of the table (machines
+ * without Java: tests/run with MOTCUA_BROKER=devkafka). */
+static int setup_mock_kafka(struct h_env *env, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char errstr[256], name[256];
+    struct mc_topic_plan plan;
+    char errstr[256];
     rd_kafka_conf_set_log_cb(conf, quiet_log_cb);
     /* The anchor only carries the mock cluster; it never connects anywhere. */
     if ((env->anchor = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr)) == NULL) {
@@ -164,21 +213,26 @@ static int setup_kafka(struct h_env *env, char *err, size_t errlen)
     if ((env->mcluster = rd_kafka_mock_cluster_new(env->anchor, 3)) == NULL)
         return mc_err(err, errlen, MC_EKAFKA, "mock cluster did not start");
     env->bootstraps = strdup(rd_kafka_mock_cluster_bootstraps(env->mcluster));
-    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++) {
+    for (size_t i = 0; i < mc_topic_count; i++) {
         rd_kafka_resp_err_t kerr;
-        full_topic(topics[i].name, name, sizeof name);
-        if ((kerr = rd_kafka_mock_topic_create(env->mcluster, name, topics[i].partitions, 3)))
-            return mc_err(err, errlen, MC_EKAFKA, "create %s: %s", name, rd_kafka_err2str(kerr));
-    }
-    conf = client_conf(env);
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    if (rd_kafka_conf_set(conf, "linger.ms", "0", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr) ||
-        (env->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr)) == NULL) {
-        rd_kafka_conf_destroy(conf);
-        return mc_err(err, errlen, MC_EKAFKA, "test producer: %s", errstr);
+        topic_plan(env, &mc_topics[i], &plan);
+        if ((kerr = rd_kafka_mock_topic_create(env->mcluster, plan.name, plan.partitions,
+                                               plan.replication)))
+            return mc_err(err, errlen, MC_EKAFKA, "create %s: %s", plan.name,
+                          rd_kafka_err2str(kerr));
     }
     return 0;
+}
+
+static int setup_kafka(struct h_env *env, char *err, size_t errlen)
+{
+    static int envs; /* environments made by this program: each gets fresh topics */
+    const char *brokers = getenv("MOTCUA_TEST_KAFKA_BROKERS");
+    int rc;
+    snprintf(env->prefix, sizeof env->prefix, "test-%s-%ld-%d.", env->name, (long)getpid(), ++envs);
+    rc = brokers && *brokers ? setup_real_kafka(env, brokers, err, errlen)
+                             : setup_mock_kafka(env, err, errlen);
+    return rc ? rc : setup_producer(env, err, errlen);
 }
 
 static int setup_db(struct h_env *env, char *err, size_t errlen)
@@ -250,6 +304,13 @@ void h_env_free(struct h_env *env)
         rd_kafka_flush(env->producer, 5000);
         rd_kafka_destroy(env->producer);
     }
+    if (env->real_broker) {
+        struct mc_config cfg = {.kafka_brokers = env->bootstraps,
+                                .kafka_props = (char *)"",
+                                .topic_prefix = env->prefix};
+        if (mc_topics_delete(&cfg, err, sizeof err) != 0)
+            fprintf(stderr, "harness: %s\n", err);
+    }
     if (env->mcluster)
         rd_kafka_mock_cluster_destroy(env->mcluster);
     if (env->anchor)
@@ -281,9 +342,9 @@ struct mc_config *h_config_new(struct h_env *env, const char *service)
     unsetenv("MOTCUA_GROUP_ID");
     unsetenv("MOTCUA_HTTP_PORT_FILE");
     setenv("MOTCUA_KAFKA_BROKERS", env->bootstraps, 1);
-    setenv("MOTCUA_KAFKA_PROPS", H_KAFKA_PROPS, 1);
+    setenv("MOTCUA_KAFKA_PROPS", env->real_broker ? H_KAFKA_PROPS : H_MOCK_KAFKA_PROPS, 1);
     setenv("MOTCUA_KAFKA_ASSIGNOR", "range,roundrobin", 1);
-    setenv("MOTCUA_TOPIC_PREFIX", TOPIC_PREFIX, 1);
+    setenv("MOTCUA_TOPIC_PREFIX", env->prefix, 1);
     setenv("MOTCUA_PG_URL", env->db_url, 1);
     setenv("MOTCUA_HTTP_ADDR", "127.0.0.1", 1);
     setenv("MOTCUA_HTTP_PORT", "0", 1);
@@ -389,7 +450,7 @@ void h_produce(struct h_env *env, const char *topic, const char *key, const void
     char name[256];
     struct delivery d = {0, 0, -1, -1};
     rd_kafka_resp_err_t kerr;
-    full_topic(topic, name, sizeof name);
+    full_topic(env, topic, name, sizeof name);
     kerr = rd_kafka_producev(
         env->producer, RD_KAFKA_V_TOPIC(name), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
         RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -426,8 +487,8 @@ int64_t h_topic_count(struct h_env *env, const char *topic)
 {
     char name[256];
     int64_t total = 0, lo, hi;
-    int n = partitions_of(topic);
-    full_topic(topic, name, sizeof name);
+    int n = partitions_of(env, topic);
+    full_topic(env, topic, name, sizeof name);
     for (int p = 0; p < n; p++) {
         rd_kafka_resp_err_t kerr =
             rd_kafka_query_watermark_offsets(env->producer, name, p, &lo, &hi, 10000);
@@ -441,13 +502,13 @@ int64_t h_topic_count(struct h_env *env, const char *topic)
 json_t *h_read_topic(struct h_env *env, const char *topic, size_t min_count, int timeout_ms)
 {
     char name[256], group[64];
-    int n = partitions_of(topic), eofs = 0, eof[64] = {0};
+    int n = partitions_of(env, topic), eofs = 0, eof[64] = {0};
     uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
     json_t *out = json_array();
     rd_kafka_t *rk;
 
-    full_topic(topic, name, sizeof name);
+    full_topic(env, topic, name, sizeof name);
     while (h_topic_count(env, topic) < (int64_t)min_count && now_ms() < deadline)
         usleep(50000);
     snprintf(group, sizeof group, "motcua-test-reader-%ld", (long)getpid());
@@ -517,12 +578,12 @@ static rd_kafka_t *checker(struct h_env *env, const char *group)
 int h_offsets_committed(struct h_env *env, const char *group, const char *topic)
 {
     char name[256];
-    int n = partitions_of(topic), covered = 1;
+    int n = partitions_of(env, topic), covered = 1;
     rd_kafka_t *rk = checker(env, group);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
     rd_kafka_resp_err_t kerr;
 
-    full_topic(topic, name, sizeof name);
+    full_topic(env, topic, name, sizeof name);
     for (int p = 0; p < n; p++)
         rd_kafka_topic_partition_list_add(parts, name, p);
     if ((kerr = rd_kafka_committed(rk, parts, 10000)) != 0) {

@@ -1,7 +1,8 @@
 /* Integration-test harness: a fresh PostgreSQL database with the migrations
- * and the sample catalog, an in-process librdkafka mock cluster holding
- * motcua's topics, and helpers that produce, read topics back, query SQL and
- * step services in-process (mc_service_step) until something holds.
+ * and the sample catalog, motcua's topics under a prefix of the test's own
+ * on the Apache Kafka broker tests/run started (MOTCUA_TEST_KAFKA_BROKERS),
+ * or on an in-process librdkafka mock cluster when that is unset, and helpers that produce, read
+ * topics back, query SQL and step services in-process (mc_service_step) until something holds.
  *
  * Helpers that cannot do their job fail the running cmocka test (they are
  * meant for test bodies and fixtures only). */
@@ -27,7 +28,11 @@
 #define H_MAX_GROUPS 8
 #define H_JOIN_TIMEOUT_MS 60000 /* group joins on the mock cluster take seconds */
 #define H_TIMEOUT_MS 30000      /* default wait for an effect after a join */
-#define H_KAFKA_PROPS "session.timeout.ms=6000,heartbeat.interval.ms=1000,fetch.wait.max.ms=20"
+/* The broker's smallest session timeout, so a test that drops a member
+ * without leaving waits 6 s, not 10. */
+#define H_KAFKA_PROPS "session.timeout.ms=6000,heartbeat.interval.ms=1000"
+/* The mock cluster holds empty fetches for fetch.wait.max.ms: keep it short. */
+#define H_MOCK_KAFKA_PROPS "session.timeout.ms=6000,heartbeat.interval.ms=1000,fetch.wait.max.ms=20"
 #define H_UUID_LEN 37
 
 struct h_group_checker {
@@ -42,7 +47,9 @@ struct h_env {
     char *db_url;       /* the same server, the test's own database */
     PGconn *admin;      /* connection to admin_url (create/drop database, outages) */
     PGconn *conn;       /* connection to the test database */
-    rd_kafka_t *anchor; /* the handle the mock cluster lives on */
+    char prefix[128];   /* topic prefix of this environment: test-<name>-<pid>-<n>. */
+    int real_broker;    /* 1: MOTCUA_TEST_KAFKA_BROKERS; topics deleted at the end */
+    rd_kafka_t *anchor; /* the handle the mock cluster lives on (no real broker) */
     rd_kafka_mock_cluster_t *mcluster;
     char *bootstraps;
     rd_kafka_t *producer;                          /* the tests' own producer */
@@ -57,15 +64,16 @@ struct h_env {
 };
 
 /* Creates the environment for the test program name: database
- * test_<name>_<pid> migrated and seeded, mock cluster with every topic.
+ * test_<name>_<pid> migrated and seeded, every topic under a fresh prefix.
  * Returns NULL (after printing why) when it cannot, e.g. when
  * MOTCUA_TEST_PG_URL is not set. Free with h_env_free. */
 struct h_env *h_env_new(const char *name);
-/* Frees services and configs, destroys the cluster, drops the database. */
+/* Frees services and configs, deletes the topics (or destroys the mock
+ * cluster), drops the database. */
 void h_env_free(struct h_env *env);
 
 /* A configuration for service from mc_config_load (every default), pointed
- * at the mock cluster and the test database: wall clock, batch_max 100,
+ * at the test's topics and database: wall clock, batch_max 100,
  * HTTP port 0, group motcua-<service>, eager assignor. Adjust fields before
  * h_service_new (string fields with h_config_set). Owned by env. */
 struct mc_config *h_config_new(struct h_env *env, const char *service);
@@ -123,6 +131,10 @@ json_t *h_read_topic(struct h_env *env, const char *topic, size_t min_count, int
 /* The messages whose value at path (e.g. "payload/dossier_code", "key") is
  * the string value. New array; the elements are shared with msgs. */
 json_t *h_select(const json_t *msgs, const char *path, const char *value);
+
+/* The full name of a logical topic in this environment (its prefix added),
+ * as services write it in dead letters. Returns buf. */
+char *h_topic_name(struct h_env *env, const char *logical, char *buf, size_t len);
 /* 1 when group's committed offsets cover every message of the logical topic
  * (committed == high watermark on each partition), else 0. */
 int h_offsets_committed(struct h_env *env, const char *group, const char *topic);

@@ -220,6 +220,7 @@ static void test_delivery_receipt_marks_the_letter(void **state)
 /* A receipt for a letter notify never wrote goes to the dead letters. */
 static void test_receipt_for_unknown_notification_is_dead_lettered(void **state)
 {
+    char topic[256];
     char unknown[H_UUID_LEN];
     json_t *receipt, *all, *mine, *dl;
     (void)state;
@@ -235,7 +236,8 @@ static void test_receipt_for_unknown_notification_is_dead_lettered(void **state)
                      0);
 
     all = h_read_topic(env, "deadletter", 1, 10000);
-    mine = h_select(all, "payload/data/topic", "motcua.notification.receipts");
+    mine = h_select(all, "payload/data/topic",
+                    h_topic_name(env, "notification.receipts", topic, sizeof topic));
     assert_int_equal(json_array_size(mine), 1);
     dl = json_object_get(json_array_get(mine, 0), "payload");
     h_assert_schema(dl, "deadletter.v1");

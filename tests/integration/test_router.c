@@ -252,6 +252,7 @@ static void test_transfer_before_dossier_is_parked_then_applied(void **state)
  * partition goes on. */
 static void test_procedure_without_rule_is_dead_lettered(void **state)
 {
+    char topic[256];
     const char *code = "000.31.26.H17-240305-0005";
     json_t *ev = h_received_event(env, code, NORULE_PROCEDURE, "04807", "2024-03-05T11:00:00+07:00",
                                   "2024-03-12T11:00:00+07:00");
@@ -271,7 +272,7 @@ static void test_procedure_without_rule_is_dead_lettered(void **state)
     h_assert_schema(dl, "deadletter.v1");
     h_assert_str(dl, "producer", "motcua-router");
     h_assert_str(dl, "data/consumer", "motcua-router");
-    h_assert_str(dl, "data/topic", "motcua.dossier.received");
+    h_assert_str(dl, "data/topic", h_topic_name(env, "dossier.received", topic, sizeof topic));
     assert_non_null(strstr(mc_json_str(dl, "data/reason"), NORULE_PROCEDURE));
     original = json_loads(mc_json_str(dl, "data/original_text"), 0, NULL);
     assert_true(json_equal(original, ev)); /* the original message, byte for byte as JSON */

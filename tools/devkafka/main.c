@@ -17,6 +17,7 @@
 
 #include "motcua/error.h"
 #include "motcua/log.h"
+#include "motcua/topics.h"
 
 struct options {
     int brokers;
@@ -25,15 +26,6 @@ struct options {
     const char *bootstrap_file;
     const char *pid_file;
 };
-
-/* Topic names after the prefix; all get the configured partition count except
- * the clock, which must be totally ordered. */
-static const char *const topics[] = {
-    "submissions",      "submission.rejected",   "dossier.received",
-    "dossier.assigned", "dossier.updates",       "dossier.deadlines",
-    "notifications",    "notification.receipts", "deadletter",
-};
-static const char clock_topic[] = "clock";
 
 static void usage(FILE *out)
 {
@@ -177,24 +169,24 @@ static void on_rdkafka_log(const rd_kafka_t *rk, int level, const char *fac, con
     mc_log_kv(lvl, buf, "source", "librdkafka", "facility", fac, NULL);
 }
 
+/* Every topic of the table (common/topics.c), planned as `motcua topics
+ * apply` plans it; --partitions stands for MOTCUA_TOPIC_PARTITIONS. */
 static int create_topics(rd_kafka_mock_cluster_t *mcluster, const struct options *opt, char *err,
                          size_t errlen)
 {
-    int replication = opt->brokers < 3 ? opt->brokers : 3;
-    char name[256];
-    size_t i;
+    struct mc_config cfg = {.topic_prefix = (char *)opt->prefix,
+                            .topic_partitions = opt->partitions,
+                            .topic_replication = 3};
+    struct mc_topic_plan plan;
 
-    for (i = 0; i <= sizeof(topics) / sizeof(topics[0]); i++) {
-        int last = i == sizeof(topics) / sizeof(topics[0]);
-        int partitions = last ? 1 : opt->partitions;
+    if (strlen(opt->prefix) > 200)
+        return mc_err(err, errlen, MC_EINVAL, "topic prefix too long: %s", opt->prefix);
+    for (size_t i = 0; i < mc_topic_count; i++) {
         rd_kafka_resp_err_t kerr;
-
-        if ((size_t)snprintf(name, sizeof(name), "%s%s", opt->prefix,
-                             last ? clock_topic : topics[i]) >= sizeof(name))
-            return mc_err(err, errlen, MC_EINVAL, "topic prefix too long: %s", opt->prefix);
-        kerr = rd_kafka_mock_topic_create(mcluster, name, partitions, replication);
+        mc_topic_plan(&cfg, &mc_topics[i], opt->brokers, &plan);
+        kerr = rd_kafka_mock_topic_create(mcluster, plan.name, plan.partitions, plan.replication);
         if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR)
-            return mc_err(err, errlen, MC_EKAFKA, "create topic %s: %s", name,
+            return mc_err(err, errlen, MC_EKAFKA, "create topic %s: %s", plan.name,
                           rd_kafka_err2str(kerr));
     }
     return 0;

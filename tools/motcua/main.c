@@ -11,7 +11,9 @@
 #include "cli.h"
 #include "deadline.h"
 #include "report.h"
+#include "topics_cmd.h"
 #include "motcua/calendar.h"
+#include "motcua/topics.h"
 #include "motcua/catalog.h"
 #include "motcua/config.h"
 #include "motcua/error.h"
@@ -37,7 +39,9 @@ static int usage(FILE *out)
             "  calendar seed|list|add|remove days off and extra working days (calendar --help)\n"
             "  calendar recompute            move running deadlines after a calendar correction\n"
             "  due --received T --time 5wd   receipt_at and due_at over the catalog calendar\n"
-            "  sample submissions|updates    sample data for the demo (see --help there)\n\n"
+            "  sample submissions|updates    sample data for the demo (see --help there)\n"
+            "  topics apply [--dry-run]      create the topics of the table, report drift\n"
+            "  topics list [--format F]      the topic table (tsv or markdown)\n\n"
             "Topics are logical names (submissions, dossier.updates, ...); the prefix\n"
             "MOTCUA_TOPIC_PREFIX is added.\n\n");
     mc_config_usage(out, "motcua");
@@ -417,6 +421,8 @@ int main(int argc, char **argv)
         rc = mc_cli_calendar(argc - 1, argv + 1, cfg.pg_url);
     else if (strcmp(argv[1], "due") == 0)
         rc = cmd_due(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "topics") == 0)
+        rc = mc_cli_topics(&cfg, argc - 1, argv + 1);
     else
         rc = usage(stderr);
     mc_config_free(&cfg);
