@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "motcua/catalog.h"
+#include "motcua/topics.h"
 #include "motcua/error.h"
 #include "motcua/jsonutil.h"
 #include "motcua/log.h"
