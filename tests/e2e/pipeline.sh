@@ -6,8 +6,10 @@
 #   bash tests/e2e/pipeline.sh <build dir>
 #
 # Needs MOTCUA_TEST_PG_URL (a superuser URL on the maintenance database, as
-# ./tests/run provides). Creates database e2e_<pid>, starts motcua-devkafka
-# and motcua-{intake,router,deadline,notify} with MOTCUA_CLOCK=topic, and:
+# ./tests/run provides). Creates database e2e_<pid>; on the Apache Kafka
+# broker of MOTCUA_TEST_KAFKA_BROKERS (./tests/run starts one) provisions the
+# topics under the prefix e2e-<pid>. with `motcua topics apply`, else starts
+# motcua-devkafka; starts motcua-{intake,router,deadline,notify} with MOTCUA_CLOCK=topic, and:
 #
 #  wave 1  six valid submissions (distinct procedures, wards, channels,
 #          received 4-5 March 2024), three invalid ones, one that is not JSON
@@ -113,16 +115,33 @@ db_created=1
 unset MOTCUA_CONFIG_FILE MOTCUA_GROUP_ID MOTCUA_HTTP_PORT MOTCUA_TOPIC_PREFIX
 export MOTCUA_PG_URL=$E2E_DB_URL
 export MOTCUA_CLOCK=topic
-export MOTCUA_KAFKA_PROPS="session.timeout.ms=6000,heartbeat.interval.ms=1000,fetch.wait.max.ms=20"
+export MOTCUA_TOPIC_PARTITIONS=3
 
 mc migrate >"$E2E_TMP/cli.log" 2>&1 || e2e_abort "motcua migrate failed"
 mc catalog load >>"$E2E_TMP/cli.log" 2>&1 || e2e_abort "motcua catalog load failed"
 
-start_proc devkafka "$E2E_TMP/devkafka.log" "$E2E_BIN/tools/motcua-devkafka" \
-    --bootstrap-file "$E2E_TMP/bootstrap" --partitions 3
-must "motcua-devkafka writes its bootstrap list" 30 test -s "$E2E_TMP/bootstrap"
-MOTCUA_KAFKA_BROKERS=$(tr -d ' \n' <"$E2E_TMP/bootstrap")
-export MOTCUA_KAFKA_BROKERS
+if [ -n "${MOTCUA_TEST_KAFKA_BROKERS:-}" ]; then
+    # The Apache Kafka broker tests/run started: topics of our own under a
+    # prefix of our own, provisioned as an operator does it.
+    export MOTCUA_KAFKA_BROKERS=$MOTCUA_TEST_KAFKA_BROKERS
+    export MOTCUA_TOPIC_PREFIX="e2e-$$."
+    export MOTCUA_KAFKA_PROPS="session.timeout.ms=6000,heartbeat.interval.ms=1000"
+    mc topics apply >"$E2E_TMP/topics.log" 2>&1
+    check_eq "motcua topics apply creates the topics on Apache Kafka" 0 "$?"
+    check_eq "every topic of the table was created" "$(mc topics list | wc -l)" \
+        "$(grep -c '^created ' "$E2E_TMP/topics.log")"
+    mc topics apply >"$E2E_TMP/topics-again.log" 2>&1
+    check_eq "a second motcua topics apply finds nothing to do" "0 $(mc topics list | wc -l)" \
+        "$(grep -c '^created ' "$E2E_TMP/topics-again.log") $(grep -c '^ok ' "$E2E_TMP/topics-again.log")"
+else
+    # No Apache Kafka (MOTCUA_BROKER=devkafka): the embedded mock cluster.
+    export MOTCUA_KAFKA_PROPS="session.timeout.ms=6000,heartbeat.interval.ms=1000,fetch.wait.max.ms=20"
+    start_proc devkafka "$E2E_TMP/devkafka.log" "$E2E_BIN/tools/motcua-devkafka" \
+        --bootstrap-file "$E2E_TMP/bootstrap" --partitions 3
+    must "motcua-devkafka writes its bootstrap list" 30 test -s "$E2E_TMP/bootstrap"
+    MOTCUA_KAFKA_BROKERS=$(tr -d ' \n' <"$E2E_TMP/bootstrap")
+    export MOTCUA_KAFKA_BROKERS
+fi
 
 # The clock starts before anything happens (the deadline service has no
 # "now" until the first tick).
@@ -328,9 +347,9 @@ check_sql "the problems are stored with the rejection too" 3 \
 
 # The dead letter keeps the original bytes.
 nj_b64=$(printf '%s' "$NOTJSON" | base64 -w0)
-check_sql "the non-JSON submission is one dead letter on motcua.deadletter (from motcua.submissions, with partition, offset, reason and its original bytes)" 1 \
+check_sql "the non-JSON submission is one dead letter on the deadletter topic (from ${MOTCUA_TOPIC_PREFIX:-motcua.}submissions, with partition, offset, reason and its original bytes)" 1 \
     "SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'deadletter'
-        AND key = $(q "$NOTJSON_KEY") AND payload->'data'->>'topic' = 'motcua.submissions'
+        AND key = $(q "$NOTJSON_KEY") AND payload->'data'->>'topic' = $(q "${MOTCUA_TOPIC_PREFIX:-motcua.}submissions")
         AND payload->'data'->>'consumer' = 'motcua-intake'
         AND jsonb_typeof(payload->'data'->'partition') = 'number' AND jsonb_typeof(payload->'data'->'offset') = 'number'
         AND payload->'data'->>'reason' LIKE 'not JSON%'
@@ -548,5 +567,7 @@ for svc in "${SERVICES[@]}"; do
     stop_proc "$svc" 30
     check_eq "motcua-$svc drained and exited 0 within 30 s of SIGTERM" 0 "$?"
 done
-stop_proc devkafka 30
-check_eq "motcua-devkafka exited 0 on SIGTERM" 0 "$?"
+if [ -n "${E2E_PID[devkafka]:-}" ]; then
+    stop_proc devkafka 30
+    check_eq "motcua-devkafka exited 0 on SIGTERM" 0 "$?"
+fi
