@@ -41,6 +41,12 @@ ensure_packages() {
     # tests) only when absent: a NodeSource node conflicts with Debian's npm.
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    # Apache Kafka runs on Java 17 with jars fetched by Maven; whatever Java
+    # the machine has is used when there is one.
+    if [ "$(broker_kind)" = kafka ]; then
+        command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+        command -v mvn >/dev/null 2>&1 || missing+=(maven)
+    fi
     [ "${#missing[@]}" -eq 0 ] && return 0
     mc_say "installing Debian packages: ${missing[*]}"
     if [ -z "${MC_APT_UPDATED:-}" ]; then
@@ -314,10 +320,85 @@ remove_pg() {
     fi
 }
 
-# Starts the embedded broker (reused if already running) with its bootstrap
-# list in STATE/run/kafka.bootstrap, pid in STATE/run/devkafka.pid, log in
-# STATE/log/devkafka.log. Partitions: MOTCUA_PARTITIONS (default 6).
-start_kafka() {
+# The broker under the stack and the tests: MOTCUA_BROKER=kafka (Apache
+# Kafka from deploy/kafka, the default) or devkafka (librdkafka's mock
+# cluster, for machines without Java).
+broker_kind() {
+    case "${MOTCUA_BROKER:-kafka}" in
+    kafka | devkafka) printf '%s\n' "${MOTCUA_BROKER:-kafka}" ;;
+    *) mc_die "MOTCUA_BROKER=${MOTCUA_BROKER}: expected kafka or devkafka" ;;
+    esac
+}
+
+# The librdkafka properties services need on this broker kind. Apache Kafka
+# takes the defaults in common/kafka.c; the mock cluster holds empty fetches
+# for fetch.wait.max.ms and joins groups only after session.timeout.ms.
+broker_client_props() {
+    if [ "$(broker_kind)" = devkafka ]; then
+        printf '%s\n' "session.timeout.ms=6000,heartbeat.interval.ms=1000,fetch.wait.max.ms=20"
+    fi
+}
+
+# Starts the broker of broker_kind under STATE (reused if already running),
+# its bootstrap list in STATE/run/kafka.bootstrap, then provisions every
+# topic with `motcua topics apply` as an operator would (MOTCUA_TOPIC_PREFIX
+# and MOTCUA_TOPIC_PARTITIONS from the caller). Fails on topic drift.
+start_broker() {
+    local state=$1 bootstrap
+    if [ "$(broker_kind)" = kafka ]; then
+        "$MOTCUA_ROOT/deploy/kafka/broker" start "$state"
+    else
+        start_devkafka "$state"
+    fi
+    bootstrap=$(tr -d ' \n' <"$state/run/kafka.bootstrap")
+    MOTCUA_KAFKA_BROKERS=$bootstrap MOTCUA_LOG_LEVEL=error \
+        "$MOTCUA_BUILD_DIR/tools/motcua" topics apply --wait-brokers "$(broker_nodes "$state")" \
+        >"$state/log/topics.log" 2>&1 || {
+        cat "$state/log/topics.log" >&2
+        mc_die "motcua topics apply failed on $bootstrap"
+    }
+}
+
+# The number of brokers the chosen kind runs under STATE (Apache Kafka: as
+# recorded at the state's first start, else MOTCUA_KAFKA_NODES, default 1).
+broker_nodes() {
+    local state=$1
+    if [ "$(broker_kind)" = devkafka ]; then
+        printf '3\n'
+    elif [ -s "$state/kafka/nodes" ]; then
+        cat "$state/kafka/nodes"
+    else
+        printf '%s\n' "${MOTCUA_KAFKA_NODES:-1}"
+    fi
+}
+
+# A line about the running broker under STATE, for summaries.
+broker_summary() {
+    local state=$1 pids
+    if [ -f "$state/run/devkafka.pid" ]; then
+        printf 'motcua-devkafka (mock cluster) pid %s\n' "$(<"$state/run/devkafka.pid")"
+    else
+        pids=$(cat "$state"/run/kafka-*.pid 2>/dev/null | tr '\n' ' ')
+        printf 'Apache Kafka %s, %s node(s), pid %s\n' \
+            "$(sed -n 's:.*<kafka\.version>\([^<]*\)</kafka\.version>.*:\1:p' \
+                "$MOTCUA_ROOT/deploy/kafka/pom.xml" | head -n1)" "$(broker_nodes "$state")" "${pids% }"
+    fi
+}
+
+# Stops whichever broker runs under STATE, by the pids it recorded.
+stop_broker() {
+    local state=$1
+    if [ -d "$state/kafka" ]; then
+        "$MOTCUA_ROOT/deploy/kafka/broker" stop "$state" || true
+    fi
+    stop_pid "$state/run/devkafka.pid" motcua-devkafka
+    rm -f "$state/run/kafka.bootstrap"
+}
+
+# Starts the mock-cluster broker (reused if already running) with its
+# bootstrap list in STATE/run/kafka.bootstrap, pid in STATE/run/devkafka.pid,
+# log in STATE/log/devkafka.log. Partitions: MOTCUA_TOPIC_PARTITIONS (6).
+start_devkafka() {
     local state=$1 bootstrap pidfile logfile i
     bootstrap=$state/run/kafka.bootstrap
     pidfile=$state/run/devkafka.pid
@@ -332,7 +413,8 @@ start_kafka() {
     [ -x "$MOTCUA_BUILD_DIR/tools/motcua-devkafka" ] ||
         mc_die "$MOTCUA_BUILD_DIR/tools/motcua-devkafka is not built"
     spawn "$pidfile" "$logfile" "$MOTCUA_BUILD_DIR/tools/motcua-devkafka" \
-        --bootstrap-file "$bootstrap" --partitions "${MOTCUA_PARTITIONS:-6}"
+        --bootstrap-file "$bootstrap" --partitions "${MOTCUA_TOPIC_PARTITIONS:-6}" \
+        --prefix "${MOTCUA_TOPIC_PREFIX:-motcua.}"
     for ((i = 0; i < 300; i++)); do
         [ -s "$bootstrap" ] && return 0
         if ! pid_alive "$pidfile"; then
