@@ -1,6 +1,7 @@
 /* The topic table and its provisioning with librdkafka's Admin API. */
 #include "motcua/topics.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define ADMIN_TIMEOUT_MS 30000
+#define DESCRIBE_TIMEOUT_MS 5000
 
 /* replication 3 and min.insync.replicas 2 everywhere: an acknowledged write
  * survives the loss of any one broker, and one broker may be down for
@@ -47,6 +49,8 @@ const struct mc_topic_spec *mc_topic_find(const char *logical)
 
 char *mc_topic_name(const struct mc_config *cfg, const char *logical, char *buf, size_t buflen)
 {
+    /* Every name a service or tool uses is in the table: a typo is a bug. */
+    assert(mc_topic_find(logical) != NULL);
     snprintf(buf, buflen, "%s%s", cfg->topic_prefix, logical);
     return buf;
 }
@@ -118,6 +122,7 @@ int mc_topics_print(const struct mc_config *cfg, const char *format, int brokers
 static int admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type, rd_kafka_event_t **evp,
                       const char *what, char *err, size_t errlen)
 {
+    /* The request's own timeout fires first and yields an error event. */
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
     if (ev == NULL)
         return mc_err(err, errlen, MC_EKAFKA, "%s: no answer from the cluster", what);
@@ -181,6 +186,7 @@ static int check_configs(rd_kafka_t *rk, struct mc_topic_plan *plans, const int 
     rd_kafka_queue_t *q = NULL;
     rd_kafka_AdminOptions_t *opts = NULL;
     rd_kafka_event_t *ev = NULL;
+    char errstr[256];
     size_t n = 0, ngot = 0;
     int rc = 0;
 
@@ -191,6 +197,9 @@ static int check_configs(rd_kafka_t *rk, struct mc_topic_plan *plans, const int 
         return 0;
     q = rd_kafka_queue_new(rk);
     opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    /* A cluster answers in milliseconds; librdkafka's mock cluster never
+     * does (it lacks DescribeConfigs), and its start should not wait 30 s. */
+    rd_kafka_AdminOptions_set_request_timeout(opts, DESCRIBE_TIMEOUT_MS, errstr, sizeof errstr);
     rd_kafka_DescribeConfigs(rk, res, n, opts, q);
     if (admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, &ev, "describe configs", err,
                    errlen) != 0) {
@@ -232,8 +241,10 @@ static int check_configs(rd_kafka_t *rk, struct mc_topic_plan *plans, const int 
     }
 out:
     rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
+    if (opts)
+        rd_kafka_AdminOptions_destroy(opts);
+    if (q)
+        rd_kafka_queue_destroy(q);
     for (size_t i = 0; i < n; i++)
         rd_kafka_ConfigResource_destroy(res[i]);
     return rc;

@@ -30,7 +30,8 @@ extern const size_t mc_topic_count;
 /* The entry for a logical name, or NULL. */
 const struct mc_topic_spec *mc_topic_find(const char *logical);
 
-/* Full topic name: prefix + logical name ("submissions"). Returns buf. */
+/* Full topic name: prefix + logical name ("submissions"), which must be in
+ * the table (asserted). Returns buf. */
 char *mc_topic_name(const struct mc_config *cfg, const char *logical, char *buf, size_t buflen);
 
 /* What a topic should look like on a cluster of `brokers` brokers under cfg

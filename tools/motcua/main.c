@@ -111,6 +111,18 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     }
 }
 
+/* 0 if logical is a topic of the table; else says which ones are. */
+static int known_topic(const char *command, const char *logical)
+{
+    if (mc_topic_find(logical) != NULL)
+        return 0;
+    fprintf(stderr, "motcua %s: unknown topic \"%s\"; the topics are:", command, logical);
+    for (size_t i = 0; i < mc_topic_count; i++)
+        fprintf(stderr, " %s", mc_topics[i].name);
+    fprintf(stderr, "\n");
+    return -1;
+}
+
 static int cmd_produce(int argc, char **argv)
 {
     char err[512], topic[256];
@@ -123,6 +135,8 @@ static int cmd_produce(int argc, char **argv)
         fprintf(stderr, "usage: motcua produce <topic> < lines\n");
         return 2;
     }
+    if (known_topic("produce", argv[1]) != 0)
+        return 2;
     if ((rk = mc_kafka_producer_new(&cfg, dr_cb, NULL, err, sizeof err)) == NULL) {
         fprintf(stderr, "motcua produce: %s\n", err);
         return 1;
@@ -215,6 +229,8 @@ static int cmd_consume(int argc, char **argv)
             return 2;
         }
     }
+    if (known_topic("consume", argv[1]) != 0)
+        return 2;
     snprintf(group, sizeof group, "motcua-cli-%d", (int)getpid());
     /* Partition EOF events tell us when every partition has been read. */
     {
