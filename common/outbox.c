@@ -1,6 +1,7 @@
 /* Event envelopes, inbox and outbox relay (DESIGN.md "Delivery"). */
 #include "motcua/outbox.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,32 +64,111 @@ int mc_inbox_claim(PGconn *conn, const char *schema, const char *event_id, char 
     return fresh;
 }
 
-/* Each produced message carries a pointer to its row's delivery status:
- * 0 pending, 1 delivered, -1 failed. */
+/* What became of one outbox row in a relay round. */
+struct row_status {
+    int state;               /* 0 pending, 1 delivered, -1 failed */
+    rd_kafka_resp_err_t err; /* why it failed */
+};
+
+/* Each produced message carries a pointer to its row's struct row_status. */
 void mc_outbox_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
-    int *status = msg->_private;
+    struct row_status *status = msg->_private;
+    (void)rk;
+    (void)opaque;
     if (status == NULL)
         return;
-    *status = msg->err ? -1 : 1;
+    status->state = msg->err ? -1 : 1;
+    status->err = msg->err;
     if (msg->err)
         mc_log_kv(MC_LOG_WARN, "outbox delivery failed", "topic", rd_kafka_topic_name(msg->rkt),
                   "error", rd_kafka_err2str(msg->err), NULL);
 }
 
-int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max, int *published,
-                    int *more, char *err, size_t errlen)
+/* 1 for errors no retry can mend: the broker will refuse this message
+ * however often it is sent. Missing topics, authorisation and broker
+ * outages are not among them: an operator can mend those, and the row
+ * must then go out in its turn. */
+static int refused_for_good(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Moves the rows listed in ids ("{1,2}") to schema.outbox_parked with the
+ * error, in the relay's transaction. */
+static int park_rows(PGconn *conn, const char *schema, const char *ids, const char *errors,
+                     char *err, size_t errlen)
+{
+    char sql[640];
+    const char *p[2] = {ids, errors};
+    snprintf(sql, sizeof sql,
+             "WITH gone AS (DELETE FROM %s.outbox WHERE id = ANY($1::bigint[]) "
+             "RETURNING id, topic, key, payload, created_at) "
+             "INSERT INTO %s.outbox_parked (id, topic, key, payload, created_at, error) "
+             "SELECT g.id, g.topic, g.key, g.payload, g.created_at, e.error FROM gone g "
+             "JOIN unnest($1::bigint[], $2::text[]) AS e(id, error) ON e.id = g.id",
+             schema, schema);
+    return mc_pg_exec(conn, sql, 2, p, err, errlen);
+}
+
+/* A PostgreSQL array literal built element by element: "{1,2}" or
+ * "{"text","more"}". */
+struct pg_array {
+    char *text;
+    size_t len, cap;
+    int n;
+};
+
+static void pg_array_add(struct pg_array *a, const char *v, int quote)
+{
+    size_t need = a->len + 2 * strlen(v) + 5;
+    if (need > a->cap) {
+        a->cap = need * 2;
+        a->text = mc_xrealloc(a->text, a->cap);
+    }
+    a->text[a->len++] = a->n++ ? ',' : '{';
+    if (quote)
+        a->text[a->len++] = '"';
+    for (; *v; v++) {
+        if (quote && (*v == '"' || *v == '\\'))
+            a->text[a->len++] = '\\';
+        a->text[a->len++] = *v;
+    }
+    if (quote)
+        a->text[a->len++] = '"';
+    a->text[a->len] = '\0';
+}
+
+/* The literal, closed; a holds at least one element. Owned by a; free with
+ * free(a->text). */
+static const char *pg_array_close(struct pg_array *a)
+{
+    assert(a->n > 0 && a->len + 2 <= a->cap);
+    a->text[a->len++] = '}';
+    a->text[a->len] = '\0';
+    return a->text;
+}
+
+int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max,
+                    struct mc_relay_result *result, char *err, size_t errlen)
 {
     char sql[512], limit[16];
     const char *params[1] = {limit};
     PGresult *res = NULL;
-    int *status = NULL;
-    int rc = 0, n = 0, delivered = 0, locked;
-    char *ids = NULL;
-    size_t ids_len = 0;
+    struct row_status *status = NULL;
+    struct pg_array done = {0}, parked = {0}, reasons = {0};
+    int rc = 0, n = 0, locked, pending = 0;
 
-    *published = 0;
-    *more = 0;
+    memset(result, 0, sizeof *result);
     if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, errlen)) != 0)
         return rc;
     snprintf(sql, sizeof sql, "SELECT pg_try_advisory_xact_lock(hashtext('%s.outbox'))", schema);
@@ -111,7 +191,7 @@ int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max, i
     }
     n = PQntuples(res);
     if (n > max) {
-        *more = 1;
+        result->more = 1;
         n = max;
     }
     if (n == 0)
@@ -132,8 +212,10 @@ int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max, i
             continue;
         }
         if (kerr) {
-            status[i] = -1;
-            rc = mc_err(err, errlen, MC_EKAFKA, "produce: %s", rd_kafka_err2str(kerr));
+            status[i].state = -1;
+            status[i].err = kerr;
+            mc_log_kv(MC_LOG_WARN, "outbox produce failed", "topic", PQgetvalue(res, i, 1), "error",
+                      rd_kafka_err2str(kerr), NULL);
         }
     }
     /* Bounded wait: the loop may block here for at most this long. */
@@ -144,37 +226,55 @@ int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max, i
         rd_kafka_flush(rk, 5000);
     }
 
-    ids = mc_xmalloc((size_t)n * 24 + 3);
-    ids[ids_len++] = '{';
     for (int i = 0; i < n; i++) {
-        if (status[i] != 1)
-            continue;
-        ids_len +=
-            (size_t)sprintf(ids + ids_len, "%s%s", delivered ? "," : "", PQgetvalue(res, i, 0));
-        delivered++;
+        if (status[i].state == 1) {
+            pg_array_add(&done, PQgetvalue(res, i, 0), 0);
+        } else if (status[i].state == -1 && refused_for_good(status[i].err)) {
+            char why[160];
+            snprintf(why, sizeof why, "%s (%d bytes)", rd_kafka_err2str(status[i].err),
+                     PQgetlength(res, i, 3));
+            pg_array_add(&parked, PQgetvalue(res, i, 0), 0);
+            pg_array_add(&reasons, why, 1);
+            mc_log_kv(MC_LOG_ERROR, "outbox row refused for good: parked", "schema", schema, "id",
+                      PQgetvalue(res, i, 0), "topic", PQgetvalue(res, i, 1), "error", why, NULL);
+        } else {
+            pending++;
+            if (rc == 0 && status[i].state == -1)
+                rc = mc_err(err, errlen, MC_EKAFKA, "produce to %s: %s", PQgetvalue(res, i, 1),
+                            rd_kafka_err2str(status[i].err));
+        }
     }
-    ids[ids_len++] = '}';
-    ids[ids_len] = '\0';
-    if (delivered < n && rc == 0)
-        rc = mc_err(err, errlen, MC_EKAFKA, "%d of %d outbox events not delivered yet",
-                    n - delivered, n);
-    if (delivered > 0) {
-        const char *p[1] = {ids};
+    if (pending > 0 && rc == 0)
+        rc = mc_err(err, errlen, MC_EKAFKA, "%d of %d outbox events not delivered yet", pending, n);
+    if (done.n > 0) {
+        const char *p[1] = {pg_array_close(&done)};
         int drc;
         snprintf(sql, sizeof sql, "DELETE FROM %s.outbox WHERE id = ANY($1::bigint[])", schema);
         if ((drc = mc_pg_exec(conn, sql, 1, p, err, errlen)) != 0)
             rc = drc;
+        else
+            result->published = done.n;
     }
-    *published = delivered;
+    if (parked.n > 0) {
+        int prc =
+            park_rows(conn, schema, pg_array_close(&parked), pg_array_close(&reasons), err, errlen);
+        if (prc != 0)
+            rc = prc;
+        else
+            result->parked = parked.n;
+    }
 out:
     PQclear(res);
     free(status);
-    free(ids);
+    free(done.text);
+    free(parked.text);
+    free(reasons.text);
     if (rc == MC_EDB || !mc_pg_alive(conn)) {
         char e2[128];
         mc_pg_exec(conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
         /* Rows whose delivery was reported will be published again; consumers
          * dedupe by event_id. */
+        result->published = result->parked = 0;
         return rc ? rc : MC_EDB;
     }
     {

@@ -18,6 +18,10 @@
 
 #define RELAY_MAX 1000
 #define RELAY_ROUNDS 10 /* relay batches per loop turn */
+/* A dead letter stays well under the broker's 1 MB message limit: at most
+ * 384 KiB of the original as base64 (512 KiB) and 256 KiB as JSON text. */
+#define DEADLETTER_COPY_MAX (384 * 1024)
+#define DEADLETTER_TEXT_MAX (256 * 1024)
 #define BACKOFF_MAX_MS 5000
 #define IDLE_RELAY_MS 1000 /* look for rows left by a crash this often */
 
@@ -53,7 +57,7 @@ struct mc_service {
     int handles; /* timer and signal handles initialised and not yet closed */
 
     struct mc_metric *m_messages, *m_deadletters, *m_duplicates, *m_batches, *m_batch_seconds,
-        *m_published, *m_failures, *m_ready;
+        *m_published, *m_parked, *m_failures, *m_ready;
 };
 
 static uint64_t now_ms(void)
@@ -324,16 +328,18 @@ static void fail(struct mc_service *svc, const char *what, const char *err)
 
 static int relay(struct mc_service *svc, char *err, size_t errlen)
 {
-    int published, more, rc;
+    struct mc_relay_result r;
+    int rc;
     int rounds = 0;
     /* Bounded, so HTTP and signals are served during a large backlog. */
     do {
-        rc = mc_outbox_relay(svc->conn, svc->producer, svc->def->schema, RELAY_MAX, &published,
-                             &more, err, errlen);
-        mc_metric_add(svc->m_published, published);
-    } while (rc == 0 && more && ++rounds < RELAY_ROUNDS);
+        rc =
+            mc_outbox_relay(svc->conn, svc->producer, svc->def->schema, RELAY_MAX, &r, err, errlen);
+        mc_metric_add(svc->m_published, r.published);
+        mc_metric_add(svc->m_parked, r.parked);
+    } while (rc == 0 && r.more && ++rounds < RELAY_ROUNDS);
     if (rc == 0)
-        svc->outbox_dirty = more;
+        svc->outbox_dirty = r.more;
     svc->next_relay = now_ms() + IDLE_RELAY_MS;
     return rc;
 }
@@ -541,6 +547,9 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
                              batch_bounds, sizeof batch_bounds / sizeof batch_bounds[0]);
     svc->m_published =
         mc_metrics_counter(def->name, "outbox_published_total", "events published from the outbox");
+    svc->m_parked = mc_metrics_counter(def->name, "outbox_parked_total",
+                                       "outbox rows the broker refused for good, parked for "
+                                       "operators (motcua outbox)");
     svc->m_failures = mc_metrics_counter(def->name, "failures_total",
                                          "failed attempts (database or broker), retried");
 
@@ -669,14 +678,50 @@ static int is_dossier_code(const char *s)
            strspn(dash2 + 1, "0123456789") == strlen(dash2 + 1);
 }
 
+/* The text copy of an original, or NULL: only for valid UTF-8 without NUL
+ * (PostgreSQL's jsonb refuses \u0000) whose JSON form stays within
+ * DEADLETTER_TEXT_MAX (control bytes grow sixfold as \u00XX escapes). */
+static json_t *original_text(const struct mc_msg *msg)
+{
+    json_t *text;
+    char *dumped;
+    size_t len;
+    if (msg->payload == NULL || msg->len > DEADLETTER_TEXT_MAX ||
+        memchr(msg->payload, 0, msg->len) != NULL)
+        return NULL;
+    /* json_stringn returns NULL unless the bytes are valid UTF-8. */
+    if ((text = json_stringn(msg->payload, msg->len)) == NULL)
+        return NULL;
+    dumped = json_dumps(text, JSON_ENCODE_ANY | JSON_COMPACT);
+    len = dumped ? strlen(dumped) : SIZE_MAX;
+    free(dumped);
+    if (len > DEADLETTER_TEXT_MAX) {
+        json_decref(text);
+        return NULL;
+    }
+    return text;
+}
+
 int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
                           const char *reason, char *err, size_t errlen)
 {
-    char seed[512], topic[256], where[320];
+    char seed[512], topic[256], where[320], *full_reason = NULL;
     json_t *data = json_object(), *text;
     const char *code =
         msg->doc ? json_string_value(json_object_get(msg->doc, "dossier_code")) : NULL;
-    char *b64 = base64((const unsigned char *)msg->payload, msg->payload ? msg->len : 0);
+    size_t copied = msg->payload ? msg->len : 0;
+    char *b64;
+    int rc;
+
+    /* The dead letter must always fit the broker's limit (1 MB by
+     * default): the byte copy is cut to DEADLETTER_COPY_MAX and says so. */
+    if (copied > DEADLETTER_COPY_MAX) {
+        copied = DEADLETTER_COPY_MAX;
+        if (asprintf(&full_reason, "%s; the copy holds the first %zu of %zu bytes", reason, copied,
+                     msg->len) < 0)
+            full_reason = NULL;
+    }
+    b64 = base64((const unsigned char *)msg->payload, copied);
 
     /* The full topic name, so an operator can replay the message there. */
     mc_topic_name(svc->cfg, msg->topic, topic, sizeof topic);
@@ -685,11 +730,9 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     json_object_set_new(data, "topic", json_string(topic));
     json_object_set_new(data, "partition", json_integer(msg->partition));
     json_object_set_new(data, "offset", json_integer(msg->offset));
-    json_object_set_new(data, "reason", json_string(reason));
-    /* json_stringn returns NULL unless the bytes are valid UTF-8. */
-    text = msg->payload && memchr(msg->payload, 0, msg->len) == NULL
-               ? json_stringn(msg->payload, msg->len)
-               : NULL; /* PostgreSQL's jsonb refuses \u0000 */
+    json_object_set_new(data, "reason", json_string(full_reason ? full_reason : reason));
+    free(full_reason);
+    text = original_text(msg);
     json_object_set_new(data, "original_text", text ? text : json_null());
     json_object_set_new(data, "original_base64", json_string(b64));
     free(b64);
@@ -699,9 +742,10 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     mc_log_kv(MC_LOG_WARN, "dead letter", "from", where, NULL);
     /* Only a well-formed dossier code goes in the envelope; the key falls
      * back to where the message was read. */
-    return mc_service_emit(svc, conn, "deadletter", msg->key ? msg->key : where, "deadletter",
-                           is_dossier_code(code) ? code : NULL, mc_time_now(), data, seed, err,
-                           errlen);
+    rc = mc_service_emit(svc, conn, "deadletter", msg->key ? msg->key : where, "deadletter",
+                         is_dossier_code(code) ? code : NULL, mc_time_now(), data, seed, err,
+                         errlen);
+    return rc;
 }
 
 const struct mc_config *mc_service_config(const struct mc_service *svc)

@@ -36,12 +36,22 @@ int mc_inbox_claim(PGconn *conn, const char *schema, const char *event_id, char 
  * (mc_kafka_producer_new(cfg, mc_outbox_dr_cb, NULL, ...)). */
 void mc_outbox_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 
+/* What one relay round did. */
+struct mc_relay_result {
+    int published; /* rows delivered and deleted */
+    int parked;    /* rows the broker refuses for good, moved to outbox_parked */
+    int more;      /* 1 when rows remain beyond this round */
+};
+
 /* Publishes up to max outbox rows of schema in id order with rk, waits for
  * their delivery reports, deletes the delivered rows, in its own
  * transaction. Only one relay per schema runs at a time (advisory lock), so
- * events keep their order. *published gets the count; *more is set to 1 when
- * rows remain. Returns 0, MC_EDB or MC_EKAFKA (undelivered rows stay). */
-int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max, int *published,
-                    int *more, char *err, size_t errlen);
+ * events keep their order. A row the broker refuses for good (too large,
+ * invalid) is moved to schema.outbox_parked with the error, so it never
+ * blocks the rows after it; operators list, retry or drop parked rows
+ * (`motcua outbox`). Returns 0, MC_EDB or MC_EKAFKA (undelivered rows stay
+ * for the next round). */
+int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max,
+                    struct mc_relay_result *result, char *err, size_t errlen);
 
 #endif

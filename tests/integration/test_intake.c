@@ -15,6 +15,7 @@
 #define UUID_RE "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 static struct h_env *env;
+static struct mc_service *intake;
 
 static json_t *submission(const char *external_id, const char *procedure_code,
                           const char *ward_code, const char *received_at,
@@ -85,7 +86,7 @@ static int group_setup(void **state)
     (void)state;
     if ((env = h_env_new("intake")) == NULL)
         return -1;
-    h_service_new(env, &mc_intake_def, h_config_new(env, "intake"));
+    intake = h_service_new(env, &mc_intake_def, h_config_new(env, "intake"));
     h_wait_ready(env, H_JOIN_TIMEOUT_MS);
     return 0;
 }
@@ -288,6 +289,145 @@ static void test_not_json_is_dead_lettered(void **state)
     json_decref(after);
 }
 
+/* 150 KB of control bytes (under the 256 KB limit, but sixfold as JSON
+ * escapes): the dead letter keeps the bytes in base64, drops the text copy
+ * so that it fits the broker's limit, and leaves nothing behind in the
+ * outbox; the service stays ready and the next submission is applied. */
+static void test_control_bytes_dead_letter_fits(void **state)
+{
+    const size_t len = 150 * 1000;
+    char *hostile = malloc(len), *b64, body[256];
+    const char *key = SOURCE "/INT-CONTROL";
+    json_t *after =
+        submission("INT-AFTER-CONTROL", "1.001193", "04807", "2024-03-01T09:40:00+07:00", NULL);
+    json_t *all, *mine, *ev;
+    int32_t partition;
+    int64_t offset;
+    (void)state;
+
+    assert_non_null(hostile);
+    for (size_t i = 0; i < len; i++)
+        hostile[i] = (char)(1 + i % 31); /* U+0001 .. U+001F: valid UTF-8, not JSON */
+    h_produce(env, "submissions", key, hostile, len, &partition, &offset);
+    h_produce_json(env, "submissions", key, after, NULL, NULL);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 dossiers("INT-AFTER-CONTROL") == 1 &&
+                     h_offsets_committed(env, GROUP, "submissions") &&
+                     h_sql_int(env, "SELECT count(*) FROM intake.outbox", NULL) == 0);
+
+    all = h_read_topic(env, "deadletter", 1, 10000);
+    mine = h_select(all, "key", key);
+    assert_int_equal(json_array_size(mine), 1);
+    ev = json_object_get(json_array_get(mine, 0), "payload");
+    h_assert_schema(ev, "deadletter.v1");
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/partition")), partition);
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/offset")), offset);
+    assert_true(h_matches("^not JSON", mc_json_str(ev, "data/reason")));
+    assert_true(json_is_null(mc_json_at(ev, "data/original_text")));
+    b64 = h_base64(hostile, len);
+    h_assert_str(ev, "data/original_base64", b64);
+    assert_int_equal(h_sql_int(env, "SELECT count(*) FROM intake.outbox_parked", NULL), 0);
+    assert_true(mc_service_ready(intake));
+    assert_int_equal(h_http_get(env, mc_service_http_port(intake), "/readyz", body, sizeof body),
+                     200);
+    free(b64);
+    free(hostile);
+    json_decref(mine);
+    json_decref(all);
+    json_decref(after);
+}
+
+/* Runs `motcua outbox ARGS` on the test database; returns its output
+ * (caller frees) and its exit status in *status. */
+static char *outbox_cli(const char *args, int *status)
+{
+    const char *bin = getenv("MOTCUA_TEST_BIN_DIR");
+    char cmd[1024], *out = NULL;
+    size_t len = 0;
+    FILE *p, *mem = open_memstream(&out, &len);
+    int c;
+    if (bin == NULL)
+        fail_msg("MOTCUA_TEST_BIN_DIR is not set: run ./tests/run");
+    setenv("MOTCUA_PG_URL", env->db_url, 1);
+    snprintf(cmd, sizeof cmd, "'%s/tools/motcua' outbox %s 2>&1", bin, args);
+    if ((p = popen(cmd, "r")) == NULL)
+        fail_msg("cannot run %s", cmd);
+    while ((c = fgetc(p)) != EOF)
+        fputc(c, mem);
+    *status = pclose(p);
+    fclose(mem);
+    return out;
+}
+
+/* An outbox row the broker refuses for good (1.2 MB, over the 1 MB limit)
+ * is parked with the reason; the row after it is published, the service is
+ * ready again and counts the parked row. */
+static void test_refused_outbox_row_is_parked(void **state)
+{
+    char topic[256], body[8192], args[64], *id, *out;
+    const char *metric;
+    json_t *all, *after, *big;
+    int status;
+    (void)state;
+
+    h_topic_name(env, "deadletter", topic, sizeof topic);
+    h_sql_exec(
+        env,
+        "INSERT INTO intake.outbox (topic, key, payload) VALUES "
+        "($1, 'PARK-BIG', jsonb_build_object('event_id', 'big', 'x', repeat('x', 1200000))), "
+        "($1, 'PARK-AFTER', jsonb_build_object('event_id', 'after', 'x', 'small'))",
+        topic, NULL);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env, "SELECT count(*) FROM intake.outbox", NULL) == 0 &&
+                     mc_service_ready(intake));
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM intake.outbox_parked WHERE key = 'PARK-BIG' "
+                               "AND topic = $1 AND error LIKE '%too large%' AND "
+                               "length(payload->>'x') = 1200000",
+                               topic, NULL),
+                     1);
+    all = h_read_topic(env, "deadletter", 1, 10000);
+    after = h_select(all, "key", "PARK-AFTER");
+    big = h_select(all, "key", "PARK-BIG");
+    assert_int_equal(json_array_size(after), 1);
+    assert_int_equal(json_array_size(big), 0);
+    json_decref(after);
+    json_decref(big);
+    json_decref(all);
+    assert_int_equal(h_http_get(env, mc_service_http_port(intake), "/metrics", body, sizeof body),
+                     200);
+    metric = strstr(body, "\nmotcua_intake_outbox_parked_total ");
+    assert_non_null(metric);
+    assert_int_equal(atoi(metric + strlen("\nmotcua_intake_outbox_parked_total ")), 1);
+
+    /* Operators see it, may requeue it (refused again, parked again) and
+     * drop it. */
+    id = h_sql_text(env, "SELECT id::text FROM intake.outbox_parked", NULL);
+    out = outbox_cli("list", &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "intake: 0 pending, 1 parked"));
+    assert_non_null(strstr(out, "PARK-BIG"));
+    assert_non_null(strstr(out, "too large"));
+    free(out);
+    out = outbox_cli("retry intake --all", &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "requeued 1"));
+    free(out);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env, "SELECT count(*) FROM intake.outbox_parked WHERE id = $1::bigint",
+                           id, NULL) == 1);
+    snprintf(args, sizeof args, "drop intake %s", id);
+    out = outbox_cli(args, &status);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(out, "dropped 1"));
+    free(out);
+    assert_int_equal(h_sql_int(env, "SELECT count(*) FROM intake.outbox_parked", NULL), 0);
+    out = outbox_cli("drop intake 999999", &status);
+    assert_int_not_equal(status, 0);
+    free(out);
+    free(id);
+}
+
 /* Two dossiers the same day at the same commune: -0001 and -0002. */
 static void test_codes_are_consecutive_per_agency_and_day(void **state)
 {
@@ -318,6 +458,8 @@ int main(void)
         cmocka_unit_test(test_invalid_submission_names_every_problem),
         cmocka_unit_test(test_unknown_procedure_is_rejected),
         cmocka_unit_test(test_not_json_is_dead_lettered),
+        cmocka_unit_test(test_control_bytes_dead_letter_fits),
+        cmocka_unit_test(test_refused_outbox_row_is_parked),
         cmocka_unit_test(test_codes_are_consecutive_per_agency_and_day),
     };
     return cmocka_run_group_tests_name("integration: intake", tests, group_setup, group_teardown);

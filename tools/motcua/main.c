@@ -10,6 +10,7 @@
 #include "calendar_cmd.h"
 #include "cli.h"
 #include "deadline.h"
+#include "outbox_cmd.h"
 #include "report.h"
 #include "topics_cmd.h"
 #include "motcua/calendar.h"
@@ -41,7 +42,8 @@ static int usage(FILE *out)
             "  due --received T --time 5wd   receipt_at and due_at over the catalog calendar\n"
             "  sample submissions|updates    sample data for the demo (see --help there)\n"
             "  topics apply [--dry-run]      create the topics of the table, report drift\n"
-            "  topics list [--format F]      the topic table (tsv or markdown)\n\n"
+            "  topics list [--format F]      the topic table (tsv or markdown)\n"
+            "  outbox list|retry|drop        outbox rows the broker refused, parked\n\n"
             "Topics are logical names (submissions, dossier.updates, ...); the prefix\n"
             "MOTCUA_TOPIC_PREFIX is added.\n\n");
     mc_config_usage(out, "motcua");
@@ -437,6 +439,8 @@ int main(int argc, char **argv)
         rc = mc_cli_calendar(argc - 1, argv + 1, cfg.pg_url);
     else if (strcmp(argv[1], "due") == 0)
         rc = cmd_due(argc - 1, argv + 1);
+    else if (strcmp(argv[1], "outbox") == 0)
+        rc = mc_cli_outbox(cfg.pg_url, argc - 1, argv + 1);
     else if (strcmp(argv[1], "topics") == 0)
         rc = mc_cli_topics(&cfg, argc - 1, argv + 1);
     else
