@@ -43,7 +43,8 @@ struct deadline {
     struct mc_catalog *catalog;
     struct rung rungs[MAX_RUNGS];
     int nrungs;
-    struct mc_metric *m_breaches, *m_warnings, *m_lateness, *m_open, *m_refused, *m_swept;
+    struct mc_metric *m_breaches, *m_warnings, *m_skipped, *m_lateness, *m_open, *m_refused,
+        *m_swept;
     time_t open_counted_at;
 };
 
@@ -116,6 +117,9 @@ static struct deadline *deadline_new(struct mc_service *svc, const struct mc_con
     }
     d->m_breaches = mc_metrics_counter("deadline", "breaches_total", "overdue events fired");
     d->m_warnings = mc_metrics_counter("deadline", "warnings_total", "warning events fired");
+    d->m_skipped = mc_metrics_counter("deadline", "warnings_skipped_total",
+                                      "warnings not sent because the date they warn of had "
+                                      "passed (after an outage or a clock jump)");
     d->m_refused =
         mc_metrics_counter("deadline", "reschedules_refused_total", "reschedules refused");
     d->m_swept = mc_metrics_gauge("deadline", "swept_until_seconds",
@@ -682,18 +686,26 @@ static int fire_due(struct deadline *d, PGconn *conn, struct clock *c, mc_instan
     int n = plan(d, c, items), rc;
     const struct mc_calendar *cal = cal_of(d, c->calendar_unit);
 
+    /* What the warnings warn of: the unit's new date when there is one. */
+    mc_instant warned_of = c->rescheduled_due_at ? c->rescheduled_due_at : c->due_at;
+
     for (int i = 0; i < n; i++) {
         char vtext[16], nowtext[MC_RFC3339_LEN], duetext[MC_RFC3339_LEN], seed[512];
         const char *params[6];
         PGresult *res;
-        int fresh;
+        int fresh, skipped;
         if (items[i].at <= boundary(c) || items[i].at > now)
             continue;
+        /* After an outage or a clock jump past the date it warns of, a
+         * warning has nothing left to say: the breach says it. It is
+         * recorded as skipped so that it never fires later. A warning that
+         * is late but still ahead of the date fires. */
+        skipped = !items[i].overdue && now > warned_of;
         snprintf(vtext, sizeof vtext, "%d", c->version);
         params[0] = c->code;
         params[1] = vtext;
         params[2] = items[i].rung;
-        params[3] = items[i].overdue ? "overdue" : "warning";
+        params[3] = items[i].overdue ? "overdue" : skipped ? "skipped" : "warning";
         params[4] = fmt_time(now, nowtext);
         params[5] = fmt_time(items[i].at, duetext);
         res = mc_pg_query(conn,
@@ -708,6 +720,10 @@ static int fire_due(struct deadline *d, PGconn *conn, struct clock *c, mc_instan
         c->fired_through = items[i].at;
         if (!fresh)
             continue; /* fired before: another instance, or a retried sweep */
+        if (skipped) {
+            mc_metric_add(d->m_skipped, 1);
+            continue;
+        }
         mc_metric_observe(d->m_lateness, (double)(now - items[i].at));
         snprintf(seed, sizeof seed, "deadline/%s/%d/%s", c->code, c->version, items[i].rung);
         if (items[i].overdue) {

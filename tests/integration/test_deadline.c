@@ -3,7 +3,8 @@
  * instances of the service share one group and one database throughout.
  *
  * The clock never goes back, so the tests run in order on one timeline:
- * March 2024 week by week, then 2 April for the two-instance sweep. */
+ * March 2024 week by week, 2 April for the two-instance sweep, then a jump
+ * to 10 May. */
 #include "harness.h"
 
 #include <pthread.h>
@@ -413,6 +414,56 @@ static void test_two_instances_fire_each_breach_once(void **state)
     json_decref(all);
 }
 
+/* The clock jumps (an outage, or a replay's topic clock) from 2 April to
+ * 10 May 15:00. A dossier due 19 April: its warnings ("1wd", "due-day")
+ * warn of a date already gone, so they are recorded as skipped and only the
+ * breach is announced. A dossier due 10 May 16:00: its warnings are late
+ * but still ahead of the due date, so they fire; no breach yet. */
+static void test_warnings_past_their_date_are_skipped(void **state)
+{
+    const char *gone = "000.31.26.H17-240415-0301", *ahead = "000.31.26.H17-240506-0302";
+    json_t *events;
+    (void)state;
+
+    open_dossier(gone, "1.001612", "PTCKH", "2024-04-15T09:00:00+07:00",
+                 "2024-04-19T16:00:00+07:00");
+    open_dossier(ahead, "1.001612", "PTCKH", "2024-05-06T09:00:00+07:00",
+                 "2024-05-10T16:00:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, clock_known(gone) && clock_known(ahead));
+
+    tick_and_settle("2024-05-10T15:00:00+07:00");
+    events = deadline_events(gone, "dossier.warning");
+    assert_int_equal(json_array_size(events), 0);
+    json_decref(events);
+    events = deadline_events(gone, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 1);
+    json_decref(events);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.ledger WHERE dossier_code = $1 AND "
+                               "kind = 'skipped' AND rung IN ('1wd', 'due-day')",
+                               gone, NULL),
+                     2);
+
+    events = deadline_events(ahead, "dossier.warning");
+    assert_int_equal(json_array_size(events), 2);
+    json_decref(events);
+    events = deadline_events(ahead, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 0);
+    json_decref(events);
+
+    /* Later sweeps send nothing more for either. */
+    tick_and_settle("2024-05-10T16:30:00+07:00");
+    events = deadline_events(gone, "dossier.warning");
+    assert_int_equal(json_array_size(events), 0);
+    json_decref(events);
+    events = deadline_events(ahead, "dossier.warning");
+    assert_int_equal(json_array_size(events), 2);
+    json_decref(events);
+    events = deadline_events(ahead, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 1);
+    json_decref(events);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_update_before_dossier_is_kept),
         cmocka_unit_test(test_reschedule_once_then_second_breach),
         cmocka_unit_test(test_two_instances_fire_each_breach_once),
+        cmocka_unit_test(test_warnings_past_their_date_are_skipped),
     };
     return cmocka_run_group_tests_name("integration: deadline", tests, group_setup, group_teardown);
 }
