@@ -2,6 +2,7 @@
  * include/motcua/schema.h: every message is checked with it at the boundary. */
 #include "motcua/schema.h"
 #include "motcua/error.h"
+#include "motcua/timeutil.h"
 
 #include <math.h>
 #include <regex.h>
@@ -189,70 +190,13 @@ static void describe_value(char *buf, size_t buflen, const json_t *v, bool quote
     free(text);
 }
 
-/* ---------------------------------------------------------- RFC 3339 */
-
-static bool digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static int days_in_month(int year, int month)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return month == 2 && leap ? 29 : days[month - 1];
-}
-
-/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), a real
- * calendar date, and second 60 only at 23:59 UTC (a leap second). */
+/* RFC 3339 date-time with an offset, as the services parse it: one
+ * parser (mc_time_parse) decides, so a value the schema accepts is always
+ * an instant the services can use. */
 static bool is_date_time(const char *s, size_t len)
 {
-    int year, month, day, hour, minute, second, tz_hour = 0, tz_minute = 0, tz_sign = 1;
-    size_t i;
-
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
-        s[16] != ':')
-        return false;
-    if (!digits(s, 4, &year) || !digits(s + 5, 2, &month) || !digits(s + 8, 2, &day) ||
-        !digits(s + 11, 2, &hour) || !digits(s + 14, 2, &minute) || !digits(s + 17, 2, &second))
-        return false;
-    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
-        return false;
-    i = 19;
-    if (s[i] == '.') {
-        size_t start = ++i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == start)
-            return false;
-    }
-    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
-        tz_sign = s[i] == '-' ? -1 : 1;
-        if (!digits(s + i + 1, 2, &tz_hour) || !digits(s + i + 4, 2, &tz_minute))
-            return false;
-        if (tz_hour > 23 || tz_minute > 59)
-            return false;
-        i += 6;
-    } else {
-        return false;
-    }
-    if (i != len || hour > 23 || minute > 59 || second > 60)
-        return false;
-    if (second == 60) {
-        int utc_minute = minute - tz_minute * tz_sign;
-        int utc_hour = hour - tz_hour * tz_sign - (utc_minute < 0 ? 1 : 0);
-        return (utc_hour == 23 || utc_hour == -1) && (utc_minute == 59 || utc_minute == -1);
-    }
-    return true;
+    mc_instant t;
+    return memchr(s, '\0', len) == NULL && mc_time_parse(s, &t) == 0;
 }
 
 /* ---------------------------------------------------------- compiling */

@@ -174,6 +174,37 @@ static int poison_sqlstate(const char *state)
     return strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0;
 }
 
+/* A person's account of why bytes are not JSON: the byte offset for
+ * invalid UTF-8 and NUL characters (what a portal can look for), else
+ * Jansson's text with line and column. */
+static void describe_json_error(const json_error_t *jerr, char *reason, size_t len)
+{
+    switch (json_error_code(jerr)) {
+    case json_error_invalid_utf8:
+        snprintf(reason, len, "not JSON: invalid UTF-8 at byte %d", jerr->position);
+        break;
+    case json_error_null_character:
+        snprintf(reason, len, "not JSON: a NUL character (\\u0000) near byte %d", jerr->position);
+        break;
+    default:
+        snprintf(reason, len, "not JSON: %s (line %d, column %d)", jerr->text, jerr->line,
+                 jerr->column);
+    }
+}
+
+/* Dead-letters msg with reason and lets the service answer its sender. */
+static int deadletter(struct mc_service *svc, const struct mc_msg *msg, const char *reason,
+                      char *err, size_t errlen)
+{
+    int rc;
+    mc_metric_add(svc->m_deadletters, 1);
+    if ((rc = mc_service_deadletter(svc, svc->conn, msg, reason, err, errlen)) != 0)
+        return rc;
+    if (svc->def->deadletter_cb == NULL)
+        return 0;
+    return svc->def->deadletter_cb(svc, svc->conn, msg, reason, err, errlen, svc->state);
+}
+
 /* Applies one message under its savepoint. Returns 0 (applied, duplicate or
  * dead-lettered) or an infrastructure error. */
 static int apply_one(struct mc_service *svc, rd_kafka_message_t *m, char *err, size_t errlen)
@@ -200,24 +231,23 @@ static int apply_one(struct mc_service *svc, rd_kafka_message_t *m, char *err, s
     reason[0] = '\0';
     if (m->len > (size_t)svc->cfg->message_max_bytes) {
         snprintf(reason, sizeof reason,
-                 "message of %zu bytes exceeds the limit of %d bytes; its bytes stay on the "
-                 "topic at this offset",
-                 m->len, svc->cfg->message_max_bytes);
+                 "message of %zu bytes (%zu KB) over the limit of %d bytes (%d KB); its bytes "
+                 "stay on the topic at this offset",
+                 m->len, (m->len + 1023) / 1024, svc->cfg->message_max_bytes,
+                 svc->cfg->message_max_bytes / 1024);
         /* Copying it into the dead letter could exceed the broker's limit. */
         msg.payload = NULL;
         msg.len = 0;
-    } else if (m->payload == NULL ||
-               (doc = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-        snprintf(reason, sizeof reason, "not JSON: %s (line %d, column %d)",
-                 m->payload ? jerr.text : "empty message", m->payload ? jerr.line : 0,
-                 m->payload ? jerr.column : 0);
+    } else if (m->payload == NULL || m->len == 0) {
+        snprintf(reason, sizeof reason, "not JSON: empty message");
+    } else if ((doc = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+        describe_json_error(&jerr, reason, sizeof reason);
     } else if (!json_is_object(doc)) {
         snprintf(reason, sizeof reason, "not a JSON object");
     }
     if (reason[0]) {
         json_decref(doc);
-        mc_metric_add(svc->m_deadletters, 1);
-        return mc_service_deadletter(svc, svc->conn, &msg, reason, err, errlen);
+        return deadletter(svc, &msg, reason, err, errlen);
     }
     msg.doc = doc;
 
@@ -246,20 +276,16 @@ judged:
         mc_metric_add(svc->m_messages, 1);
         rc = savepoint(svc->conn, "RELEASE SAVEPOINT msg", err, errlen);
     } else if (rc == MC_EINVAL && mc_pg_alive(svc->conn)) {
-        if ((rc = savepoint(svc->conn, "ROLLBACK TO SAVEPOINT msg", err, errlen)) == 0) {
-            mc_metric_add(svc->m_deadletters, 1);
-            rc = mc_service_deadletter(svc, svc->conn, &msg, reason, err, errlen);
-        }
+        if ((rc = savepoint(svc->conn, "ROLLBACK TO SAVEPOINT msg", err, errlen)) == 0)
+            rc = deadletter(svc, &msg, reason, err, errlen);
     } else if (rc == MC_EDB && mc_pg_alive(svc->conn) && poison_sqlstate(mc_pg_last_sqlstate())) {
         /* The database refused this message's data (a constraint or a value
          * out of range): retrying cannot help, so it must not block the
          * partition. */
         char why[1200];
         snprintf(why, sizeof why, "the database refused the message: %s", reason);
-        if ((rc = savepoint(svc->conn, "ROLLBACK TO SAVEPOINT msg", err, errlen)) == 0) {
-            mc_metric_add(svc->m_deadletters, 1);
-            rc = mc_service_deadletter(svc, svc->conn, &msg, why, err, errlen);
-        }
+        if ((rc = savepoint(svc->conn, "ROLLBACK TO SAVEPOINT msg", err, errlen)) == 0)
+            rc = deadletter(svc, &msg, why, err, errlen);
     } else {
         snprintf(err, errlen, "%s", reason);
         if (rc == MC_EINVAL)

@@ -94,8 +94,10 @@ static int expect_char(const char **p, char c)
     return 0;
 }
 
-/* A leap second (":60") is refused: Unix instants cannot name it and no
- * dossier is received inside one. */
+/* A leap second (":60", which RFC 3339 allows only at 23:59 UTC) is taken
+ * as the second after it, as PostgreSQL takes it: Unix instants cannot name
+ * it. The JSON Schema validator checks date-times with this function, so
+ * what a schema accepts always parses. */
 int mc_time_parse(const char *s, mc_instant *out)
 {
     const char *p = s;
@@ -106,7 +108,7 @@ int mc_time_parse(const char *s, mc_instant *out)
     if (read_digits(&p, 4, &y) || expect_char(&p, '-') || read_digits(&p, 2, &mo) ||
         expect_char(&p, '-') || read_digits(&p, 2, &d))
         return MC_EINVAL;
-    if (*p != 'T' && *p != 't' && *p != ' ')
+    if (*p != 'T' && *p != 't')
         return MC_EINVAL;
     p++;
     if (read_digits(&p, 2, &h) || expect_char(&p, ':') || read_digits(&p, 2, &mi) ||
@@ -131,9 +133,14 @@ int mc_time_parse(const char *s, mc_instant *out)
     }
     if (*p != '\0')
         return MC_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 ||
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60 ||
         off_h > 23 || off_m > 59)
         return MC_EINVAL;
+    if (sec == 60) {
+        int utc_minutes = ((h * 60 + mi - sign * (off_h * 60 + off_m)) % 1440 + 1440) % 1440;
+        if (utc_minutes != 23 * 60 + 59)
+            return MC_EINVAL; /* a leap second is the last second of a UTC day */
+    }
 
     *out = (mc_instant)mc_days_from_civil(y, mo, d) * DAY_SECONDS + h * 3600 + mi * 60 + sec -
            sign * (off_h * 3600 + off_m * 60);

@@ -54,6 +54,13 @@ struct mc_service_def {
     /* Optional: the runtime LISTENs on this channel; a NOTIFY runs work_cb at
      * once (the deadline service is woken when an earlier fire time appears). */
     const char *listen_channel;
+    /* Optional: called inside the batch transaction for every message the
+     * runtime dead-letters (too large, not JSON, refused by the handler or
+     * the database), after its dead letter, so the service can answer the
+     * sender (intake answers the portal). msg->doc may be NULL; reason is
+     * the dead letter's. Returns 0 or an infrastructure error (err says). */
+    int (*deadletter_cb)(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
+                         const char *reason, char *err, size_t errlen, void *state);
 };
 
 /* Creates the runtime on loop (connects to PostgreSQL and Kafka, subscribes,

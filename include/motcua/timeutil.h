@@ -13,8 +13,10 @@ typedef int64_t mc_instant;
 #define MC_VN_OFFSET_SECONDS (7 * 3600)
 #define MC_RFC3339_LEN 32 /* buffer size that fits any output of mc_time_format */
 
-/* Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" (a 't' or ' ' separator is
- * also accepted). Returns 0 or MC_EINVAL; the offset is mandatory. */
+/* Parses RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" ('t' and 'z'
+ * also accepted); a leap second (23:59:60 UTC) is the second after it.
+ * Returns 0 or MC_EINVAL; the offset is mandatory. The JSON Schema
+ * validator's "date-time" is exactly what this accepts. */
 int mc_time_parse(const char *s, mc_instant *out);
 
 /* Writes t as "YYYY-MM-DDTHH:MM:SS+07:00" into buf (>= MC_RFC3339_LEN). */

@@ -59,12 +59,13 @@ static void add_problem(json_t *problems, const char *path, const char *what, co
     json_array_append_new(problems, json_pack("{s:s, s:s}", "path", path, "problem", text));
 }
 
-/* Publishes submission.rejected naming every problem. Steals problems. */
-static int reject(struct mc_service *svc, PGconn *conn, struct intake *in, const struct mc_msg *msg,
-                  json_t *problems, char *err, size_t errlen)
+/* Publishes submission.rejected naming every problem, for the submission
+ * source/external_id (either may be NULL) read at msg's offset; a
+ * redelivered submission is answered once. Steals problems. */
+static int reject_as(struct mc_service *svc, PGconn *conn, struct intake *in,
+                     const struct mc_msg *msg, const char *source, const char *external_id,
+                     json_t *problems, char *err, size_t errlen)
 {
-    const char *source = mc_json_str(msg->doc, "source");
-    const char *external_id = mc_json_str(msg->doc, "external_id");
     const char *params[4];
     char seed[256], key[400], where[320], *ptext;
     PGresult *res;
@@ -110,6 +111,47 @@ static int reject(struct mc_service *svc, PGconn *conn, struct intake *in, const
     mc_metric_add(in->m_rejected, 1);
     return mc_service_emit(svc, conn, "submission.rejected", key, "submission.rejected", NULL,
                            mc_time_now(), data, seed, err, errlen);
+}
+
+/* reject_as with the source and external_id the submission carries. */
+static int reject(struct mc_service *svc, PGconn *conn, struct intake *in, const struct mc_msg *msg,
+                  json_t *problems, char *err, size_t errlen)
+{
+    return reject_as(svc, conn, in, msg, mc_json_str(msg->doc, "source"),
+                     mc_json_str(msg->doc, "external_id"), problems, err, errlen);
+}
+
+/* 1 if s is valid UTF-8 without control characters. */
+static int printable_utf8(const char *s)
+{
+    json_t *probe = json_string(s); /* NULL unless valid UTF-8 */
+    int ok = probe != NULL;
+    json_decref(probe);
+    for (; ok && *s; s++)
+        ok = (unsigned char)*s >= 0x20 && *s != 0x7f;
+    return ok;
+}
+
+/* A message the runtime dead-lettered (too large, not JSON, refused by the
+ * database) is answered to its portal too, when its key names the
+ * submission as source/external_id: the portal never reads dead letters.
+ * A key that names no submission leaves the dead letter alone. */
+static int intake_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
+                             const char *reason, char *err, size_t errlen, void *state)
+{
+    char source[65], external_id[129];
+    const char *slash = msg->key ? strchr(msg->key, '/') : NULL;
+    size_t slen = slash ? (size_t)(slash - msg->key) : 0, elen = slash ? strlen(slash + 1) : 0;
+    json_t *problems;
+
+    if (slash == NULL || slen < 1 || slen > 64 || elen < 1 || elen > 128 ||
+        strspn(msg->key, "abcdefghijklmnopqrstuvwxyz0123456789._-") != slen || msg->key[0] == '.' ||
+        msg->key[0] == '_' || msg->key[0] == '-' || !printable_utf8(slash + 1))
+        return 0;
+    snprintf(source, sizeof source, "%.*s", (int)slen, msg->key);
+    snprintf(external_id, sizeof external_id, "%s", slash + 1);
+    problems = json_pack("[{s:s, s:s}]", "path", "", "problem", reason);
+    return reject_as(svc, conn, state, msg, source, external_id, problems, err, errlen);
 }
 
 /* Takes the next number of agency's sequence for day; returns it or < 0. */
@@ -176,9 +218,21 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
                strcmp(mc_json_str(rp_unit, "kind"), "reception") != 0))
         add_problem(problems, "/reception_point", "", rp,
                     "is not a reception point of the catalog");
-    mc_json_time(sub, "submitted_at", &submitted_at);
+    /* The schema's date-time is what mc_time_parse accepts, so these hold;
+     * checked all the same, never used unparsed. */
+    if (mc_json_time(sub, "submitted_at", &submitted_at) != 0) {
+        add_problem(problems, "/submitted_at", "is not an RFC 3339 date-time with an offset", NULL,
+                    NULL);
+        return reject(svc, conn, in, msg, problems, err, errlen);
+    }
     received_at = submitted_at;
-    if (mc_json_time(sub, "received_at", &received_at) == 0 && received_at < submitted_at)
+    if (json_object_get(sub, "received_at") &&
+        mc_json_time(sub, "received_at", &received_at) != 0) {
+        add_problem(problems, "/received_at", "is not an RFC 3339 date-time with an offset", NULL,
+                    NULL);
+        return reject(svc, conn, in, msg, problems, err, errlen);
+    }
+    if (received_at < submitted_at)
         add_problem(problems, "/received_at", "must not be before submitted_at", NULL, NULL);
     vn_day = mc_vn_day(received_at);
     rule_set = mc_catalog_rule_set_on(in->catalog, vn_day);
@@ -301,4 +355,5 @@ const struct mc_service_def mc_intake_def = {
     .init_cb = intake_init,
     .fini_cb = intake_fini,
     .handle_cb = intake_handle,
+    .deadletter_cb = intake_deadletter,
 };

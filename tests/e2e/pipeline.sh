@@ -239,7 +239,7 @@ e2e_log "wave 1: submissions"
 } | produce submissions || e2e_fail "motcua produce submissions failed"
 
 must "intake received 6 dossiers" 30 sql_is 6 "SELECT count(*) FROM intake.dossier"
-must "intake rejected 3 submissions" 30 sql_is 3 "SELECT count(*) FROM intake.rejection"
+must "intake rejected 3 submissions and answered the non-JSON one" 30 sql_is 4 "SELECT count(*) FROM intake.rejection"
 must "intake saw the duplicate" 30 metric_is 1 motcua_intake_submissions_duplicate_total intake
 must "intake dead-lettered the non-JSON message" 30 metric_is 1 motcua_intake_deadletters_total intake
 must "router assigned 6 dossiers" 30 sql_is 6 "SELECT count(*) FROM routing.assignment"
@@ -335,14 +335,18 @@ check_eq "W1-BAD-SCHEMA rejected naming /applicant/id_number, /channel and /prio
 check_eq "W1-BAD-PROC rejected naming /procedure_code" "/procedure_code" "$(rejected_paths W1-BAD-PROC)"
 check_eq "W1-BAD-WARD rejected naming /received_at and /ward_code" "/received_at /ward_code" \
     "$(rejected_paths W1-BAD-WARD)"
-check_empty "each invalid submission has exactly one submission.rejected event, keyed source/external_id" \
-    "SELECT x, count(DISTINCT m.payload->>'event_id') FROM unnest(ARRAY['W1-BAD-SCHEMA','W1-BAD-PROC','W1-BAD-WARD']) x
+check_eq "the non-JSON W1-NOTJSON is answered to its portal naming the problem" \
+    "1" "$(sql "SELECT count(*) FROM e2e.msg m, jsonb_array_elements(m.payload->'data'->'problems') p
+          WHERE m.topic = 'submission.rejected' AND m.payload->'data'->>'external_id' = 'W1-NOTJSON'
+            AND p->>'path' = '' AND p->>'problem' LIKE 'not JSON%'")"
+check_empty "each invalid or unreadable submission has exactly one submission.rejected event, keyed source/external_id" \
+    "SELECT x, count(DISTINCT m.payload->>'event_id') FROM unnest(ARRAY['W1-BAD-SCHEMA','W1-BAD-PROC','W1-BAD-WARD','W1-NOTJSON']) x
        LEFT JOIN e2e.msg m ON m.topic = 'submission.rejected' AND m.payload->'data'->>'external_id' = x
         AND m.key = '$SRC/' || x AND m.payload->>'type' = 'submission.rejected'
       GROUP BY x HAVING count(DISTINCT m.payload->>'event_id') <> 1"
 check_sql "no dossier for an invalid or non-JSON submission" 0 \
     "SELECT count(*) FROM intake.dossier WHERE external_id LIKE 'W1-BAD%' OR external_id = 'W1-NOTJSON'"
-check_sql "the problems are stored with the rejection too" 3 \
+check_sql "the problems are stored with the rejection too" 4 \
     "SELECT count(*) FROM intake.rejection WHERE jsonb_array_length(problems) > 0"
 
 # The dead letter keeps the original bytes.
@@ -449,7 +453,7 @@ e2e_pass "router killed -9 right after assigning (outbox and offsets maybe unsen
 wave2_second | produce submissions || e2e_fail "motcua produce submissions failed"
 must "intake received the second half while the router was down" 30 \
     sql_is 12 "SELECT count(*) FROM intake.dossier"
-must "intake rejected the invalid one" 30 sql_is 4 "SELECT count(*) FROM intake.rejection"
+must "intake rejected the invalid one" 30 sql_is 5 "SELECT count(*) FROM intake.rejection"
 check_sql "no assignment while the router is down" 9 "SELECT count(*) FROM routing.assignment"
 
 start_service router
@@ -505,7 +509,7 @@ check_sql "12 assignments, one per dossier" "12 12" \
     "SELECT count(*) || ' ' || count(DISTINCT dossier_code) FROM routing.assignment"
 check_sql "12 clocks, one per dossier" "12 12" \
     "SELECT count(*) || ' ' || count(DISTINCT dossier_code) FROM deadline.clock"
-check_sql "4 rejections" 4 "SELECT count(*) FROM intake.rejection"
+check_sql "5 rejections (4 invalid, 1 unreadable)" 5 "SELECT count(*) FROM intake.rejection"
 check_eq "W2-BAD-EMPTY rejected naming /applicant/name and /procedure_code" \
     "/applicant/name /procedure_code" "$(rejected_paths W2-BAD-EMPTY)"
 for x in W2-G W2-H W2-I W2-J W2-K W2-L; do
@@ -544,7 +548,7 @@ check_sql "no event on a dossier topic for an unknown dossier" 0 \
     "SELECT count(*) FROM e2e.msg m WHERE m.topic IN ('dossier.received', 'dossier.assigned', 'dossier.deadlines', 'notifications')
         AND NOT EXISTS (SELECT 1 FROM intake.dossier d WHERE d.code = m.payload->>'dossier_code')"
 check_sql "totals of distinct events: received, assigned, overdue, letters, rejected, dead letters" \
-    "12 12 8 8 4 1" \
+    "12 12 8 8 5 1" \
     "SELECT (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'dossier.received')
       || ' ' || (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'dossier.assigned')
       || ' ' || (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'dossier.deadlines' AND payload->>'type' = 'dossier.overdue')

@@ -428,6 +428,157 @@ static void test_refused_outbox_row_is_parked(void **state)
     free(id);
 }
 
+/* The rejection answering the submission source/external_id, or NULL
+ * (a new reference: caller decrefs). Fails the test if there are several. */
+static json_t *rejection_for(const char *external_id)
+{
+    json_t *mine = events_for("submission.rejected", external_id), *one = NULL;
+    assert_true(json_array_size(mine) <= 1);
+    if (json_array_size(mine) == 1)
+        one = json_incref(json_object_get(json_array_get(mine, 0), "payload"));
+    json_decref(mine);
+    return one;
+}
+
+/* Produces bytes keyed SOURCE/external_id, then a valid submission after
+ * them, and waits until both were dealt with. */
+static void send_bytes_then_valid(const char *external_id, const char *bytes, size_t len,
+                                  const char *after_id)
+{
+    char key[256];
+    json_t *after = submission(after_id, "1.001193", "04807", "2024-03-01T10:00:00+07:00", NULL);
+    snprintf(key, sizeof key, "%s/%s", SOURCE, external_id);
+    h_produce(env, "submissions", key, bytes, len, NULL, NULL);
+    h_produce_json(env, "submissions", key, after, NULL, NULL);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 dossiers(after_id) == 1 && h_offsets_committed(env, GROUP, "submissions"));
+    json_decref(after);
+}
+
+/* Bytes that cannot be trusted are answered to the portal on
+ * submission.rejected, keyed and named by the message key, with the
+ * problem in plain words; the dead letter stays for operators. Invalid
+ * UTF-8 in a name: where it is. */
+static void test_invalid_utf8_is_answered_to_the_portal(void **state)
+{
+    static const char text[] = "{\"source\":\"dvc-hoabinh\",\"external_id\":\"INT-UTF8\","
+                               "\"applicant\":{\"name\":\"Nguy\xc3\x28n\"}}";
+    const size_t bad = strstr(text, "\xc3\x28") - text;
+    char want[64];
+    json_t *rej;
+    (void)state;
+
+    send_bytes_then_valid("INT-UTF8", text, strlen(text), "INT-AFTER-UTF8");
+    rej = rejection_for("INT-UTF8");
+    assert_non_null(rej);
+    h_assert_schema(rej, "submission-rejected.v1");
+    h_assert_str(rej, "data/source", SOURCE);
+    h_assert_str(rej, "data/external_id", "INT-UTF8");
+    snprintf(want, sizeof want, "not JSON: invalid UTF-8 at byte %zu", bad);
+    assert_non_null(problem_at(rej, ""));
+    assert_string_equal(problem_at(rej, ""), want);
+    json_decref(rej);
+    assert_int_equal(rejections("INT-UTF8"), 1);
+}
+
+/* A \u0000 inside a string is answered too. */
+static void test_nul_character_is_answered_to_the_portal(void **state)
+{
+    static const char text[] = "{\"source\":\"dvc-hoabinh\",\"external_id\":\"INT-NUL\","
+                               "\"summary\":\"a\\u0000b\"}";
+    json_t *rej;
+    (void)state;
+
+    send_bytes_then_valid("INT-NULCHAR", text, strlen(text), "INT-AFTER-NULCHAR");
+    rej = rejection_for("INT-NULCHAR");
+    assert_non_null(rej);
+    h_assert_schema(rej, "submission-rejected.v1");
+    assert_true(h_matches("^not JSON: a NUL character", problem_at(rej, "")));
+    json_decref(rej);
+}
+
+/* A message over the size limit: its size and the limit, in KB. */
+static void test_oversized_is_answered_to_the_portal(void **state)
+{
+    const size_t len = 300 * 1024;
+    char *big = malloc(len);
+    json_t *rej;
+    (void)state;
+
+    assert_non_null(big);
+    memset(big, ' ', len);
+    big[0] = '{';
+    big[len - 1] = '}';
+    send_bytes_then_valid("INT-HUGE", big, len, "INT-AFTER-HUGE");
+    rej = rejection_for("INT-HUGE");
+    assert_non_null(rej);
+    h_assert_schema(rej, "submission-rejected.v1");
+    assert_true(h_matches("^message of 307200 bytes \\(300 KB\\) over the limit of 262144 "
+                          "bytes \\(256 KB\\)",
+                          problem_at(rej, "")));
+    json_decref(rej);
+    free(big);
+}
+
+/* Bytes whose key names no submission (not source/external_id) have no
+ * portal to answer: the dead letter alone. */
+static void test_unusable_key_is_dead_letter_only(void **state)
+{
+    static const char garbage[] = "not json at all";
+    const char *key = "Not A Source Key";
+    json_t *after =
+        submission("INT-AFTER-NOKEY", "1.001193", "04807", "2024-03-01T10:10:00+07:00", NULL);
+    json_t *all, *dl, *rej;
+    (void)state;
+
+    h_produce(env, "submissions", key, garbage, strlen(garbage), NULL, NULL);
+    send_submission(after);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 dossiers("INT-AFTER-NOKEY") == 1 &&
+                     h_offsets_committed(env, GROUP, "submissions"));
+    all = h_read_topic(env, "deadletter", 1, 10000);
+    dl = h_select(all, "key", key);
+    assert_int_equal(json_array_size(dl), 1);
+    json_decref(dl);
+    json_decref(all);
+    all = h_read_topic(env, "submission.rejected", 0, 10000);
+    rej = h_select(all, "key", key);
+    assert_int_equal(json_array_size(rej), 0);
+    json_decref(rej);
+    json_decref(all);
+    json_decref(after);
+}
+
+/* The schema's date-time and the services' parser agree: a leap second
+ * (23:59:60 UTC) is accepted and taken as the second after it; second 60
+ * at any other minute is rejected naming the field, never dead-lettered. */
+static void test_leap_second_is_one_instant_for_schema_and_parser(void **state)
+{
+    json_t *leap = submission("INT-LEAP", "1.001193", "04807", "2024-03-04T08:00:00+07:00", NULL);
+    json_t *bad =
+        submission("INT-LEAP-BAD", "1.001193", "04807", "2024-03-04T08:00:00+07:00", NULL);
+    json_t *rej;
+    (void)state;
+
+    json_object_set_new(leap, "submitted_at", json_string("2024-03-03T23:59:60Z"));
+    json_object_del(leap, "received_at");
+    json_object_set_new(bad, "submitted_at", json_string("2024-03-04T08:00:60+07:00"));
+    send_submission(leap);
+    send_submission(bad);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, dossiers("INT-LEAP") == 1 && rejections("INT-LEAP-BAD") == 1);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM intake.dossier WHERE external_id = 'INT-LEAP' "
+                               "AND submitted_at = '2024-03-04T00:00:00Z'",
+                               NULL),
+                     1);
+    rej = rejection_for("INT-LEAP-BAD");
+    assert_non_null(rej);
+    assert_non_null(problem_at(rej, "/submitted_at"));
+    json_decref(rej);
+    json_decref(leap);
+    json_decref(bad);
+}
+
 /* Two dossiers the same day at the same commune: -0001 and -0002. */
 static void test_codes_are_consecutive_per_agency_and_day(void **state)
 {
@@ -460,6 +611,11 @@ int main(void)
         cmocka_unit_test(test_not_json_is_dead_lettered),
         cmocka_unit_test(test_control_bytes_dead_letter_fits),
         cmocka_unit_test(test_refused_outbox_row_is_parked),
+        cmocka_unit_test(test_invalid_utf8_is_answered_to_the_portal),
+        cmocka_unit_test(test_nul_character_is_answered_to_the_portal),
+        cmocka_unit_test(test_oversized_is_answered_to_the_portal),
+        cmocka_unit_test(test_unusable_key_is_dead_letter_only),
+        cmocka_unit_test(test_leap_second_is_one_instant_for_schema_and_parser),
         cmocka_unit_test(test_codes_are_consecutive_per_agency_and_day),
     };
     return cmocka_run_group_tests_name("integration: intake", tests, group_setup, group_teardown);

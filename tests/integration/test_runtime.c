@@ -113,9 +113,9 @@ static void test_oversized_message_is_dead_lettered(void **state)
     dl = json_object_get(json_array_get(mine, 0), "payload");
     h_assert_schema(dl, "deadletter.v1");
     snprintf(reason, sizeof reason,
-             "message of %zu bytes exceeds the limit of %d bytes; its bytes stay on the topic at "
-             "this offset",
-             strlen(text), SIZE_LIMIT);
+             "message of %zu bytes (%zu KB) over the limit of %d bytes (%d KB); its bytes stay "
+             "on the topic at this offset",
+             strlen(text), (strlen(text) + 1023) / 1024, SIZE_LIMIT, SIZE_LIMIT / 1024);
     h_assert_str(dl, "data/reason", reason);
     h_assert_str(dl, "data/topic", h_topic_name(env, "submissions", topic, sizeof topic));
     assert_int_equal(json_integer_value(mc_json_at(dl, "data/partition")), partition);

@@ -40,6 +40,8 @@ static mc_instant at(const char *local)
     char buf[64];
     mc_instant t = 0;
     snprintf(buf, sizeof buf, "%s%s+07:00", local, strlen(local) == 16 ? ":00" : "");
+    if (strlen(buf) > 10 && buf[10] == ' ')
+        buf[10] = 'T'; /* RFC 3339 */
     if (mc_time_parse(buf, &t) != 0)
         fail_msg("bad test instant \"%s\"", local);
     return t;
