@@ -36,6 +36,15 @@ int mc_json_time(const json_t *doc, const char *path, mc_instant *out)
     return mc_time_parse(s, out);
 }
 
+int mc_json_time_required(const json_t *doc, const char *path, mc_instant *out, const char *what,
+                          char *err, size_t errlen)
+{
+    if (mc_json_time(doc, path, out) != 0)
+        return mc_err(err, errlen, MC_EINVAL, "%s: %s is missing or not an RFC 3339 date-time",
+                      what, path);
+    return 0;
+}
+
 json_t *mc_json_time_new(mc_instant t)
 {
     char buf[MC_RFC3339_LEN];

@@ -3,6 +3,7 @@
 #define MOTCUA_JSONUTIL_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "motcua/timeutil.h"
 
@@ -12,6 +13,10 @@ json_t *mc_json_at(const json_t *doc, const char *path);
 const char *mc_json_str(const json_t *doc, const char *path);
 /* The instant at path (RFC 3339). Returns 0, or MC_EINVAL when absent/bad. */
 int mc_json_time(const json_t *doc, const char *path, mc_instant *out);
+/* mc_json_time for a member the message must have: MC_EINVAL with
+ * "<what>: <path> is missing or not an RFC 3339 date-time" in err. */
+int mc_json_time_required(const json_t *doc, const char *path, mc_instant *out, const char *what,
+                          char *err, size_t errlen);
 /* A JSON string of t in +07:00 (new reference). */
 json_t *mc_json_time_new(mc_instant t);
 /* A JSON string or null (new reference). */

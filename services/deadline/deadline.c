@@ -473,7 +473,9 @@ static int refuse(struct deadline *d, PGconn *conn, const json_t *ev, const stru
 {
     char seed[256];
     mc_instant at;
-    mc_json_time(ev, "occurred_at", &at);
+    int rc;
+    if ((rc = mc_json_time_required(ev, "occurred_at", &at, c->code, err, errlen)) != 0)
+        return rc;
     snprintf(seed, sizeof seed, "deadline/refused/%s", mc_json_str(ev, "event_id"));
     mc_metric_add(d->m_refused, 1);
     return emit_clock_event(d, conn, c->code, "reschedule_refused", NULL, c->breaches, why, at, 0,
@@ -510,7 +512,8 @@ static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char
 
     if ((rc = load_clock(conn, code, &c, err, errlen)) < 0)
         return rc;
-    mc_json_time(ev, "occurred_at", &occurred);
+    if ((rc = mc_json_time_required(ev, "occurred_at", &occurred, code, err, errlen)) != 0)
+        return rc;
     open = strcmp(c.state, "open") == 0;
     paused = strcmp(c.state, "paused") == 0;
 

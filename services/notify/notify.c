@@ -194,9 +194,10 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     const char *policy = unit_row ? mc_json_str(unit_row, "signer_policy") : "city_chairman";
 
     memset(&l, 0, sizeof l);
-    mc_json_time(ev, "occurred_at", &issued);
-    mc_json_time(data, "received_at", &received_at);
-    mc_json_time(data, "due_at", &due_at);
+    if ((rc = mc_json_time_required(ev, "occurred_at", &issued, code, err, errlen)) != 0 ||
+        (rc = mc_json_time_required(data, "received_at", &received_at, code, err, errlen)) != 0 ||
+        (rc = mc_json_time_required(data, "due_at", &due_at, code, err, errlen)) != 0)
+        return rc;
     if (mc_json_time(data, "new_appointment_at", &appointment) != 0)
         return mc_err(err, errlen, MC_EINVAL, "overdue event of %s has no new_appointment_at",
                       code);

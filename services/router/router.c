@@ -99,7 +99,8 @@ static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
                       "catalog and replay this dead letter",
                       mc_json_str(dossier, "procedure/code"), mc_json_str(dossier, "ward_code"));
     unit = mc_catalog_unit(r->catalog, unit_code);
-    mc_json_time(msg->doc, "occurred_at", &assigned_at);
+    if ((rc = mc_json_time_required(msg->doc, "occurred_at", &assigned_at, code, err, errlen)) != 0)
+        return rc;
 
     snprintf(ruletext, sizeof ruletext, "%d", rule_id);
     dtext = json_dumps(dossier, JSON_COMPACT);
@@ -206,8 +207,9 @@ static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r
                     "reason, handed_at) VALUES ($1,$2,$3,$4,$5,$6)",
                     6, params, err, errlen);
     PQclear(res);
+    if (rc == 0)
+        rc = mc_json_time_required(ev, "occurred_at", &handed_at, code, err, errlen);
     if (rc == 0) {
-        mc_json_time(ev, "occurred_at", &handed_at);
         snprintf(seed, sizeof seed, "router/assigned/%s/%s", code, mc_json_str(ev, "event_id"));
         mc_metric_add(r->m_transfers, 1);
         rc = publish_assigned(svc, conn, r, code, unit, dossier, 0, "transfer", handed_at, seed,
