@@ -239,7 +239,8 @@ mc() { "$E2E_BIN/tools/motcua" "$@"; }
 
 # produce TOPIC < lines "KEY<TAB>VALUE"
 produce() {
-    mc produce "$1" 2>>"$E2E_TMP/cli.log"
+    # Every line sent is kept: the personal-data check greps the logs for it.
+    tee -a "$E2E_TMP/produced.tsv" | mc produce "$1" 2>>"$E2E_TMP/cli.log"
 }
 
 # tick RFC3339: publishes a clock tick.

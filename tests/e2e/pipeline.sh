@@ -562,6 +562,19 @@ e2e_log "redelivered events skipped by the inboxes of the restarted services: ro
 e2e_log "re-sent copies seen on the topics (allowed after a crash): $(sql "SELECT coalesce(string_agg(topic || ' ' || n, ', '), 'none')
     FROM (SELECT topic, count(*) - count(DISTINCT payload->>'event_id') AS n FROM e2e.msg GROUP BY topic) x WHERE n > 0")"
 
+# ---- personal data -------------------------------------------------------------
+# Every applicant's name, id number, phone, e-mail and address and every
+# officer sent in this run (accepted, rejected, dead-lettered, late with a
+# letter) must appear in no service log and no /metrics.
+for svc in "${SERVICES[@]}"; do
+    curl -fsS --max-time 5 "http://127.0.0.1:${E2E_PORT[$svc]}/metrics" >"$E2E_TMP/$svc.metrics" ||
+        e2e_fail "GET /metrics of motcua-$svc"
+done
+grep -oE '"(name|id_number|phone|email|address|officer)":"[^"]+"' "$E2E_TMP/produced.tsv" |
+    sed -e 's/^"[a-z_]*":"//' -e 's/"$//' | sort -u >"$E2E_TMP/personal.txt"
+check "the personal-data check covers what was sent (at least 30 distinct values)" \
+    test "$(wc -l <"$E2E_TMP/personal.txt")" -ge 30
+
 # ---- stop ----------------------------------------------------------------------
 e2e_log "stopping the services (SIGTERM)"
 for svc in "${SERVICES[@]}"; do
@@ -575,3 +588,7 @@ if [ -n "${E2E_PID[devkafka]:-}" ]; then
     stop_proc devkafka 30
     check_eq "motcua-devkafka exited 0 on SIGTERM" 0 "$?"
 fi
+# After the stop, so the drain's lines are in the logs too.
+leaked=$(cd "$E2E_TMP" && grep -F -o -f personal.txt intake.log router.log deadline.log notify.log \
+    intake.metrics router.metrics deadline.metrics notify.metrics | sort -u | tr '\n' ';')
+check_eq "no personal data in any service log or /metrics" "" "$leaked"
