@@ -559,20 +559,44 @@ static int resolve_refs(struct mc_schema *schema, char *err, size_t errlen)
     return 0;
 }
 
+/* Compiles schema->doc (owned by schema), naming it path in errors. */
+static struct mc_schema *compile_doc(struct mc_schema *schema, const char *path, char *err,
+                                     size_t errlen);
+
 struct mc_schema *mc_schema_load(const char *path, char *err, size_t errlen)
 {
     struct mc_schema *schema = mc_xcalloc(1, sizeof *schema);
     json_error_t jerr;
-    char why[512];
 
     schema->path = mc_xstrdup(path);
     schema->doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (schema->doc == NULL) {
         mc_err(err, errlen, MC_EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-        goto fail;
+        mc_schema_free(schema);
+        return NULL;
     }
-    if (!json_is_object(schema->doc)) {
+    if (!json_is_object(schema->doc)) { /* a message schema file describes an object */
         mc_err(err, errlen, MC_EINVAL, "%s: the root must be a schema object", path);
+        mc_schema_free(schema);
+        return NULL;
+    }
+    return compile_doc(schema, path, err, errlen);
+}
+
+struct mc_schema *mc_schema_compile(const json_t *doc, const char *name, char *err, size_t errlen)
+{
+    struct mc_schema *schema = mc_xcalloc(1, sizeof *schema);
+    schema->path = mc_xstrdup(name);
+    schema->doc = json_deep_copy(doc);
+    return compile_doc(schema, name, err, errlen);
+}
+
+static struct mc_schema *compile_doc(struct mc_schema *schema, const char *path, char *err,
+                                     size_t errlen)
+{
+    char why[512];
+    if (!json_is_object(schema->doc) && !json_is_boolean(schema->doc)) {
+        mc_err(err, errlen, MC_EINVAL, "%s: the root must be a schema object or a boolean", path);
         goto fail;
     }
     if (compile(schema, schema->doc, "", true, &schema->root, why, sizeof why) != 0 ||

@@ -18,6 +18,9 @@ struct mc_schema *mc_schema_load(const char *path, char *err, size_t errlen);
 /* Loads "<dir>/<name>.schema.json", dir defaulting to MOTCUA_SCHEMA_DIR or the
  * source tree's schemas/. */
 struct mc_schema *mc_schema_load_named(const char *name, char *err, size_t errlen);
+/* Compiles a schema document (copied; doc stays the caller's), named name
+ * in errors. Returns NULL with a reason in err. */
+struct mc_schema *mc_schema_compile(const json_t *doc, const char *name, char *err, size_t errlen);
 void mc_schema_free(struct mc_schema *schema);
 
 /* Validates doc. Returns 0 when valid. Otherwise returns MC_EINVAL and, if
