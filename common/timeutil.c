@@ -101,7 +101,8 @@ static int expect_char(const char **p, char c)
 int mc_time_parse(const char *s, mc_instant *out)
 {
     const char *p = s;
-    int y, mo, d, h, mi, sec, off_h = 0, off_m = 0, sign = 0;
+    int y, mo, d, h, mi, sec, off_h = 0, off_m = 0, sign = 0, local_year;
+    mc_instant t;
 
     if (s == NULL)
         return MC_EINVAL;
@@ -142,8 +143,15 @@ int mc_time_parse(const char *s, mc_instant *out)
             return MC_EINVAL; /* a leap second is the last second of a UTC day */
     }
 
-    *out = (mc_instant)mc_days_from_civil(y, mo, d) * DAY_SECONDS + h * 3600 + mi * 60 + sec -
-           sign * (off_h * 3600 + off_m * 60);
+    t = (mc_instant)mc_days_from_civil(y, mo, d) * DAY_SECONDS + h * 3600 + mi * 60 + sec -
+        sign * (off_h * 3600 + off_m * 60);
+    /* Every accepted instant has a four-digit year in Vietnam's time, so
+     * mc_time_format writes it back as RFC 3339 (found by fuzzing:
+     * 0000-01-01T08:00:00+17:00 is in year -1 there). */
+    mc_civil_from_days(mc_vn_day(t), &local_year, &mo, &d);
+    if (local_year < 1 || local_year > 9999)
+        return MC_EINVAL;
+    *out = t;
     return 0;
 }
 

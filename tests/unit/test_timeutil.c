@@ -36,6 +36,9 @@ static void test_parse_accepts(void **state)
         /* A leap second is the second after it (2017-01-01T00:00:00Z). */
         {"2016-12-31T23:59:60Z", 1483228800},
         {"2017-01-01T06:59:60+07:00", 1483228800},
+        /* The first and last instants with a four-digit year in +07:00. */
+        {"0001-01-01T00:00:00+07:00", -62135622000LL},
+        {"9999-12-31T23:59:59+07:00", 253402275599LL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mc_instant got = 12345;
@@ -66,6 +69,9 @@ static void test_parse_rejects(void **state)
         "2024-03-04T08:00:60Z",       /* second 60 away from 23:59 UTC */
         "2016-12-31T23:59:60+07:00",  /* 16:59 UTC */
         "1970-01-01 00:00:00Z",       /* a space for the T (the schema refuses it too) */
+        "0000-01-01T08:00:00+17:00",  /* year -1 in +07:00 (found by fuzzing) */
+        "0001-01-01T00:00:00+07:01",  /* a minute before year 1 in +07:00 */
+        "9999-12-31T23:59:59-05:00",  /* year 10000 in +07:00 */
         "2024-03-04T08:00:00+24:00",  /* offset hour */
         "2024-03-04T08:00:00+07:60",  /* offset minute */
         "2024-03-04T08:00:00+0700",   /* offset without colon */
