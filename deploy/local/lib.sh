@@ -30,7 +30,7 @@ mc_as_root() {
 # only those that are missing; `apt-get update` runs once, first.
 ensure_packages() {
     local pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libjansson-dev
-        libuv1-dev libh2o-dev libcmocka-dev postgresql curl ca-certificates
+        libuv1-dev libh2o-dev libcmocka-dev libunistring-dev postgresql curl ca-certificates
         json-schema-test-suite clang libclang-rt-dev)
     local missing=() p
     for p in "${pkgs[@]}"; do

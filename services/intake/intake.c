@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uninorm.h>
+
 #include "motcua/catalog.h"
 #include "motcua/error.h"
 #include "motcua/jsonutil.h"
@@ -171,9 +173,78 @@ static int next_number(PGconn *conn, const char *agency, const char *day, char *
     return n;
 }
 
+/* s in Unicode NFC, as a new JSON string. Vietnamese arrives composed
+ * ("ễ" as U+1EC5) and decomposed (e + U+0302 + U+0303); letters and
+ * look-ups must see one form. */
+static json_t *nfc_string(const char *s)
+{
+    size_t len = 0;
+    uint8_t *norm = u8_normalize(UNINORM_NFC, (const uint8_t *)s, strlen(s), NULL, &len);
+    json_t *out = norm ? json_stringn((const char *)norm, len) : NULL;
+    free(norm);
+    return out ? out : json_string(s); /* valid UTF-8 always normalises */
+}
+
+/* The applicant as the events carry it: name and address in NFC. */
 static json_t *applicant_copy(const json_t *sub)
 {
-    return json_deep_copy(json_object_get(sub, "applicant"));
+    static const char *const texts[] = {"name", "address", NULL};
+    json_t *applicant = json_deep_copy(json_object_get(sub, "applicant"));
+    for (const char *const *k = texts; *k; k++) {
+        const char *v = json_string_value(json_object_get(applicant, *k));
+        if (v != NULL)
+            json_object_set_new(applicant, *k, nfc_string(v));
+    }
+    return applicant;
+}
+
+/* The position (in characters, from 1) of the first control character of
+ * s (U+0000-U+001F, U+007F-U+009F), or 0 when there is none. */
+static size_t control_at(const char *s, unsigned *code)
+{
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p & 0xC0) != 0x80)
+            chars++;
+        if (*p < 0x20 || *p == 0x7f) {
+            *code = *p;
+            return chars;
+        }
+        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            *code = p[1];
+            return chars;
+        }
+    }
+    return 0;
+}
+
+/* Names and addresses go into letters and onto envelopes: no control
+ * characters (a tab, a line break, an escape) in them. */
+static void check_printable(json_t *problems, const json_t *sub)
+{
+    static const char *const paths[] = {"/applicant/name", "/applicant/address", NULL};
+    const json_t *docs = json_object_get(sub, "documents"), *doc;
+    char text[160], path[64];
+    unsigned code = 0;
+    size_t at, i;
+    for (const char *const *p = paths; *p; p++) {
+        const char *v = mc_json_str(sub, *p + 1);
+        if (v && (at = control_at(v, &code)) > 0) {
+            snprintf(text, sizeof text, "contains a control character (U+%04X) at character %zu",
+                     code, at);
+            add_problem(problems, *p, text, NULL, NULL);
+        }
+    }
+    json_array_foreach(docs, i, doc)
+    {
+        const char *v = json_string_value(json_object_get(doc, "name"));
+        if (v && (at = control_at(v, &code)) > 0) {
+            snprintf(path, sizeof path, "/documents/%zu/name", i);
+            snprintf(text, sizeof text, "contains a control character (U+%04X) at character %zu",
+                     code, at);
+            add_problem(problems, path, text, NULL, NULL);
+        }
+    }
 }
 
 static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg, char *err,
@@ -199,8 +270,10 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     if (mc_schema_validate(in->schema, sub, &problems) != 0)
         return reject(svc, conn, in, msg, problems, err, errlen);
 
-    /* The schema holds; now the rules that need the catalog. */
+    /* The schema holds; now the rules it cannot say, and those that need
+     * the catalog. */
     problems = json_array();
+    check_printable(problems, sub);
     source = mc_json_str(sub, "source");
     external_id = mc_json_str(sub, "external_id");
     channel = mc_json_str(sub, "channel");

@@ -579,6 +579,55 @@ static void test_leap_second_is_one_instant_for_schema_and_parser(void **state)
     json_decref(bad);
 }
 
+/* A control character in a name or address (here a tab and a line break)
+ * is rejected naming the field, the character and where it is. */
+static void test_control_characters_in_names_are_rejected(void **state)
+{
+    json_t *doc = submission("INT-CTRL", "1.001193", "04807", "2024-03-01T10:20:00+07:00", NULL);
+    json_t *applicant = json_object_get(doc, "applicant"), *rej;
+    (void)state;
+
+    json_object_set_new(applicant, "name", json_string("Lò\tVăn Páo"));
+    json_object_set_new(applicant, "address", json_string("Tổ 5\nphường Phương Lâm"));
+    send_submission(doc);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, rejections("INT-CTRL") == 1);
+    assert_int_equal(dossiers("INT-CTRL"), 0);
+    rej = rejection_for("INT-CTRL");
+    assert_non_null(rej);
+    h_assert_schema(rej, "submission-rejected.v1");
+    assert_string_equal(problem_at(rej, "/applicant/name"),
+                        "contains a control character (U+0009) at character 3");
+    assert_string_equal(problem_at(rej, "/applicant/address"),
+                        "contains a control character (U+000A) at character 5");
+    json_decref(rej);
+    json_decref(doc);
+}
+
+/* A name sent decomposed (e + U+0302 + U+0303) reaches dossier.received,
+ * and so the letters, in NFC (U+1EC5), the form a composed one has. */
+static void test_names_are_normalised_to_nfc(void **state)
+{
+    json_t *doc = submission("INT-NFC", "1.001193", "04807", "2024-03-01T10:30:00+07:00", NULL);
+    json_t *events, *ev;
+    (void)state;
+
+    json_object_set_new(json_object_get(doc, "applicant"), "name",
+                        json_string("Nguye\xcc\x82\xcc\x83n Thi\xcc\xa3 Lan"));
+    json_object_set_new(
+        json_object_get(doc, "applicant"), "address",
+        json_string("Phu\xcc\x9bo\xcc\x9b\xcc\x80ng Phu\xcc\x9bo\xcc\x9b\xcc\x80ng Lâm"));
+    send_submission(doc);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, dossiers("INT-NFC") == 1);
+    events = events_for("dossier.received", "INT-NFC");
+    assert_int_equal(json_array_size(events), 1);
+    ev = json_object_get(json_array_get(events, 0), "payload");
+    h_assert_str(ev, "data/applicant/name", "Nguy\xe1\xbb\x85n Th\xe1\xbb\x8b Lan");
+    h_assert_str(ev, "data/applicant/address",
+                 "Ph\xc6\xb0\xe1\xbb\x9dng Ph\xc6\xb0\xe1\xbb\x9dng Lâm");
+    json_decref(events);
+    json_decref(doc);
+}
+
 /* Two dossiers the same day at the same commune: -0001 and -0002. */
 static void test_codes_are_consecutive_per_agency_and_day(void **state)
 {
@@ -616,6 +665,8 @@ int main(void)
         cmocka_unit_test(test_oversized_is_answered_to_the_portal),
         cmocka_unit_test(test_unusable_key_is_dead_letter_only),
         cmocka_unit_test(test_leap_second_is_one_instant_for_schema_and_parser),
+        cmocka_unit_test(test_control_characters_in_names_are_rejected),
+        cmocka_unit_test(test_names_are_normalised_to_nfc),
         cmocka_unit_test(test_codes_are_consecutive_per_agency_and_day),
     };
     return cmocka_run_group_tests_name("integration: intake", tests, group_setup, group_teardown);
