@@ -37,6 +37,16 @@ static const struct key_def keys[] = {
     {"MOTCUA_REAPPOINT_WORKING_DAYS", "3",
      "new appointment after a breach, in working days, when the unit gave none"},
     {"MOTCUA_DRAIN_TIMEOUT_S", "25", "seconds allowed to drain on SIGTERM"},
+    {"MOTCUA_RETAIN_INBOX_DAYS", "30",
+     "inbox rows (event ids applied) are kept this long; older redeliveries are caught by the "
+     "domain's own unique keys"},
+    {"MOTCUA_RETAIN_PARKED_DAYS", "30",
+     "an update or transfer parked for a dossier that has not arrived after this long goes to "
+     "the dead letters"},
+    {"MOTCUA_RETAIN_FINISHED_DAYS", "400",
+     "finished deadline clocks with their ledger and updates, and intake's rejections, are kept "
+     "this long"},
+    {"MOTCUA_PRUNE_INTERVAL_S", "3600", "how often each service applies the retention above"},
     {"MOTCUA_WARNING_RUNGS", "1wd,due-day",
      "deadline warnings: Nwd (N working days before the due date), due-day (opening of the "
      "due day), P% (share of the statutory time used)"},
@@ -163,6 +173,15 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
                         10000, &cfg->topic_partitions, err, errlen)) ||
         (rc = parse_int("MOTCUA_TOPIC_REPLICATION", lookup(kv, n, "MOTCUA_TOPIC_REPLICATION"), 1,
                         16, &cfg->topic_replication, err, errlen)) ||
+        (rc = parse_int("MOTCUA_RETAIN_INBOX_DAYS", lookup(kv, n, "MOTCUA_RETAIN_INBOX_DAYS"), 1,
+                        36500, &cfg->retain_inbox_days, err, errlen)) ||
+        (rc = parse_int("MOTCUA_RETAIN_PARKED_DAYS", lookup(kv, n, "MOTCUA_RETAIN_PARKED_DAYS"), 1,
+                        36500, &cfg->retain_parked_days, err, errlen)) ||
+        (rc = parse_int("MOTCUA_RETAIN_FINISHED_DAYS",
+                        lookup(kv, n, "MOTCUA_RETAIN_FINISHED_DAYS"), 1, 36500,
+                        &cfg->retain_finished_days, err, errlen)) ||
+        (rc = parse_int("MOTCUA_PRUNE_INTERVAL_S", lookup(kv, n, "MOTCUA_PRUNE_INTERVAL_S"), 1,
+                        604800, &cfg->prune_interval_s, err, errlen)) ||
         (rc = parse_int("MOTCUA_DRAIN_TIMEOUT_S", lookup(kv, n, "MOTCUA_DRAIN_TIMEOUT_S"), 1, 300,
                         &cfg->drain_timeout_s, err, errlen)))
         goto out;

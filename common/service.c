@@ -2,6 +2,7 @@
 #include "motcua/service.h"
 #include "motcua/topics.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +54,12 @@ struct mc_service {
     uint64_t drain_deadline;
     uint64_t next_relay; /* loop ms */
     uint64_t next_work;  /* loop ms */
+    uint64_t next_prune; /* loop ms */
     int outbox_dirty;
     int handles; /* timer and signal handles initialised and not yet closed */
 
     struct mc_metric *m_messages, *m_deadletters, *m_duplicates, *m_batches, *m_batch_seconds,
-        *m_published, *m_parked, *m_failures, *m_ready;
+        *m_published, *m_parked, *m_failures, *m_ready, *m_pruned;
 };
 
 static uint64_t now_ms(void)
@@ -420,6 +422,13 @@ int mc_service_step(struct mc_service *svc, int *processed)
         }
         svc->next_work = now_ms() + (uint64_t)(next_ms > 0 ? next_ms : 0);
     }
+    if (t >= svc->next_prune && !svc->stopping) {
+        long long pruned = 0;
+        svc->next_prune = t + (uint64_t)svc->cfg->prune_interval_s * 1000;
+        if ((rc = mc_service_prune(svc, &pruned, err, sizeof err)) != 0)
+            /* Retention can wait for the next interval; delivery cannot. */
+            mc_log_kv(MC_LOG_ERROR, "retention failed; tried again later", "error", err, NULL);
+    }
     if (svc->outbox_dirty || t >= svc->next_relay) {
         if ((rc = relay(svc, err, sizeof err)) != 0) {
             fail(svc, "outbox relay failed; it will be retried", err);
@@ -576,6 +585,8 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
     svc->m_parked = mc_metrics_counter(def->name, "outbox_parked_total",
                                        "outbox rows the broker refused for good, parked for "
                                        "operators (motcua outbox)");
+    svc->m_pruned = mc_metrics_counter(def->name, "pruned_total",
+                                       "rows removed by the retention (MOTCUA_RETAIN_*)");
     svc->m_failures = mc_metrics_counter(def->name, "failures_total",
                                          "failed attempts (database or broker), retried");
 
@@ -771,6 +782,110 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     rc = mc_service_emit(svc, conn, "deadletter", msg->key ? msg->key : where, "deadletter",
                          is_dossier_code(code) ? code : NULL, mc_time_now(), data, seed, err,
                          errlen);
+    return rc;
+}
+
+int mc_service_delete_chunks(PGconn *conn, const char *sql, int nparams, const char **params,
+                             long long *deleted, char *err, size_t errlen)
+{
+    const char *p[8];
+    int n;
+    assert(nparams >= 1 && nparams <= 8);
+    memcpy(p, params, (size_t)nparams * sizeof *p);
+    p[0] = "10000";
+    do {
+        PGresult *res = mc_pg_query(conn, sql, nparams, p, err, errlen);
+        if (res == NULL)
+            return MC_EDB;
+        n = atoi(PQcmdTuples(res));
+        PQclear(res);
+        *deleted += n;
+    } while (n == 10000);
+    return 0;
+}
+
+int mc_service_expire_parked(struct mc_service *svc, PGconn *conn, const char *select_sql,
+                             const char *delete_sql, const char *topic, const char *what,
+                             long long *pruned, char *err, size_t errlen)
+{
+    char days[16];
+    const char *params[1] = {days};
+    int n;
+    snprintf(days, sizeof days, "%d", svc->cfg->retain_parked_days);
+    do {
+        PGresult *res;
+        int rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, errlen);
+        if (rc != 0)
+            return rc;
+        if ((res = mc_pg_query(conn, select_sql, 1, params, err, errlen)) == NULL)
+            goto fail;
+        n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+            struct mc_msg msg;
+            char reason[512], key[256];
+            const char *id[1] = {PQgetvalue(res, i, 0)};
+            const char *payload = PQgetvalue(res, i, 2);
+            int known = !PQgetisnull(res, i, 3) && !PQgetisnull(res, i, 4);
+            memset(&msg, 0, sizeof msg);
+            snprintf(key, sizeof key, "%s", PQgetvalue(res, i, 1));
+            msg.topic = topic;
+            msg.key = key;
+            msg.partition = known ? atoi(PQgetvalue(res, i, 3)) : 0;
+            msg.offset = known ? atoll(PQgetvalue(res, i, 4)) : 0;
+            msg.payload = payload;
+            msg.len = strlen(payload);
+            msg.doc = json_loads(payload, 0, NULL);
+            snprintf(reason, sizeof reason,
+                     "%s parked %s days waiting for dossier %s, which never arrived "
+                     "(MOTCUA_RETAIN_PARKED_DAYS=%s)%s",
+                     what, PQgetvalue(res, i, 5), key, days,
+                     known ? "" : "; where it was read was not recorded (partition and offset 0)");
+            mc_metric_add(svc->m_deadletters, 1);
+            rc = mc_service_deadletter(svc, conn, &msg, reason, err, errlen);
+            json_decref(msg.doc);
+            if (rc != 0 || mc_pg_exec(conn, delete_sql, 1, id, err, errlen) != 0) {
+                PQclear(res);
+                goto fail;
+            }
+        }
+        PQclear(res);
+        if (mc_pg_exec(conn, "COMMIT", 0, NULL, err, errlen) != 0)
+            return MC_EDB;
+        *pruned += n;
+    } while (n == 100);
+    return 0;
+fail : {
+    char e2[128];
+    mc_pg_exec(conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
+    return MC_EDB;
+}
+}
+
+int mc_service_prune(struct mc_service *svc, long long *pruned, char *err, size_t errlen)
+{
+    char sql[512], days[16];
+    const char *params[2] = {NULL, days};
+    int rc = 0;
+    *pruned = 0;
+    if (svc->conn == NULL || !mc_pg_alive(svc->conn))
+        return mc_err(err, errlen, MC_EDB, "database not reachable");
+    if (svc->def->use_inbox) {
+        snprintf(days, sizeof days, "%d", svc->cfg->retain_inbox_days);
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM %s.inbox WHERE event_id IN (SELECT event_id FROM %s.inbox WHERE "
+                 "applied_at < now() - make_interval(days => $2::int) LIMIT $1::int)",
+                 svc->def->schema, svc->def->schema);
+        rc = mc_service_delete_chunks(svc->conn, sql, 2, params, pruned, err, errlen);
+    }
+    if (rc == 0 && svc->def->prune_cb)
+        rc = svc->def->prune_cb(svc, svc->conn, pruned, err, errlen, svc->state);
+    svc->outbox_dirty = 1; /* expired parked rows left dead letters */
+    mc_metric_add(svc->m_pruned, (uint64_t)*pruned);
+    if (*pruned > 0) {
+        char count[32];
+        snprintf(count, sizeof count, "%lld", *pruned);
+        mc_log_kv(MC_LOG_INFO, "retention applied", "rows", count, NULL);
+    }
     return rc;
 }
 

@@ -29,6 +29,10 @@ struct mc_config {
     int reappoint_wd;         /* MOTCUA_REAPPOINT_WORKING_DAYS: new appointment after a
                                  breach when the unit gave none, default 3 */
     int drain_timeout_s;      /* MOTCUA_DRAIN_TIMEOUT_S, default 25 */
+    int retain_inbox_days;    /* MOTCUA_RETAIN_INBOX_DAYS, default 30 */
+    int retain_parked_days;   /* MOTCUA_RETAIN_PARKED_DAYS, default 30 */
+    int retain_finished_days; /* MOTCUA_RETAIN_FINISHED_DAYS, default 400 */
+    int prune_interval_s;     /* MOTCUA_PRUNE_INTERVAL_S, default 3600 */
     char *warning_rungs;      /* MOTCUA_WARNING_RUNGS: "1wd,due-day" (+ "50%", "75%", "2wd", ...) */
 };
 

@@ -61,6 +61,12 @@ struct mc_service_def {
      * the dead letter's. Returns 0 or an infrastructure error (err says). */
     int (*deadletter_cb)(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
                          const char *reason, char *err, size_t errlen, void *state);
+    /* Optional: the service's own retention (docs/operations.md), run every
+     * MOTCUA_PRUNE_INTERVAL_S after the runtime pruned the inbox. Manages
+     * its own transactions, in chunks; adds the rows it removed to *pruned.
+     * Returns 0 or an error (retried at the next interval). */
+    int (*prune_cb)(struct mc_service *svc, PGconn *conn, long long *pruned, char *err,
+                    size_t errlen, void *state);
 };
 
 /* Creates the runtime on loop (connects to PostgreSQL and Kafka, subscribes,
@@ -97,6 +103,28 @@ const struct mc_config *mc_service_config(const struct mc_service *svc);
 int mc_service_now(const struct mc_service *svc, mc_instant *now);
 /* Bound HTTP port (tests). */
 int mc_service_http_port(const struct mc_service *svc);
+/* Applies the retention now: inbox rows older than MOTCUA_RETAIN_INBOX_DAYS,
+ * then the service's prune_cb. *pruned gets the rows removed. Also run by
+ * the loop every MOTCUA_PRUNE_INTERVAL_S. Returns 0 or an error. */
+int mc_service_prune(struct mc_service *svc, long long *pruned, char *err, size_t errlen);
+
+/* Deletes rows in chunks of at most 10,000, each chunk its own transaction,
+ * with sql, a DELETE whose $1 is the chunk size and whose other parameters
+ * are params[1..nparams-1]; adds the rows deleted to *deleted. For
+ * prune_cb. Returns 0 or MC_EDB. */
+int mc_service_delete_chunks(PGconn *conn, const char *sql, int nparams, const char **params,
+                             long long *deleted, char *err, size_t errlen);
+
+/* Expires parked rows for prune_cb: in transactions of up to 100 rows,
+ * select_sql ($1: MOTCUA_RETAIN_PARKED_DAYS) returns each expired row as
+ * (id, dossier_code, payload text, read_partition, read_offset,
+ * days_waited) FOR UPDATE SKIP LOCKED; each goes to the dead letters as
+ * read from topic (logical), saying what waited for which dossier, and is
+ * deleted with delete_sql ($1: id). Adds the rows to *pruned. */
+int mc_service_expire_parked(struct mc_service *svc, PGconn *conn, const char *select_sql,
+                             const char *delete_sql, const char *topic, const char *what,
+                             long long *pruned, char *err, size_t errlen);
+
 /* Ready: database reachable, consumer joined its group and caught up once. */
 int mc_service_ready(const struct mc_service *svc);
 

@@ -43,8 +43,8 @@ struct deadline {
     struct mc_catalog *catalog;
     struct rung rungs[MAX_RUNGS];
     int nrungs;
-    struct mc_metric *m_breaches, *m_warnings, *m_skipped, *m_lateness, *m_open, *m_refused,
-        *m_swept;
+    struct mc_metric *m_breaches, *m_warnings, *m_skipped, *m_stale, *m_lateness, *m_open,
+        *m_refused, *m_swept;
     time_t open_counted_at;
 };
 
@@ -117,6 +117,9 @@ static struct deadline *deadline_new(struct mc_service *svc, const struct mc_con
     }
     d->m_breaches = mc_metrics_counter("deadline", "breaches_total", "overdue events fired");
     d->m_warnings = mc_metrics_counter("deadline", "warnings_total", "warning events fired");
+    d->m_stale = mc_metrics_counter("deadline", "stale_replays_total",
+                                    "replayed dossier.received ignored: due before the retention "
+                                    "window and no clock left");
     d->m_skipped = mc_metrics_counter("deadline", "warnings_skipped_total",
                                       "warnings not sent because the date they warn of had "
                                       "passed (after an outage or a clock jump)");
@@ -356,6 +359,36 @@ static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code, 
 static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char *err,
                         size_t errlen);
 
+/* 1 when a dossier.received is a replay of a dossier whose clock the
+ * retention already removed: unknown here and due longer ago than
+ * MOTCUA_RETAIN_FINISHED_DAYS (by the service's clock). Applying it would
+ * open a clock that breaches at once and send an apology for a dossier long
+ * finished. 0 to apply it; < 0 on a database error. */
+static int stale_replay(struct deadline *d, PGconn *conn, const char *code, const json_t *data,
+                        char *err, size_t errlen)
+{
+    const char *params[1] = {code};
+    mc_instant now, due_at;
+    PGresult *res;
+    int known;
+    if (d->svc == NULL || mc_service_now(d->svc, &now) != 0 ||
+        mc_json_time(data, "due_at", &due_at) != 0 ||
+        due_at >= now - (mc_instant)d->cfg->retain_finished_days * 86400)
+        return 0;
+    res = mc_pg_query(conn, "SELECT 1 FROM deadline.clock WHERE dossier_code = $1", 1, params, err,
+                      errlen);
+    if (res == NULL)
+        return MC_EDB;
+    known = PQntuples(res) > 0;
+    PQclear(res);
+    if (known)
+        return 0;
+    mc_metric_add(d->m_stale, 1);
+    mc_log_kv(MC_LOG_WARN, "replayed dossier.received ignored: due before the retention window",
+              "dossier_code", code, NULL);
+    return 1;
+}
+
 static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
                        size_t errlen)
 {
@@ -371,6 +404,8 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
 
     if ((rc = mc_schema_check(d->received_schema, msg->doc, "dossier.received", err, errlen)) != 0)
         return rc;
+    if ((rc = stale_replay(d, conn, code, data, err, errlen)) != 0)
+        return rc > 0 ? 0 : rc;
     procedure = json_pack("{s:s, s:s}", "code", mc_json_str(data, "procedure/code"), "name",
                           mc_json_str(data, "procedure/name"));
     applicant = dump(json_object_get(data, "applicant"));
@@ -657,8 +692,20 @@ static int on_update(struct deadline *d, PGconn *conn, const struct mc_msg *msg,
         return rc;
     if ((rc = load_clock(conn, params[1], &c, err, errlen)) < 0)
         return rc;
-    if (rc == 0 || !c.received)
-        return 0; /* parked: applied when the dossier arrives */
+    if (rc == 0 || !c.received) {
+        /* Parked: applied when the dossier arrives. Where it was read and
+         * its bytes are kept, for the dead letter if it never does. */
+        char partition[16], offset[24], *text = json_dumps(msg->doc, JSON_COMPACT);
+        const char *p[4] = {params[0], partition, offset, text};
+        snprintf(partition, sizeof partition, "%d", (int)msg->partition);
+        snprintf(offset, sizeof offset, "%lld", (long long)msg->offset);
+        rc = mc_pg_exec(conn,
+                        "UPDATE deadline.update SET read_partition = $2, read_offset = $3, "
+                        "payload = $4::jsonb WHERE event_id = $1 AND NOT applied",
+                        4, p, err, errlen);
+        free(text);
+        return rc;
+    }
     return apply_update(d, conn, msg->doc, err, errlen);
 }
 
@@ -931,6 +978,40 @@ out:
 static const char *const deadline_topics[] = {"dossier.received", "dossier.assigned",
                                               "dossier.updates", NULL};
 
+/* Retention: updates parked for a dossier that never arrived go to the
+ * dead letters; finished clocks go with their ledger and update history. */
+static int deadline_prune(struct mc_service *svc, PGconn *conn, long long *pruned, char *err,
+                          size_t errlen, void *state)
+{
+    const struct deadline *d = state;
+    char days[16];
+    const char *params[2] = {NULL, days};
+    int rc;
+    rc = mc_service_expire_parked(
+        svc, conn,
+        "SELECT u.event_id, u.dossier_code, coalesce(u.payload, jsonb_build_object('event_id', "
+        "u.event_id, 'dossier_code', u.dossier_code, 'data', jsonb_build_object('status', "
+        "u.status, 'unit_code', u.unit_code)))::text, u.read_partition, u.read_offset, "
+        "extract(day FROM now() - u.recorded_at)::int FROM deadline.update u "
+        "WHERE NOT u.applied AND u.recorded_at < now() - make_interval(days => $1::int) "
+        "AND NOT EXISTS (SELECT 1 FROM deadline.clock c WHERE c.dossier_code = u.dossier_code "
+        "AND c.received) ORDER BY u.recorded_at LIMIT 100 FOR UPDATE OF u SKIP LOCKED",
+        "DELETE FROM deadline.update WHERE event_id = $1", "dossier.updates", "update", pruned, err,
+        errlen);
+    if (rc != 0)
+        return rc;
+    snprintf(days, sizeof days, "%d", d->cfg->retain_finished_days);
+    return mc_service_delete_chunks(
+        conn,
+        "WITH gone AS (SELECT dossier_code FROM deadline.clock WHERE state IN ('finished', "
+        "'returned', 'withdrawn', 'stopped') AND updated_at < now() - make_interval(days => "
+        "$2::int) LIMIT $1::int FOR UPDATE SKIP LOCKED), "
+        "l AS (DELETE FROM deadline.ledger WHERE dossier_code IN (SELECT dossier_code FROM gone)), "
+        "u AS (DELETE FROM deadline.update WHERE dossier_code IN (SELECT dossier_code FROM gone)) "
+        "DELETE FROM deadline.clock WHERE dossier_code IN (SELECT dossier_code FROM gone)",
+        2, params, pruned, err, errlen);
+}
+
 const struct mc_service_def mc_deadline_def = {
     .name = "deadline",
     .schema = "deadline",
@@ -942,4 +1023,5 @@ const struct mc_service_def mc_deadline_def = {
     .handle_cb = deadline_handle,
     .work_cb = deadline_sweep,
     .listen_channel = "motcua_deadline_wake",
+    .prune_cb = deadline_prune,
 };

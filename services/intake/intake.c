@@ -418,6 +418,22 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
                            received_at, data, seed, err, errlen);
 }
 
+/* Retention: the answers given (rejections) are kept as long as finished
+ * dossiers' history; a redelivery that old is answered again, harmlessly. */
+static int intake_prune(struct mc_service *svc, PGconn *conn, long long *pruned, char *err,
+                        size_t errlen, void *state)
+{
+    char days[16];
+    const char *params[2] = {NULL, days};
+    (void)state;
+    snprintf(days, sizeof days, "%d", mc_service_config(svc)->retain_finished_days);
+    return mc_service_delete_chunks(conn,
+                                    "DELETE FROM intake.rejection WHERE id IN (SELECT id FROM "
+                                    "intake.rejection WHERE rejected_at < now() - "
+                                    "make_interval(days => $2::int) LIMIT $1::int)",
+                                    2, params, pruned, err, errlen);
+}
+
 static const char *const intake_topics[] = {"submissions", NULL};
 
 const struct mc_service_def mc_intake_def = {
@@ -429,4 +445,5 @@ const struct mc_service_def mc_intake_def = {
     .fini_cb = intake_fini,
     .handle_cb = intake_handle,
     .deadletter_cb = intake_deadletter,
+    .prune_cb = intake_prune,
 };

@@ -74,7 +74,7 @@ static int publish_assigned(struct mc_service *svc, PGconn *conn, struct router 
 }
 
 static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r, const json_t *ev,
-                          char *err, size_t errlen);
+                          const struct mc_msg *msg, char *err, size_t errlen);
 
 static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
                        const struct mc_msg *msg, char *err, size_t errlen)
@@ -141,7 +141,7 @@ static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
         return MC_EDB;
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         json_t *ev = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-        rc = apply_transfer(svc, conn, r, ev, err, errlen);
+        rc = apply_transfer(svc, conn, r, ev, NULL, err, errlen);
         if (rc == MC_EINVAL) {
             /* Its target left the catalog meanwhile: the dossier stays where
              * the rules put it, and is not dead-lettered for a transfer. */
@@ -155,8 +155,10 @@ static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
     return rc;
 }
 
+/* Applies (or parks) the transfer ev; msg is where it was read, NULL for a
+ * parked one applied when its dossier arrived. */
 static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r, const json_t *ev,
-                          char *err, size_t errlen)
+                          const struct mc_msg *msg, char *err, size_t errlen)
 {
     const char *code = mc_json_str(ev, "dossier_code");
     const char *to = mc_json_str(ev, "data/to_unit_code");
@@ -188,10 +190,16 @@ static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r
         params[0] = mc_json_str(ev, "event_id");
         params[1] = code;
         params[2] = text;
+        char partition[16], offset[24];
+        snprintf(partition, sizeof partition, "%d", msg ? (int)msg->partition : 0);
+        snprintf(offset, sizeof offset, "%lld", msg ? (long long)msg->offset : 0LL);
+        params[3] = msg ? partition : NULL;
+        params[4] = msg ? offset : NULL;
         rc = mc_pg_exec(conn,
-                        "INSERT INTO routing.parked (event_id, dossier_code, payload) "
-                        "VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
-                        3, params, err, errlen);
+                        "INSERT INTO routing.parked (event_id, dossier_code, payload, "
+                        "read_partition, read_offset) VALUES ($1, $2, $3::jsonb, $4, $5) "
+                        "ON CONFLICT DO NOTHING",
+                        5, params, err, errlen);
         free(text);
         return rc;
     }
@@ -239,10 +247,26 @@ static int router_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
         return 0;
     if ((rc = mc_schema_check(r->update_schema, msg->doc, "dossier.update", err, errlen)) != 0)
         return rc;
-    return apply_transfer(svc, conn, r, msg->doc, err, errlen);
+    return apply_transfer(svc, conn, r, msg->doc, msg, err, errlen);
 }
 
 static const char *const router_topics[] = {"dossier.received", "dossier.updates", NULL};
+
+/* Retention: transfers parked for a dossier that never arrived go to the
+ * dead letters. */
+static int router_prune(struct mc_service *svc, PGconn *conn, long long *pruned, char *err,
+                        size_t errlen, void *state)
+{
+    (void)state;
+    return mc_service_expire_parked(
+        svc, conn,
+        "SELECT event_id, dossier_code, payload::text, read_partition, read_offset, "
+        "extract(day FROM now() - parked_at)::int FROM routing.parked "
+        "WHERE parked_at < now() - make_interval(days => $1::int) "
+        "ORDER BY parked_at LIMIT 100 FOR UPDATE SKIP LOCKED",
+        "DELETE FROM routing.parked WHERE event_id = $1", "dossier.updates", "transfer", pruned,
+        err, errlen);
+}
 
 const struct mc_service_def mc_router_def = {
     .name = "router",
@@ -252,4 +276,5 @@ const struct mc_service_def mc_router_def = {
     .init_cb = router_init,
     .fini_cb = router_fini,
     .handle_cb = router_handle,
+    .prune_cb = router_prune,
 };
