@@ -24,6 +24,7 @@
 #define TOPIC_CLOCK_POLL_MS 50
 #define WALL_SWEEP_MAX_SLEEP_MS 60000 /* NOTIFY wakes us earlier */
 #define SWEEP_ROUNDS 10               /* claim transactions per loop turn */
+#define RECOMPUTE_CHUNK 500           /* clocks per recompute transaction */
 #define OPEN_COUNT_EVERY_S 60         /* counting open clocks scans them all */
 #define MAX_RUNGS 8
 #define MAX_ITEMS (MAX_RUNGS + 2)
@@ -37,7 +38,7 @@ struct rung {
 };
 
 struct deadline {
-    struct mc_service *svc; /* NULL when driven by the CLI (recompute) */
+    struct mc_service *svc;
     const struct mc_config *cfg;
     struct mc_schema *received_schema, *assigned_schema, *update_schema;
     struct mc_catalog *catalog;
@@ -46,6 +47,7 @@ struct deadline {
     struct mc_metric *m_breaches, *m_warnings, *m_skipped, *m_stale, *m_lateness, *m_open,
         *m_refused, *m_swept;
     time_t open_counted_at;
+    long long calendar_revision; /* the catalog calendar revision applied */
 };
 
 /* A clock row as the planner sees it (instants in Unix seconds, 0 = NULL). */
@@ -147,7 +149,21 @@ static void deadline_free(struct deadline *d)
 
 static void *deadline_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
 {
-    return deadline_new(svc, mc_service_config(svc), conn, err, errlen);
+    struct deadline *d = deadline_new(svc, mc_service_config(svc), conn, err, errlen);
+    /* With no running clock there is nothing a calendar correction could
+     * move: the calendar as it stands is the one applied. (Otherwise the
+     * first sweep applies any revision not yet applied.) */
+    if (d != NULL &&
+        mc_pg_exec(conn,
+                   "UPDATE deadline.recompute SET revision = (SELECT revision FROM "
+                   "catalog.calendar_revision), cursor = '', moved = 0, done = true, done_at = "
+                   "now() WHERE NOT EXISTS (SELECT 1 FROM deadline.clock WHERE state IN ('open', "
+                   "'paused'))",
+                   0, NULL, err, errlen) != 0) {
+        deadline_free(d);
+        return NULL;
+    }
+    return d;
 }
 
 static void deadline_fini(void *state)
@@ -726,6 +742,150 @@ static int deadline_handle(struct mc_service *svc, PGconn *conn, const struct mc
     return on_update(d, conn, msg, err, errlen);
 }
 
+/* ---- calendar corrections ------------------------------------------------------ */
+
+/* Moves the due date of one clock (a row of the recompute query) to what
+ * the calendar says now, if it differs: a new deadline version, re-armed
+ * warnings and a dossier.deadline_moved event at now. 1 when it moved. */
+static int recompute_clock(struct deadline *d, PGconn *conn, PGresult *res, int i, mc_instant now,
+                           char *err, size_t errlen)
+{
+    const char *code = PQgetvalue(res, i, 0);
+    mc_instant old_due = col_time(res, i, 4);
+    mc_instant new_due = legal_due(d, PQgetvalue(res, i, 5), col_time(res, i, 2),
+                                   PQgetvalue(res, i, 1), atoll(PQgetvalue(res, i, 3)));
+    char t1[MC_RFC3339_LEN], t2[MC_RFC3339_LEN], reason[256], seed[256];
+    const char *params[2] = {code, t1};
+    struct clock c;
+    int rc;
+    if (new_due == 0 || new_due == old_due)
+        return 0;
+    fmt_time(new_due, t1);
+    /* armed_at is kept: what fired stays fired (fired_through), and an item
+     * of the new version that is already due (a due date moved earlier)
+     * fires at the next sweep instead of never. */
+    if ((rc = mc_pg_exec(conn,
+                         "UPDATE deadline.clock SET due_at = $2, deadline_version = "
+                         "deadline_version + 1, updated_at = now() WHERE dossier_code = $1",
+                         2, params, err, errlen)) != 0 ||
+        (rc = load_clock(conn, code, &c, err, errlen)) < 0 ||
+        (rc = rearm(conn, d, &c, err, errlen)) != 0)
+        return rc < 0 ? rc : MC_EDB;
+    snprintf(reason, sizeof reason,
+             "the working calendar was corrected: the due date moved from %s to %s",
+             fmt_time(old_due, t2), t1);
+    snprintf(seed, sizeof seed, "deadline/moved/%s/%d", code, c.version);
+    if ((rc = emit_clock_event(d, conn, code, "deadline_moved", NULL, c.breaches, reason, now, 0,
+                               seed, err, errlen)) != 0)
+        return rc;
+    return 1;
+}
+
+/* Applies a calendar correction: when the catalog's calendar revision is
+ * one this service has not applied, recomputes the open and paused clocks
+ * not yet breached (a breached dossier has had its apology and new
+ * appointment; its date is not reopened), RECOMPUTE_CHUNK of them per
+ * transaction in dossier-code order, with "now" from the service's clock.
+ * Progress is in deadline.recompute, so any instance goes on where another
+ * stopped; an advisory lock keeps it to one at a time. *more is set when
+ * chunks remain. Returns 0 or an error. */
+static int recompute_step(struct deadline *d, PGconn *conn, mc_instant now, int *more, char *err,
+                          size_t errlen)
+{
+    char revtext[24], chunk[16], count[16];
+    const char *params[2];
+    PGresult *res;
+    long long revision, applied;
+    int n, moved = 0, done, rc;
+    char *cursor = NULL;
+
+    *more = 0;
+    if ((res = mc_pg_query(conn, "SELECT revision FROM catalog.calendar_revision", 0, NULL, err,
+                           errlen)) == NULL)
+        return MC_EDB;
+    revision = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    if (revision == d->calendar_revision)
+        return 0;
+    if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, errlen)) != 0)
+        return rc;
+    if ((res = mc_pg_query(conn,
+                           "SELECT pg_try_advisory_xact_lock(hashtext('deadline.recompute')), "
+                           "r.revision, r.cursor, r.moved, r.done FROM deadline.recompute r "
+                           "FOR UPDATE",
+                           0, NULL, err, errlen)) == NULL)
+        goto fail;
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) { /* another instance is at it */
+        PQclear(res);
+        mc_pg_exec(conn, "ROLLBACK", 0, NULL, err, errlen);
+        return 0;
+    }
+    applied = atoll(PQgetvalue(res, 0, 1));
+    if (applied >= revision && strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+        PQclear(res);
+        d->calendar_revision = revision;
+        return mc_pg_exec(conn, "COMMIT", 0, NULL, err, errlen);
+    }
+    if (applied < revision) { /* a new correction starts from the first clock */
+        cursor = mc_xstrdup("");
+    } else {
+        cursor = mc_xstrdup(PQgetvalue(res, 0, 2));
+        moved = atoi(PQgetvalue(res, 0, 3));
+    }
+    PQclear(res);
+    /* The calendar as corrected, whatever the catalog's age. */
+    if ((rc = mc_catalog_maybe_reload(&d->catalog, conn, 0, err, errlen)) != 0)
+        goto fail;
+    snprintf(chunk, sizeof chunk, "%d", RECOMPUTE_CHUNK);
+    params[0] = cursor;
+    params[1] = chunk;
+    if ((res = mc_pg_query(conn,
+                           "SELECT dossier_code, statutory_time, extract(epoch FROM "
+                           "period_start_at)::bigint, paused_working_s, extract(epoch FROM "
+                           "due_at)::bigint, coalesce(calendar_unit, '') FROM deadline.clock "
+                           "WHERE received AND state IN ('open', 'paused') AND breaches = 0 AND "
+                           "dossier_code > $1 ORDER BY dossier_code LIMIT $2 FOR UPDATE",
+                           2, params, err, errlen)) == NULL)
+        goto fail;
+    n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        if ((rc = recompute_clock(d, conn, res, i, now, err, errlen)) < 0 || rc == MC_EDB) {
+            PQclear(res);
+            goto fail;
+        }
+        moved += rc;
+    }
+    free(cursor);
+    cursor = mc_xstrdup(n > 0 ? PQgetvalue(res, n - 1, 0) : "");
+    PQclear(res);
+    done = n < RECOMPUTE_CHUNK;
+    snprintf(revtext, sizeof revtext, "%lld", revision);
+    snprintf(count, sizeof count, "%d", moved);
+    {
+        const char *p[4] = {revtext, cursor, count, done ? "t" : "f"};
+        if ((rc = mc_pg_exec(conn,
+                             "UPDATE deadline.recompute SET revision = $1, cursor = $2, moved = "
+                             "$3, done = $4, done_at = CASE WHEN $4 THEN now() END",
+                             4, p, err, errlen)) != 0 ||
+            (rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, errlen)) != 0)
+            goto fail;
+    }
+    free(cursor);
+    if (done) {
+        d->calendar_revision = revision;
+        mc_log_kv(MC_LOG_INFO, "calendar correction applied", "revision", revtext, "moved", count,
+                  NULL);
+    }
+    *more = !done;
+    return 0;
+fail : {
+    char e2[128];
+    free(cursor);
+    mc_pg_exec(conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
+    return rc ? rc : MC_EDB;
+}
+}
+
 /* ---- the sweep ------------------------------------------------------------ */
 
 /* Fires every item of one claimed clock that is due by now, then re-arms it. */
@@ -821,13 +981,15 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
     const char *params[2] = {nowtext, limit};
     mc_instant now;
     PGresult *res;
-    int n, rc = 0, rounds = 0;
+    int n, rc = 0, rounds = 0, more = 0;
 
     if (mc_service_now(svc, &now) != 0) {
         *next_ms = TOPIC_CLOCK_POLL_MS; /* no tick yet */
         return 0;
     }
     if ((rc = mc_catalog_maybe_reload(&d->catalog, conn, CATALOG_MAX_AGE_S, err, sizeof err)))
+        goto fail;
+    if ((rc = recompute_step(d, conn, now, &more, err, sizeof err)) != 0)
         goto fail;
     fmt_time(now, nowtext);
     snprintf(limit, sizeof limit, "%d", cfg->sweep_max);
@@ -854,7 +1016,7 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
         if ((rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, sizeof err)) != 0)
             goto fail;
     } while (n == cfg->sweep_max && ++rounds < SWEEP_ROUNDS);
-    if (n == cfg->sweep_max) {
+    if (n == cfg->sweep_max || more) {
         *next_ms = 0; /* more is due: come back after serving the loop */
         return 0;
     }
@@ -902,76 +1064,6 @@ rollback : {
 }
 fail:
     mc_log_kv(MC_LOG_ERROR, "deadline sweep failed", "error", err, NULL);
-    return rc;
-}
-
-/* ---- calendar corrections ------------------------------------------------------ */
-
-int mc_deadline_recompute(PGconn *conn, const struct mc_config *cfg, int *moved, char *err,
-                          size_t errlen)
-{
-    struct deadline *d = deadline_new(NULL, cfg, conn, err, errlen);
-    PGresult *res = NULL;
-    int rc;
-    *moved = 0;
-    if (d == NULL)
-        return MC_EDB;
-    if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, errlen)) != 0)
-        goto out;
-    res = mc_pg_query(conn,
-                      "SELECT dossier_code, statutory_time, extract(epoch FROM "
-                      "period_start_at)::bigint, paused_working_s, extract(epoch FROM "
-                      "due_at)::bigint, coalesce(calendar_unit, '') FROM deadline.clock WHERE "
-                      "received AND state IN ('open', 'paused') AND breaches = 0 "
-                      "ORDER BY dossier_code FOR UPDATE",
-                      0, NULL, err, errlen);
-    if (res == NULL) {
-        rc = MC_EDB;
-        goto rollback;
-    }
-    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-        const char *code = PQgetvalue(res, i, 0);
-        mc_instant old_due = col_time(res, i, 4), now = mc_time_now();
-        mc_instant new_due = legal_due(d, PQgetvalue(res, i, 5), col_time(res, i, 2),
-                                       PQgetvalue(res, i, 1), atoll(PQgetvalue(res, i, 3)));
-        char t1[MC_RFC3339_LEN], t2[MC_RFC3339_LEN], reason[256], seed[256];
-        const char *params[2] = {code, t1};
-        struct clock c;
-        if (new_due == 0 || new_due == old_due)
-            continue;
-        fmt_time(new_due, t1);
-        /* armed_at is kept: what fired stays fired (fired_through), and an
-         * item of the new version that is already due (a due date moved
-         * earlier) fires at the next sweep instead of never. The wall clock
-         * is not the services' clock under MOTCUA_CLOCK=topic. */
-        if ((rc = mc_pg_exec(conn,
-                             "UPDATE deadline.clock SET due_at = $2, deadline_version = "
-                             "deadline_version + 1, updated_at = now() "
-                             "WHERE dossier_code = $1",
-                             2, params, err, errlen)) != 0 ||
-            (rc = load_clock(conn, code, &c, err, errlen)) < 0 ||
-            (rc = rearm(conn, d, &c, err, errlen)) != 0)
-            break;
-        snprintf(reason, sizeof reason,
-                 "the working calendar was corrected: the due date moved from %s to %s",
-                 fmt_time(old_due, t2), t1);
-        snprintf(seed, sizeof seed, "deadline/moved/%s/%d", code, c.version);
-        if ((rc = emit_clock_event(d, conn, code, "deadline_moved", NULL, c.breaches, reason, now,
-                                   0, seed, err, errlen)) != 0)
-            break;
-        (*moved)++;
-    }
-    PQclear(res);
-    if (rc)
-        goto rollback;
-    rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, errlen);
-    goto out;
-rollback : {
-    char e2[128];
-    mc_pg_exec(conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
-}
-out:
-    deadline_free(d);
     return rc;
 }
 

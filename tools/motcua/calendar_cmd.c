@@ -29,7 +29,8 @@ static int usage(void)
         "  list --year YEAR [--agency X]   days off and extra working days in force\n"
         "  add --day YYYY-MM-DD --kind off|work --name TEXT [--agency X] [--replace]\n"
         "  remove --day YYYY-MM-DD [--agency X]\n"
-        "  recompute                       move running deadlines after a correction\n",
+        "  recompute [--timeout S]         ask the deadline service to move running deadlines\n"
+        "                                  (corrections by add/remove or SQL trigger it too)\n",
         MC_HOLIDAYS_MIN_YEAR, MC_HOLIDAYS_MAX_YEAR);
     return 2;
 }

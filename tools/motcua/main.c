@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "calendar_cmd.h"
 #include "cli.h"
@@ -333,22 +334,64 @@ static int cmd_report(void)
     return rc;
 }
 
-/* Recomputes running deadlines after a calendar correction. */
-static int cmd_recompute(void)
+/* Asks the deadline service to recompute running deadlines (a calendar
+ * correction made by SQL does it by itself): bumps the catalog's calendar
+ * revision, which wakes the deadline instances, and waits until one of them
+ * has applied it. Writes no deadline table. */
+static int cmd_recompute(int argc, char **argv)
 {
     char err[1024];
-    int moved, rc;
-    PGconn *conn = connect_db();
-    if (conn == NULL)
+    const char *params[1];
+    PGresult *res;
+    PGconn *conn;
+    int timeout_s = 120, rc = 1, failed = 0;
+    if (argc == 3 && strcmp(argv[1], "--timeout") == 0 && atoi(argv[2]) > 0)
+        timeout_s = atoi(argv[2]);
+    else if (argc != 1) {
+        fprintf(stderr, "usage: motcua calendar recompute [--timeout SECONDS]\n");
+        return 2;
+    }
+    if ((conn = connect_db()) == NULL)
         return 1;
-    rc = mc_deadline_recompute(conn, &cfg, &moved, err, sizeof err);
-    PQfinish(conn);
-    if (rc) {
+    res = mc_pg_query(conn,
+                      "UPDATE catalog.calendar_revision SET revision = revision + 1, changed_at = "
+                      "now() RETURNING revision::text",
+                      0, NULL, err, sizeof err);
+    if (res == NULL || mc_pg_exec(conn, "NOTIFY motcua_deadline_wake", 0, NULL, err, sizeof err)) {
         fprintf(stderr, "motcua calendar recompute: %s\n", err);
+        PQclear(res);
+        PQfinish(conn);
         return 1;
     }
-    printf("deadlines moved: %d\n", moved);
-    return 0;
+    params[0] = PQgetvalue(res, 0, 0);
+    printf("calendar revision %s requested\n", params[0]);
+    for (int waited = 0; waited <= timeout_s * 10; waited++) {
+        PGresult *r = mc_pg_query(conn,
+                                  "SELECT moved FROM deadline.recompute WHERE revision >= "
+                                  "$1::bigint AND done",
+                                  1, params, err, sizeof err);
+        if (r == NULL) {
+            fprintf(stderr, "motcua calendar recompute: %s\n", err);
+            failed = 1;
+            break;
+        }
+        if (PQntuples(r) == 1) {
+            printf("deadlines moved: %s\n", PQgetvalue(r, 0, 0));
+            PQclear(r);
+            rc = 0;
+            break;
+        }
+        PQclear(r);
+        usleep(100 * 1000);
+    }
+    if (rc != 0 && !failed)
+        fprintf(stderr,
+                "motcua calendar recompute: no deadline instance applied revision %s within %d "
+                "s; it will when one runs\n",
+                params[0], timeout_s);
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
 }
 
 static int cmd_due(int argc, char **argv)
@@ -433,8 +476,8 @@ int main(int argc, char **argv)
         rc = cmd_count(argc - 1, argv + 1);
     else if (strcmp(argv[1], "report") == 0)
         rc = cmd_report();
-    else if (strcmp(argv[1], "calendar") == 0 && argc == 3 && strcmp(argv[2], "recompute") == 0)
-        rc = cmd_recompute();
+    else if (strcmp(argv[1], "calendar") == 0 && argc >= 3 && strcmp(argv[2], "recompute") == 0)
+        rc = cmd_recompute(argc - 2, argv + 2);
     else if (strcmp(argv[1], "calendar") == 0)
         rc = mc_cli_calendar(argc - 1, argv + 1, cfg.pg_url);
     else if (strcmp(argv[1], "due") == 0)
