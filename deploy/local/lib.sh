@@ -263,8 +263,11 @@ start_pg() {
             # A throwaway cluster: TCP from 127.0.0.1 only, no password.
             pg_run tee "$dir/pg_hba.conf" >/dev/null <<<"host all all 127.0.0.1/32 trust"
         fi
-        # Rewritten at every start: the port may change between runs.
-        pg_run tee "$dir/motcua.conf" >/dev/null <<EOF
+        # Rewritten at every start: the port may change between runs. A
+        # port that another socket holds (a client's ephemeral port does not
+        # show as listening) is replaced by a free one, up to 5 times.
+        for ((i = 0; ; i++)); do
+            pg_run tee "$dir/motcua.conf" >/dev/null <<EOF
 # Written by deploy/local/lib.sh at every start; a throwaway cluster.
 listen_addresses = '127.0.0.1'
 port = $port
@@ -274,11 +277,15 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
-        pg_run "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null ||
-            {
-                tail -n 30 "$dir/server.log" >&2 || true
-                mc_die "PostgreSQL did not start in $dir"
-            }
+            pg_run "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null && break
+            if [ "$i" -lt 5 ] && tail -n 5 "$dir/server.log" | grep -q "Address already in use"; then
+                mc_say "port $port is taken; PostgreSQL tries another"
+                port=$(free_port)
+                continue
+            fi
+            tail -n 30 "$dir/server.log" >&2 || true
+            mc_die "PostgreSQL did not start in $dir"
+        done
     fi
     port=$(pg_port_of "$dir")
     for ((i = 0; i < 600; i++)); do
