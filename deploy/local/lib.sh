@@ -72,11 +72,17 @@ build() {
     cmake --build "$MOTCUA_BUILD_DIR" -j2 >&2
 }
 
-# Prints a TCP port in 20000-60000 on which nothing listens on 127.0.0.1.
+# Prints a TCP port on which nothing listens on 127.0.0.1, below the
+# kernel's range of ephemeral ports (ip_local_port_range, 32768-60999 by
+# default): a port in that range may be taken by any outgoing connection
+# between this check and the server's bind.
 free_port() {
-    local i port
+    local i port low=32768 span
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    [[ "$low" =~ ^[0-9]+$ ]] && [ "$low" -gt 12000 ] || low=32768
+    span=$((low - 10000))
     for ((i = 0; i < 200; i++)); do
-        port=$((20000 + ((RANDOM << 15) | RANDOM) % 40001))
+        port=$((10000 + ((RANDOM << 15) | RANDOM) % span))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             printf '%s\n' "$port"
             return 0
