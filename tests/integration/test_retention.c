@@ -14,6 +14,7 @@
 #include "deadline.h"
 #include "intake.h"
 #include "motcua/jsonutil.h"
+#include "motcua/timeutil.h"
 #include "router.h"
 
 static struct h_env *env;
@@ -39,6 +40,13 @@ static int group_teardown(void **state)
     (void)state;
     h_env_free(env);
     return 0;
+}
+
+/* The service's "now" (its clock), 0 before the first tick. */
+static mc_instant service_now(struct mc_service *svc)
+{
+    mc_instant now = 0;
+    return mc_service_now(svc, &now) == 0 ? now : 0;
 }
 
 static long long prune(struct mc_service *svc)
@@ -172,7 +180,8 @@ static void test_finished_clocks_go_and_stay_gone(void **state)
     json_t *assigned = h_assigned_event(env, code, "1.001193", "04807", "04807",
                                         "2024-03-04T09:00:00+07:00", "2024-03-04T17:00:00+07:00");
     json_t *done = h_update_event(code, "result_ready", "04807", "2024-03-04T15:00:00+07:00");
-    char body[16384];
+    static char body[1 << 18];
+    mc_instant replayed_at;
     (void)state;
 
     h_tick(env, "2024-03-04T10:00:00+07:00");
@@ -203,14 +212,19 @@ static void test_finished_clocks_go_and_stay_gone(void **state)
     /* The same event again, as an operator's replay from the beginning,
      * more than 400 days after its due date. */
     h_tick(env, "2025-06-02T10:00:00+07:00");
+    assert_int_equal(mc_time_parse("2025-06-02T10:00:00+07:00", &replayed_at), 0);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, service_now(deadline) >= replayed_at);
     h_produce_json(env, "dossier.received", code, received, NULL, NULL);
+    /* Handled: its event id is in the inbox again. */
     H_PUMP_UNTIL(env, H_TIMEOUT_MS,
-                 h_http_get(env, mc_service_http_port(deadline), "/metrics", body, sizeof body) ==
-                         200 &&
-                     strstr(body, "\nmotcua_deadline_stale_replays_total 1\n") != NULL);
+                 h_sql_int(env, "SELECT count(*) FROM deadline.inbox WHERE event_id = $1::uuid",
+                           mc_json_str(received, "event_id"), NULL) == 1);
     assert_int_equal(
         h_sql_int(env, "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1", code, NULL),
         0);
+    assert_int_equal(h_http_get(env, mc_service_http_port(deadline), "/metrics", body, sizeof body),
+                     200);
+    assert_non_null(strstr(body, "\nmotcua_deadline_stale_replays_total 1\n"));
     json_decref(received);
     json_decref(assigned);
     json_decref(done);
