@@ -1,4 +1,4 @@
-/* Event envelopes, inbox and outbox relay (DESIGN.md "Delivery"). */
+/* Event envelopes, inbox and outbox relay (docs/architecture.md "Delivery"). */
 #include "motcua/outbox.h"
 
 #include <assert.h>

@@ -1,5 +1,5 @@
 /* Working-time arithmetic over office hours, weekends and the catalog's days
- * off and extra working days (DOMAIN.md, "Counting processing time"). */
+ * off and extra working days (docs/domain.md, "Counting processing time"). */
 #ifndef MOTCUA_CALENDAR_H
 #define MOTCUA_CALENDAR_H
 

@@ -1,5 +1,5 @@
 /* The Vietnamese lunisolar calendar (âm lịch), computed from the new moons
- * and the sun's longitude for local time UTC+7 (DOMAIN.md, "Public holidays"). */
+ * and the sun's longitude for local time UTC+7 (docs/domain.md, "Public holidays"). */
 #ifndef MOTCUA_LUNAR_H
 #define MOTCUA_LUNAR_H
 

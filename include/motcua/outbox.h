@@ -1,4 +1,4 @@
-/* The delivery rules of DESIGN.md: event envelopes, the inbox (each input
+/* The delivery rules of docs/architecture.md: event envelopes, the inbox (each input
  * event applied once) and the outbox (events written in the same transaction
  * as the state change, published after commit, deleted after delivery). Each
  * service schema has tables <schema>.inbox and <schema>.outbox (migrations). */

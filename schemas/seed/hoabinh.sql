@@ -32,7 +32,7 @@ INSERT INTO catalog.setting (key, value) VALUES
 ON CONFLICT (key) DO NOTHING;
 
 -- Legal rule sets. supplement_policy 'pause' is a configurable default, not
--- verified law (DOMAIN.md: "Supplement request ... policy per rule set ...
+-- verified law (docs/domain.md: "Supplement request ... policy per rule set ...
 -- (verify)"); an operator may set 'restart' per rule set.
 INSERT INTO catalog.rule_set (code, name, valid_from, valid_to, supplement_policy) VALUES
     ('ND61-2018',

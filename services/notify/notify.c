@@ -80,7 +80,7 @@ static int has_text(const json_t *applicant, const char *key)
 }
 
 /* The applicant's preference first; otherwise e-mail/SMS for online dossiers
- * and the post or the counter for the others (DOMAIN.md). */
+ * and the post or the counter for the others (docs/domain.md). */
 static const char *delivery_channel(const json_t *data)
 {
     const json_t *applicant = json_object_get(data, "applicant");

@@ -189,7 +189,7 @@ static void test_finished_clocks_go_and_stay_gone(void **state)
     h_produce_json(env, "dossier.assigned", code, assigned, NULL, NULL);
     h_produce_json(env, "dossier.updates", code, done, NULL, NULL);
     /* All three applied (they travel on three topics, in any order: an
-     * assignment read after the pruning would open a stub clock). */
+     * assignment read after the pruning would open a clock with no dossier behind it). */
     H_PUMP_UNTIL(env, H_TIMEOUT_MS,
                  h_sql_int(env,
                            "SELECT count(*) FROM deadline.inbox WHERE event_id IN ($1::uuid, "

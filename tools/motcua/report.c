@@ -14,7 +14,7 @@
  * first final one), whether it breached, and whether it counts as late:
  * breached, finished after its legal due date (extended by supplement
  * pauses; a reschedule does not move it), or counted late for a second
- * supplement request (DOMAIN.md). */
+ * supplement request (docs/domain.md). */
 #define OUTCOME_CTE                                                                                \
     "WITH fin AS (SELECT DISTINCT ON (dossier_code) dossier_code, status, occurred_at "            \
     "FROM deadline.update WHERE status IN ('result_ready', 'returned', 'withdrawn', "              \
