@@ -11,6 +11,7 @@
 #include "motcua/clock.h"
 #include "motcua/error.h"
 #include "motcua/http.h"
+#include "motcua/jsonutil.h"
 #include "motcua/kafka.h"
 #include "motcua/log.h"
 #include "motcua/metrics.h"
@@ -25,6 +26,21 @@
 #define DEADLETTER_TEXT_MAX (256 * 1024)
 #define BACKOFF_MAX_MS 5000
 #define IDLE_RELAY_MS 1000 /* look for rows left by a crash this often */
+#define PENDING_STMTS 8    /* kinds of rows one batch may hand to mc_service_write_rows */
+
+/* One message of the batch, read before the transaction. */
+struct item {
+    struct mc_msg msg;
+    char key[512];
+    char reason[1024]; /* set: dead-lettered without reaching the handler */
+    int fresh;         /* 0: its event was applied before (fast mode's inbox claim) */
+};
+
+/* Rows of one set-based statement kept for the end of a fast batch. */
+struct pending_rows {
+    const char *sql;
+    json_t *rows;
+};
 
 struct mc_service {
     const struct mc_service_def *def;
@@ -43,7 +59,19 @@ struct mc_service {
 
     /* The batch being applied; kept until its transaction commits. */
     rd_kafka_message_t **batch;
+    struct item *items; /* batch[i] as read */
     int nbatch;
+    int in_batch; /* inside a batch's transaction */
+    int fast;     /* ... applied set-based (see "applying a batch") */
+    struct pending_rows pending[PENDING_STMTS];
+    int npending;
+    json_t *outbox_rows; /* events a fast batch emitted, written at its end */
+    char outbox_sql[512];
+    struct {
+        struct mc_metric *metric;
+        double v;
+    } * counts; /* counter additions waiting for the batch's commit */
+    int ncounts, capcounts;
 
     int joined;        /* consumer received an assignment (maybe empty) */
     int caught_up;     /* a poll after joining found nothing waiting */
@@ -59,7 +87,7 @@ struct mc_service {
     int handles; /* timer and signal handles initialised and not yet closed */
 
     struct mc_metric *m_messages, *m_deadletters, *m_duplicates, *m_batches, *m_batch_seconds,
-        *m_published, *m_parked, *m_failures, *m_ready, *m_pruned;
+        *m_published, *m_parked, *m_failures, *m_ready, *m_pruned, *m_fallbacks;
 };
 
 static uint64_t now_ms(void)
@@ -137,6 +165,17 @@ static int ensure_db(struct mc_service *svc, char *err, size_t errlen)
 }
 
 /* ---- applying a batch ---------------------------------------------------- */
+/*
+ * A batch is applied set-based first ("fast"): no savepoints, the inbox
+ * claimed for all its events in one statement, the events it emits and the
+ * rows services hand to mc_service_write_rows kept in memory and written at
+ * the end, one statement per kind. A message the handler refuses (or whose
+ * data the database refuses) cannot be undone alone without a savepoint, so
+ * the whole transaction is rolled back and the batch applied again one
+ * message at a time ("safe"), each under its savepoint, with every write
+ * immediate: the refused message gets its dead letter and the others are
+ * applied. Counters added through mc_service_count move only at commit.
+ */
 
 static void free_batch(struct mc_service *svc)
 {
@@ -194,12 +233,150 @@ static void describe_json_error(const json_error_t *jerr, char *reason, size_t l
     }
 }
 
+/* Reads m into it: the message as handlers see it, or the reason it goes
+ * to the dead letters without reaching the handler. */
+static void parse_item(struct mc_service *svc, rd_kafka_message_t *m, struct item *it)
+{
+    json_error_t jerr;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    size_t plen = strlen(svc->cfg->topic_prefix);
+
+    memset(&it->msg, 0, sizeof it->msg);
+    it->reason[0] = '\0';
+    it->fresh = 1;
+    it->msg.topic = strncmp(topic, svc->cfg->topic_prefix, plen) == 0 ? topic + plen : topic;
+    it->msg.partition = m->partition;
+    it->msg.offset = m->offset;
+    it->msg.payload = m->payload;
+    it->msg.len = m->len;
+    if (m->key) {
+        snprintf(it->key, sizeof it->key, "%.*s", (int)(m->key_len < 511 ? m->key_len : 511),
+                 (const char *)m->key);
+        it->msg.key = it->key;
+    }
+    if (m->len > (size_t)svc->cfg->message_max_bytes) {
+        snprintf(it->reason, sizeof it->reason,
+                 "message of %zu bytes (%zu KB) over the limit of %d bytes (%d KB); its bytes "
+                 "stay on the topic at this offset",
+                 m->len, (m->len + 1023) / 1024, svc->cfg->message_max_bytes,
+                 svc->cfg->message_max_bytes / 1024);
+        /* Copying it into the dead letter could exceed the broker's limit. */
+        it->msg.payload = NULL;
+        it->msg.len = 0;
+    } else if (m->payload == NULL || m->len == 0) {
+        snprintf(it->reason, sizeof it->reason, "not JSON: empty message");
+    } else if ((it->msg.doc = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr)) ==
+               NULL) {
+        describe_json_error(&jerr, it->reason, sizeof it->reason);
+    } else if (!json_is_object(it->msg.doc)) {
+        snprintf(it->reason, sizeof it->reason, "not a JSON object");
+        json_decref(it->msg.doc);
+        it->msg.doc = NULL;
+    }
+}
+
+static void free_items(struct mc_service *svc)
+{
+    for (int i = 0; i < svc->nbatch; i++) {
+        json_decref(svc->items[i].msg.doc);
+        svc->items[i].msg.doc = NULL;
+    }
+}
+
+/* Forgets what the batch kept for its end: rows, events and counts. */
+static void discard_pending(struct mc_service *svc)
+{
+    for (int i = 0; i < svc->npending; i++)
+        json_decref(svc->pending[i].rows);
+    svc->npending = 0;
+    json_array_clear(svc->outbox_rows);
+    svc->ncounts = 0;
+}
+
+void mc_service_count(struct mc_service *svc, struct mc_metric *metric, double v)
+{
+    if (svc == NULL || !svc->in_batch) {
+        mc_metric_add(metric, v);
+        return;
+    }
+    if (svc->ncounts == svc->capcounts) {
+        svc->capcounts = svc->capcounts ? 2 * svc->capcounts : 64;
+        svc->counts = mc_xrealloc(svc->counts, (size_t)svc->capcounts * sizeof *svc->counts);
+    }
+    svc->counts[svc->ncounts].metric = metric;
+    svc->counts[svc->ncounts++].v = v;
+}
+
+int mc_service_write_rows(struct mc_service *svc, PGconn *conn, const char *sql, json_t *row,
+                          char *err, size_t errlen)
+{
+    struct pending_rows *p = NULL;
+    json_t *one;
+    char *text;
+    PGresult *res;
+    int n;
+
+    if (svc->in_batch && svc->fast) {
+        for (int i = 0; i < svc->npending && p == NULL; i++)
+            if (svc->pending[i].sql == sql)
+                p = &svc->pending[i];
+        if (p == NULL) {
+            assert(svc->npending < PENDING_STMTS);
+            p = &svc->pending[svc->npending++];
+            p->sql = sql;
+            p->rows = json_array();
+        }
+        json_array_append_new(p->rows, row);
+        return 1;
+    }
+    one = json_array();
+    json_array_append_new(one, row);
+    text = json_dumps(one, JSON_COMPACT);
+    json_decref(one);
+    res = mc_pg_query(conn, sql, 1, (const char *const *)&text, err, errlen);
+    free(text);
+    if (res == NULL)
+        return MC_EDB;
+    n = atoi(PQcmdTuples(res));
+    PQclear(res);
+    return n;
+}
+
+/* Writes the rows and events the batch kept, one statement each. Returns
+ * 0, MC_ECONFLICT when a statement skipped rows (a conflict another
+ * instance's copy settled first: the safe mode sorts it out) or MC_EDB. */
+static int flush_pending(struct mc_service *svc, char *err, size_t errlen)
+{
+    for (int i = 0; i < svc->npending; i++) {
+        struct pending_rows *p = &svc->pending[i];
+        char *text = json_dumps(p->rows, JSON_COMPACT);
+        PGresult *res = mc_pg_query(svc->conn, p->sql, 1, (const char *const *)&text, err, errlen);
+        size_t wrote;
+        free(text);
+        if (res == NULL)
+            return MC_EDB;
+        wrote = (size_t)atoll(PQcmdTuples(res));
+        PQclear(res);
+        if (wrote != json_array_size(p->rows))
+            return mc_err(err, errlen, MC_ECONFLICT, "%zu of %zu rows written", wrote,
+                          json_array_size(p->rows));
+    }
+    if (json_array_size(svc->outbox_rows) > 0) {
+        char *text = json_dumps(svc->outbox_rows, JSON_COMPACT);
+        int rc = mc_pg_exec(svc->conn, svc->outbox_sql, 1, (const char *const *)&text, err, errlen);
+        free(text);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Dead-letters msg with reason and lets the service answer its sender. */
 static int deadletter(struct mc_service *svc, const struct mc_msg *msg, const char *reason,
                       char *err, size_t errlen)
 {
     int rc;
-    mc_metric_add(svc->m_deadletters, 1);
+    mc_service_count(svc, svc->m_deadletters, 1);
     if ((rc = mc_service_deadletter(svc, svc->conn, msg, reason, err, errlen)) != 0)
         return rc;
     if (svc->def->deadletter_cb == NULL)
@@ -207,57 +384,100 @@ static int deadletter(struct mc_service *svc, const struct mc_msg *msg, const ch
     return svc->def->deadletter_cb(svc, svc->conn, msg, reason, err, errlen, svc->state);
 }
 
-/* Applies one message under its savepoint. Returns 0 (applied, duplicate or
- * dead-lettered) or an infrastructure error. */
-static int apply_one(struct mc_service *svc, rd_kafka_message_t *m, char *err, size_t errlen)
+/* Fast mode: claims the inbox for every enveloped event of the batch in one
+ * statement; an event applied before, or seen earlier in the batch, is
+ * marked not fresh. Returns 0 or MC_EDB (a malformed id fails the claim:
+ * the safe mode then judges each message alone). */
+static int claim_inbox(struct mc_service *svc, char *err, size_t errlen)
 {
-    struct mc_msg msg;
-    char reason[1024], key[512];
-    json_error_t jerr;
-    json_t *doc = NULL, *event_id;
-    int rc;
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    size_t plen = strlen(svc->cfg->topic_prefix);
+    json_t *ids = json_array();
+    int *which = mc_xmalloc((size_t)(svc->nbatch > 0 ? svc->nbatch : 1) * sizeof *which);
+    int n = 0, rc = 0;
+    char sql[640], *text;
+    PGresult *res;
 
-    memset(&msg, 0, sizeof msg);
-    msg.topic = strncmp(topic, svc->cfg->topic_prefix, plen) == 0 ? topic + plen : topic;
-    msg.partition = m->partition;
-    msg.offset = m->offset;
-    msg.payload = m->payload;
-    msg.len = m->len;
-    if (m->key) {
-        snprintf(key, sizeof key, "%.*s", (int)(m->key_len < 511 ? m->key_len : 511),
-                 (const char *)m->key);
-        msg.key = key;
+    for (int i = 0; i < svc->nbatch; i++) {
+        struct item *it = &svc->items[i];
+        const json_t *id = it->msg.doc ? json_object_get(it->msg.doc, "event_id") : NULL;
+        if (it->reason[0] || !json_is_string(id))
+            continue;
+        json_array_append(ids, (json_t *)id);
+        which[n++] = i;
+        it->fresh = 0; /* until the claim says otherwise */
+    }
+    if (n == 0)
+        goto out;
+    snprintf(sql, sizeof sql,
+             "WITH ids AS (SELECT id, i FROM jsonb_array_elements_text($1::jsonb) "
+             "WITH ORDINALITY AS t(id, i)), "
+             "ins AS (INSERT INTO %s.inbox (event_id) SELECT DISTINCT id::uuid FROM ids "
+             "ON CONFLICT DO NOTHING RETURNING event_id) "
+             "SELECT DISTINCT ON (ins.event_id) ids.i FROM ids JOIN ins "
+             "ON ins.event_id = ids.id::uuid ORDER BY ins.event_id, ids.i",
+             svc->def->schema);
+    text = json_dumps(ids, JSON_COMPACT);
+    res = mc_pg_query(svc->conn, sql, 1, (const char *const *)&text, err, errlen);
+    free(text);
+    if (res == NULL) {
+        rc = MC_EDB;
+        goto out;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        int i = atoi(PQgetvalue(res, r, 0)) - 1;
+        if (i >= 0 && i < n)
+            svc->items[which[i]].fresh = 1;
+    }
+    PQclear(res);
+out:
+    json_decref(ids);
+    free(which);
+    return rc;
+}
+
+/* Fast mode, one message: no savepoint. Returns 0, MC_EINVAL when the
+ * batch must be applied again in safe mode, or an infrastructure error. */
+static int apply_fast(struct mc_service *svc, struct item *it, char *err, size_t errlen)
+{
+    char reason[1024];
+    int rc;
+    if (it->reason[0])
+        return deadletter(svc, &it->msg, it->reason, err, errlen);
+    if (!it->fresh) {
+        mc_service_count(svc, svc->m_duplicates, 1);
+        return 0;
     }
     reason[0] = '\0';
-    if (m->len > (size_t)svc->cfg->message_max_bytes) {
-        snprintf(reason, sizeof reason,
-                 "message of %zu bytes (%zu KB) over the limit of %d bytes (%d KB); its bytes "
-                 "stay on the topic at this offset",
-                 m->len, (m->len + 1023) / 1024, svc->cfg->message_max_bytes,
-                 svc->cfg->message_max_bytes / 1024);
-        /* Copying it into the dead letter could exceed the broker's limit. */
-        msg.payload = NULL;
-        msg.len = 0;
-    } else if (m->payload == NULL || m->len == 0) {
-        snprintf(reason, sizeof reason, "not JSON: empty message");
-    } else if ((doc = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-        describe_json_error(&jerr, reason, sizeof reason);
-    } else if (!json_is_object(doc)) {
-        snprintf(reason, sizeof reason, "not a JSON object");
+    rc = svc->def->handle_cb(svc, svc->conn, &it->msg, reason, sizeof reason, svc->state);
+    if (rc == 0) {
+        mc_service_count(svc, svc->m_messages, 1);
+        return 0;
     }
-    if (reason[0]) {
-        json_decref(doc);
-        return deadletter(svc, &msg, reason, err, errlen);
-    }
-    msg.doc = doc;
+    snprintf(err, errlen, "%s", reason);
+    if (mc_pg_alive(svc->conn) &&
+        (rc == MC_EINVAL || (rc == MC_EDB && poison_sqlstate(mc_pg_last_sqlstate()))))
+        return MC_EINVAL;
+    return rc == MC_EINVAL ? MC_EDB : rc;
+}
 
+/* Safe mode, one message under its savepoint, every write immediate.
+ * Returns 0 (applied, duplicate or dead-lettered) or an infrastructure
+ * error. */
+static int apply_safe(struct mc_service *svc, struct item *it, char *err, size_t errlen)
+{
+    struct mc_msg *msg = &it->msg;
+    char reason[1024];
+    json_t *event_id;
+    int rc;
+
+    if (it->reason[0])
+        return deadletter(svc, msg, it->reason, err, errlen);
+    reason[0] = '\0';
     if ((rc = savepoint(svc->conn, "SAVEPOINT msg", err, errlen)) != 0)
-        goto out;
-    event_id = json_object_get(doc, "event_id");
+        return rc;
+    event_id = json_object_get(msg->doc, "event_id");
     if (svc->def->use_inbox && json_is_string(event_id)) {
-        rc = mc_inbox_claim(svc->conn, svc->def->schema, json_string_value(event_id), err, errlen);
+        rc = mc_inbox_claim(svc->conn, svc->def->schema, json_string_value(event_id), reason,
+                            sizeof reason);
         if (rc < 0) {
             /* A malformed id (not a uuid) is the message's fault. */
             if (mc_pg_alive(svc->conn) && strcmp(mc_pg_last_sqlstate(), "22P02") == 0) {
@@ -267,35 +487,33 @@ static int apply_one(struct mc_service *svc, rd_kafka_message_t *m, char *err, s
             goto judged;
         }
         if (rc == 0) {
-            mc_metric_add(svc->m_duplicates, 1);
-            rc = savepoint(svc->conn, "RELEASE SAVEPOINT msg", err, errlen);
-            goto out;
+            mc_service_count(svc, svc->m_duplicates, 1);
+            return savepoint(svc->conn, "RELEASE SAVEPOINT msg", err, errlen);
         }
     }
-    rc = svc->def->handle_cb(svc, svc->conn, &msg, reason, sizeof reason, svc->state);
+    rc = svc->def->handle_cb(svc, svc->conn, msg, reason, sizeof reason, svc->state);
 judged:
     if (rc == 0) {
-        mc_metric_add(svc->m_messages, 1);
-        rc = savepoint(svc->conn, "RELEASE SAVEPOINT msg", err, errlen);
-    } else if (rc == MC_EINVAL && mc_pg_alive(svc->conn)) {
+        mc_service_count(svc, svc->m_messages, 1);
+        return savepoint(svc->conn, "RELEASE SAVEPOINT msg", err, errlen);
+    }
+    if (rc == MC_EINVAL && mc_pg_alive(svc->conn)) {
         if ((rc = savepoint(svc->conn, "ROLLBACK TO SAVEPOINT msg", err, errlen)) == 0)
-            rc = deadletter(svc, &msg, reason, err, errlen);
-    } else if (rc == MC_EDB && mc_pg_alive(svc->conn) && poison_sqlstate(mc_pg_last_sqlstate())) {
+            rc = deadletter(svc, msg, reason, err, errlen);
+        return rc;
+    }
+    if (rc == MC_EDB && mc_pg_alive(svc->conn) && poison_sqlstate(mc_pg_last_sqlstate())) {
         /* The database refused this message's data (a constraint or a value
          * out of range): retrying cannot help, so it must not block the
          * partition. */
         char why[1200];
         snprintf(why, sizeof why, "the database refused the message: %s", reason);
         if ((rc = savepoint(svc->conn, "ROLLBACK TO SAVEPOINT msg", err, errlen)) == 0)
-            rc = deadletter(svc, &msg, why, err, errlen);
-    } else {
-        snprintf(err, errlen, "%s", reason);
-        if (rc == MC_EINVAL)
-            rc = MC_EDB;
+            rc = deadletter(svc, msg, why, err, errlen);
+        return rc;
     }
-out:
-    json_decref(doc);
-    return rc;
+    snprintf(err, errlen, "%s", reason);
+    return rc == MC_EINVAL ? MC_EDB : rc;
 }
 
 static void store_offsets(struct mc_service *svc)
@@ -319,22 +537,80 @@ static void store_offsets(struct mc_service *svc)
     rd_kafka_topic_partition_list_destroy(offs);
 }
 
+/* One attempt at the whole batch in one transaction, fast or safe. Returns
+ * 0 (committed), MC_EINVAL (fast mode only: apply it again in safe mode)
+ * or an infrastructure error (rolled back). */
+static int attempt_batch(struct mc_service *svc, int fast, char *err, size_t errlen)
+{
+    int rc;
+    char e2[256];
+
+    svc->fast = fast;
+    svc->in_batch = 1;
+    for (int i = 0; i < svc->nbatch; i++)
+        svc->items[i].fresh = 1;
+    if ((rc = mc_pg_exec(svc->conn, "BEGIN", 0, NULL, err, errlen)) != 0)
+        goto done;
+    if (fast && svc->def->use_inbox && (rc = claim_inbox(svc, err, errlen)) != 0) {
+        if (mc_pg_alive(svc->conn) && poison_sqlstate(mc_pg_last_sqlstate()))
+            rc = MC_EINVAL;
+        goto done;
+    }
+    if (svc->def->batch_cb) {
+        const struct mc_msg *msgs[svc->nbatch > 0 ? svc->nbatch : 1];
+        int n = 0;
+        for (int i = 0; i < svc->nbatch; i++)
+            if (svc->items[i].reason[0] == '\0' && svc->items[i].fresh)
+                msgs[n++] = &svc->items[i].msg;
+        if ((rc = svc->def->batch_cb(svc, svc->conn, msgs, n, err, errlen, svc->state)) != 0)
+            goto done;
+    }
+    for (int i = 0; i < svc->nbatch && rc == 0; i++)
+        rc = fast ? apply_fast(svc, &svc->items[i], err, errlen)
+                  : apply_safe(svc, &svc->items[i], err, errlen);
+    if (rc == 0 && fast) {
+        rc = flush_pending(svc, err, errlen);
+        if (rc == MC_ECONFLICT ||
+            (rc == MC_EDB && mc_pg_alive(svc->conn) && poison_sqlstate(mc_pg_last_sqlstate())))
+            rc = MC_EINVAL;
+    }
+    if (rc == 0)
+        rc = mc_pg_exec(svc->conn, "COMMIT", 0, NULL, err, errlen);
+done:
+    /* Only a ROLLBACK that answered proves nothing was kept: a connection
+     * lost during COMMIT may have committed. */
+    if (rc != 0 && mc_pg_alive(svc->conn) &&
+        mc_pg_exec(svc->conn, "ROLLBACK", 0, NULL, e2, sizeof e2) == 0 && svc->def->rollback_cb &&
+        svc->state)
+        svc->def->rollback_cb(svc->state);
+    if (rc == 0)
+        for (int i = 0; i < svc->ncounts; i++)
+            mc_metric_add(svc->counts[i].metric, svc->counts[i].v);
+    discard_pending(svc);
+    svc->in_batch = 0;
+    svc->fast = 0;
+    return rc;
+}
+
 static int apply_batch(struct mc_service *svc, char *err, size_t errlen)
 {
     uint64_t t0 = now_ms();
     int rc;
-    char e2[256];
-    if ((rc = mc_pg_exec(svc->conn, "BEGIN", 0, NULL, err, errlen)) != 0)
-        return rc;
     for (int i = 0; i < svc->nbatch; i++)
-        if ((rc = apply_one(svc, svc->batch[i], err, errlen)) != 0)
-            break;
-    if (rc == 0)
-        rc = mc_pg_exec(svc->conn, "COMMIT", 0, NULL, err, errlen);
-    if (rc != 0) {
-        mc_pg_exec(svc->conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
-        return rc;
+        parse_item(svc, svc->batch[i], &svc->items[i]);
+    rc = attempt_batch(svc, 1, err, errlen);
+    if (rc == MC_EINVAL) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", svc->nbatch);
+        /* err may quote the message: the dead letter will carry it. */
+        mc_log_kv(MC_LOG_INFO, "a message failed set-based; applying the batch one by one",
+                  "messages", n, NULL);
+        mc_metric_add(svc->m_fallbacks, 1);
+        rc = attempt_batch(svc, 0, err, errlen);
     }
+    free_items(svc);
+    if (rc != 0)
+        return rc;
     store_offsets(svc);
     mc_metric_add(svc->m_batches, 1);
     mc_metric_observe(svc->m_batch_seconds, (double)(now_ms() - t0) / 1000.0);
@@ -570,6 +846,13 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
     svc->cfg = cfg;
     svc->loop = loop;
     svc->batch = mc_xcalloc((size_t)cfg->batch_max, sizeof *svc->batch);
+    svc->items = mc_xcalloc((size_t)cfg->batch_max, sizeof *svc->items);
+    svc->outbox_rows = json_array();
+    snprintf(svc->outbox_sql, sizeof svc->outbox_sql,
+             "INSERT INTO %s.outbox (topic, key, payload) SELECT r->>'topic', r->>'key', "
+             "jsonb_set(r->'event', '{event_id}', to_jsonb(md5(r->>'seed')::uuid::text)) "
+             "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(r, i) ORDER BY i",
+             def->schema);
     snprintf(svc->producer_name, sizeof svc->producer_name, "motcua-%s", def->name);
     svc->m_messages = mc_metrics_counter(def->name, "messages_total", "messages applied");
     svc->m_deadletters = mc_metrics_counter(def->name, "deadletters_total",
@@ -589,6 +872,10 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
                                        "rows removed by the retention (MOTCUA_RETAIN_*)");
     svc->m_failures = mc_metrics_counter(def->name, "failures_total",
                                          "failed attempts (database or broker), retried");
+    svc->m_fallbacks =
+        mc_metrics_counter(def->name, "batches_one_by_one_total",
+                           "batches applied again one message at a time after a message failed "
+                           "set-based (a dead letter or a conflict)");
 
     /* The database may be down at start: the loop keeps retrying. */
     if (ensure_db(svc, err, errlen) != 0)
@@ -638,6 +925,10 @@ void mc_service_free(struct mc_service *svc)
     }
     free_batch(svc);
     free(svc->batch);
+    free(svc->items);
+    discard_pending(svc);
+    json_decref(svc->outbox_rows);
+    free(svc->counts);
     if (svc->consumer) {
         if (!svc->stopped)
             rd_kafka_consumer_close(svc->consumer);
@@ -660,10 +951,19 @@ int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, con
 {
     char name[256];
     json_t *ev = mc_event_new(type, svc->producer_name, dossier_code, occurred_at, data);
-    int rc =
-        mc_outbox_add(conn, svc->def->schema, mc_topic_name(svc->cfg, topic, name, sizeof name),
-                      key, ev, id_seed, NULL, err, errlen);
-    json_decref(ev);
+    int rc = 0;
+    mc_topic_name(svc->cfg, topic, name, sizeof name);
+    assert(id_seed != NULL);
+    if (svc->in_batch && svc->fast) {
+        json_t *row = json_pack("{s:s, s:o, s:s, s:o}", "topic", name, "key",
+                                mc_json_str_or_null(key), "seed", id_seed, "event", ev);
+        if (row == NULL)
+            return mc_err(err, errlen, MC_EDB, "cannot keep a %s event for the outbox", type);
+        json_array_append_new(svc->outbox_rows, row);
+    } else {
+        rc = mc_outbox_add(conn, svc->def->schema, name, key, ev, id_seed, NULL, err, errlen);
+        json_decref(ev);
+    }
     if (rc == 0)
         svc->outbox_dirty = 1;
     return rc;

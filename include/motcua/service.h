@@ -1,6 +1,8 @@
 /* The shared service runtime: one libuv loop that polls Kafka in batches,
- * applies each batch in ONE PostgreSQL transaction (one savepoint per
- * message), dedupes enveloped events through the inbox, stores offsets only
+ * applies each batch in ONE PostgreSQL transaction, set-based first (one
+ * inbox claim, one statement per kind of row, one outbox insert for the
+ * whole batch) and one message at a time under savepoints when a message
+ * fails, dedupes enveloped events through the inbox, stores offsets only
  * after commit, relays the outbox, serves /livez /readyz /metrics, runs
  * periodic work, and drains on SIGTERM. Services only add behaviour. */
 #ifndef MOTCUA_SERVICE_H
@@ -29,9 +31,13 @@ struct mc_msg {
 };
 
 /* Applies one message inside the batch transaction. Returns 0 when applied;
- * MC_EINVAL when the message itself is bad (err says why: the runtime rolls
- * back to the message's savepoint and writes a dead letter); anything else is
- * an infrastructure failure: the batch is rolled back and retried. */
+ * MC_EINVAL when the message itself is bad (err says why: the runtime
+ * applies the batch again one message at a time, rolls back to the
+ * message's savepoint and writes a dead letter); anything else is an
+ * infrastructure failure: the batch is rolled back and retried. A handler
+ * may run twice for a message (set-based, then one by one; or a retried
+ * batch): its effects go through the transaction, its counters through
+ * mc_service_count. */
 typedef int (*mc_handle_cb)(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
                             char *err, size_t errlen, void *state);
 
@@ -50,6 +56,18 @@ struct mc_service_def {
     void *(*init_cb)(struct mc_service *svc, PGconn *conn, char *err, size_t errlen);
     void (*fini_cb)(void *state);
     mc_handle_cb handle_cb;
+    /* Optional: called in the batch transaction before the handlers with
+     * the batch's readable, not yet applied messages, so the service can
+     * look up what they need set-based (one query for the whole batch).
+     * Called again if the batch is applied one by one. Returns 0 or an
+     * infrastructure error. */
+    int (*batch_cb)(struct mc_service *svc, PGconn *conn, const struct mc_msg *const *msgs, int n,
+                    char *err, size_t errlen, void *state);
+    /* Optional: the batch's transaction was surely rolled back (to be
+     * applied again one by one, or retried): the service may take back what
+     * it handed out for it (intake's dossier numbers). Not called when the
+     * connection was lost: the batch may have committed. */
+    void (*rollback_cb)(void *state);
     mc_work_cb work_cb; /* optional */
     /* Optional: the runtime LISTENs on this channel; a NOTIFY runs work_cb at
      * once (the deadline service is woken when an earlier fire time appears). */
@@ -93,6 +111,24 @@ int mc_service_main(int argc, char **argv, const struct mc_service_def *def);
 int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, const char *key,
                     const char *type, const char *dossier_code, mc_instant occurred_at,
                     json_t *data, const char *id_seed, char *err, size_t errlen);
+
+/* Writes row (a JSON object; stolen) with sql, a set-based statement whose
+ * $1 is a JSON array of such objects (e.g. INSERT ... SELECT ... FROM
+ * jsonb_to_recordset($1::jsonb) AS x(...) ON CONFLICT DO NOTHING; sql must
+ * be a constant: it is compared by address). In a batch applied set-based
+ * the row is kept and written with the batch's other rows for sql at its
+ * end, and 1 is returned; should the statement then skip a row (a
+ * conflict), the batch is applied again one by one. Otherwise the row is
+ * written at once and the number of rows written (0 or 1) is returned.
+ * Returns MC_EDB on error. Later messages of the same batch must not look
+ * for the row in the database. */
+int mc_service_write_rows(struct mc_service *svc, PGconn *conn, const char *sql, json_t *row,
+                          char *err, size_t errlen);
+
+/* Adds v to counter metric when the batch being applied commits (at once
+ * outside a batch), so a batch applied twice counts once. */
+struct mc_metric;
+void mc_service_count(struct mc_service *svc, struct mc_metric *metric, double v);
 
 /* Writes a dead letter for msg with reason to <prefix>deadletter. */
 int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,

@@ -399,7 +399,7 @@ static int stale_replay(struct deadline *d, PGconn *conn, const char *code, cons
     PQclear(res);
     if (known)
         return 0;
-    mc_metric_add(d->m_stale, 1);
+    mc_service_count(d->svc, d->m_stale, 1);
     mc_log_kv(MC_LOG_WARN, "replayed dossier.received ignored: due before the retention window",
               "dossier_code", code, NULL);
     return 1;
@@ -528,7 +528,7 @@ static int refuse(struct deadline *d, PGconn *conn, const json_t *ev, const stru
     if ((rc = mc_json_time_required(ev, "occurred_at", &at, c->code, err, errlen)) != 0)
         return rc;
     snprintf(seed, sizeof seed, "deadline/refused/%s", mc_json_str(ev, "event_id"));
-    mc_metric_add(d->m_refused, 1);
+    mc_service_count(d->svc, d->m_refused, 1);
     return emit_clock_event(d, conn, c->code, "reschedule_refused", NULL, c->breaches, why, at, 0,
                             seed, err, errlen);
 }
@@ -931,7 +931,7 @@ static int fire_due(struct deadline *d, PGconn *conn, struct clock *c, mc_instan
         if (!fresh)
             continue; /* fired before: another instance, or a retried sweep */
         if (skipped) {
-            mc_metric_add(d->m_skipped, 1);
+            mc_service_count(d->svc, d->m_skipped, 1);
             continue;
         }
         mc_metric_observe(d->m_lateness, (double)(now - items[i].at));
@@ -946,11 +946,11 @@ static int fire_due(struct deadline *d, PGconn *conn, struct clock *c, mc_instan
                                               (int64_t)d->cfg->reappoint_wd *
                                                   MC_WORKING_DAY_SECONDS);
             c->breaches++;
-            mc_metric_add(d->m_breaches, 1);
+            mc_service_count(d->svc, d->m_breaches, 1);
             rc = emit_clock_event(d, conn, c->code, "overdue", items[i].rung, c->breaches, NULL,
                                   now, appointment, seed, err, errlen);
         } else {
-            mc_metric_add(d->m_warnings, 1);
+            mc_service_count(d->svc, d->m_warnings, 1);
             rc = emit_clock_event(d, conn, c->code, "warning", items[i].rung, c->breaches, NULL,
                                   now, 0, seed, err, errlen);
         }

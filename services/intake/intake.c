@@ -17,12 +17,58 @@
 #include "motcua/schema.h"
 
 #define CATALOG_MAX_AGE_S 60
+#define BLOCKS_MAX 256 /* (agency, day) number blocks kept in memory */
+#define BLOCK_MAX 1024 /* numbers reserved at most at once */
+
+/* Dossier numbers come from intake.code_sequence in blocks reserved on a
+ * connection of their own, committed at once: no row stays locked for a
+ * batch, so instances never wait for each other's batches. A block grows
+ * (1, 2, 4, ... BLOCK_MAX) each time it runs out on the same day; numbers
+ * an instance reserved and did not use are the gaps DOMAIN tolerates. */
+struct number_block {
+    char agency[48];
+    char day[16];
+    int next, end; /* next number to give; last reserved */
+    int mark;      /* next at the start of the batch being applied */
+    int size;      /* the last reservation's size */
+};
 
 struct intake {
     struct mc_schema *schema;
     struct mc_catalog *catalog;
-    struct mc_metric *m_received, *m_rejected, *m_duplicates;
+    struct mc_metric *m_received, *m_rejected, *m_duplicates, *m_reserved;
+    PGconn *numbers; /* autocommit connection for number reservations */
+    char pg_url[1024];
+    struct number_block blocks[BLOCKS_MAX];
+    int nblocks, evict;
+    /* The batch's submissions already stored ("source\x1fexternal_id"),
+     * read set-based by intake_batch and grown as the batch accepts more. */
+    json_t *known;
 };
+
+/* Set-based: one row object per dossier (mc_service_write_rows). */
+static const char INSERT_DOSSIERS[] =
+    "INSERT INTO intake.dossier (code, source, external_id, channel, procedure_code, ward_code, "
+    "reception_point, receiving_agency, submitted_at, received_at, receipt_at, due_at, "
+    "statutory_time, rule_set, submission) "
+    "SELECT code, source, external_id, channel, procedure_code, ward_code, reception_point, "
+    "receiving_agency, submitted_at, received_at, receipt_at, due_at, statutory_time, rule_set, "
+    "submission FROM jsonb_to_recordset($1::jsonb) AS x(code text, source text, external_id text, "
+    "channel text, procedure_code text, ward_code text, reception_point text, receiving_agency "
+    "text, submitted_at timestamptz, received_at timestamptz, receipt_at timestamptz, due_at "
+    "timestamptz, statutory_time text, rule_set text, submission jsonb) "
+    "ON CONFLICT (source, external_id) DO NOTHING";
+
+/* The batch's (source, external_id) pairs already stored. */
+static const char SELECT_KNOWN[] =
+    "SELECT d.source || chr(31) || d.external_id FROM intake.dossier d "
+    "JOIN jsonb_to_recordset($1::jsonb) AS x(source text, external_id text) "
+    "ON d.source = x.source AND d.external_id = x.external_id";
+
+/* Reserves $3 numbers of agency $1's sequence for day $2; returns the last. */
+static const char RESERVE_NUMBERS[] =
+    "INSERT INTO intake.code_sequence AS s (agency_id, day, last) VALUES ($1, $2::date, $3::int) "
+    "ON CONFLICT (agency_id, day) DO UPDATE SET last = s.last + $3::int RETURNING last";
 
 static void *intake_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
 {
@@ -38,6 +84,10 @@ static void *intake_init(struct mc_service *svc, PGconn *conn, char *err, size_t
         mc_metrics_counter("intake", "submissions_rejected_total", "submissions rejected");
     in->m_duplicates = mc_metrics_counter("intake", "submissions_duplicate_total",
                                           "submissions already received (same source/external_id)");
+    in->m_reserved = mc_metrics_counter("intake", "number_reservations_total",
+                                        "blocks of dossier numbers reserved");
+    snprintf(in->pg_url, sizeof in->pg_url, "%s", mc_service_config(svc)->pg_url);
+    in->known = json_object();
     return in;
 }
 
@@ -46,7 +96,60 @@ static void intake_fini(void *state)
     struct intake *in = state;
     mc_schema_free(in->schema);
     mc_catalog_free(in->catalog);
+    PQfinish(in->numbers);
+    json_decref(in->known);
     free(in);
+}
+
+static void known_key(char *buf, size_t len, const char *source, const char *external_id)
+{
+    snprintf(buf, len, "%s\x1f%s", source, external_id);
+}
+
+/* Reads which of the batch's submissions are stored already, in one query,
+ * and marks every number block, so a rolled-back batch gives its numbers
+ * again. */
+static int intake_batch(struct mc_service *svc, PGconn *conn, const struct mc_msg *const *msgs,
+                        int n, char *err, size_t errlen, void *state)
+{
+    struct intake *in = state;
+    json_t *pairs = json_array();
+    char *text;
+    PGresult *res;
+    (void)svc;
+
+    json_object_clear(in->known);
+    for (int i = 0; i < in->nblocks; i++)
+        in->blocks[i].mark = in->blocks[i].next;
+    for (int i = 0; i < n; i++) {
+        const char *source = mc_json_str(msgs[i]->doc, "source");
+        const char *external_id = mc_json_str(msgs[i]->doc, "external_id");
+        if (source && external_id)
+            json_array_append_new(
+                pairs, json_pack("{s:s, s:s}", "source", source, "external_id", external_id));
+    }
+    if (json_array_size(pairs) == 0) {
+        json_decref(pairs);
+        return 0;
+    }
+    text = json_dumps(pairs, JSON_COMPACT);
+    json_decref(pairs);
+    res = mc_pg_query(conn, SELECT_KNOWN, 1, (const char *const *)&text, err, errlen);
+    free(text);
+    if (res == NULL)
+        return MC_EDB;
+    for (int r = 0; r < PQntuples(res); r++)
+        json_object_set_new(in->known, PQgetvalue(res, r, 0), json_true());
+    PQclear(res);
+    return 0;
+}
+
+/* The batch's transaction was rolled back: its numbers were not used. */
+static void intake_rollback(void *state)
+{
+    struct intake *in = state;
+    for (int i = 0; i < in->nblocks; i++)
+        in->blocks[i].next = in->blocks[i].mark;
 }
 
 /* Adds {"path", "problem": what + quoted subject + rest}. */
@@ -110,7 +213,7 @@ static int reject_as(struct mc_service *svc, PGconn *conn, struct intake *in,
                      mc_json_str_or_null(external_id), "problems", problems);
     snprintf(seed, sizeof seed, "intake/rejected/%s/%d/%lld", msg->topic, (int)msg->partition,
              (long long)msg->offset);
-    mc_metric_add(in->m_rejected, 1);
+    mc_service_count(svc, in->m_rejected, 1);
     return mc_service_emit(svc, conn, "submission.rejected", key, "submission.rejected", NULL,
                            mc_time_now(), data, seed, err, errlen);
 }
@@ -156,21 +259,54 @@ static int intake_deadletter(struct mc_service *svc, PGconn *conn, const struct 
     return reject_as(svc, conn, state, msg, source, external_id, problems, err, errlen);
 }
 
-/* Takes the next number of agency's sequence for day; returns it or < 0. */
-static int next_number(PGconn *conn, const char *agency, const char *day, char *err, size_t errlen)
+/* The next dossier number of agency's sequence for day, from the
+ * instance's block (reserving a new one when it ran out); or < 0. */
+static int next_number(struct intake *in, const char *agency, const char *day, char *err,
+                       size_t errlen)
 {
-    const char *params[2] = {agency, day};
-    PGresult *res = mc_pg_query(conn,
-                                "INSERT INTO intake.code_sequence AS s (agency_id, day, last) "
-                                "VALUES ($1, $2::date, 1) ON CONFLICT (agency_id, day) "
-                                "DO UPDATE SET last = s.last + 1 RETURNING last",
-                                2, params, err, errlen);
-    int n;
-    if (res == NULL)
+    struct number_block *b = NULL;
+    char size[16];
+    const char *params[3] = {agency, day, size};
+    PGresult *res;
+    int last, want;
+
+    for (int i = 0; i < in->nblocks && b == NULL; i++)
+        if (strcmp(in->blocks[i].agency, agency) == 0 && strcmp(in->blocks[i].day, day) == 0)
+            b = &in->blocks[i];
+    if (b && b->next <= b->end)
+        return b->next++;
+    if (b == NULL) {
+        if (in->nblocks < BLOCKS_MAX)
+            b = &in->blocks[in->nblocks++];
+        else /* the oldest days go first, roughly */
+            b = &in->blocks[in->evict++ % BLOCKS_MAX];
+        memset(b, 0, sizeof *b);
+        snprintf(b->agency, sizeof b->agency, "%s", agency);
+        snprintf(b->day, sizeof b->day, "%s", day);
+        b->next = b->mark = 1; /* nothing reserved yet: end 0 */
+    }
+    want = b->size ? (b->size * 2 > BLOCK_MAX ? BLOCK_MAX : b->size * 2) : 1;
+    snprintf(size, sizeof size, "%d", want);
+    if (!mc_pg_alive(in->numbers)) {
+        PQfinish(in->numbers);
+        /* Named as the service, so operators see it among intake's. */
+        if ((in->numbers = mc_pg_connect(in->pg_url, "motcua-intake", err, errlen)) == NULL)
+            return MC_EDB;
+    }
+    if ((res = mc_pg_query(in->numbers, RESERVE_NUMBERS, 3, params, err, errlen)) == NULL)
         return MC_EDB;
-    n = atoi(PQgetvalue(res, 0, 0));
+    last = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
-    return n;
+    mc_metric_add(in->m_reserved, 1);
+    b->size = want;
+    if (b->end == 0 || last - want != b->end) {
+        /* Not next to the old block (another instance took the numbers
+         * between): a rollback gives back this block's numbers only, and
+         * the old block's numbers taken in this batch become gaps. */
+        b->next = b->mark = last - want + 1;
+    }
+    b->end = last;
+    return b->next++;
 }
 
 /* s in Unicode NFC, as a new JSON string. Vietnamese arrives composed
@@ -257,10 +393,8 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     mc_instant submitted_at, received_at, receipt_at, due_at;
     struct mc_duration dur;
     const struct mc_calendar *cal;
-    char code[96], day[16], seed[256], dur_text[16], ts[4][MC_RFC3339_LEN];
-    const char *params[16];
-    char *subtext;
-    PGresult *res;
+    char code[96], day[16], seed[256], dur_text[16], ts[4][MC_RFC3339_LEN], known[200];
+    json_t *row;
     int number, y, m, d, rc;
     int32_t vn_day;
     json_int_t amount;
@@ -316,17 +450,11 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
         return reject(svc, conn, in, msg, problems, err, errlen);
     json_decref(problems);
 
-    /* A resent submission creates nothing. */
-    params[0] = source;
-    params[1] = external_id;
-    if ((res = mc_pg_query(conn,
-                           "SELECT code FROM intake.dossier WHERE source = $1 AND external_id = $2",
-                           2, params, err, errlen)) == NULL)
-        return MC_EDB;
-    rc = PQntuples(res);
-    PQclear(res);
-    if (rc > 0) {
-        mc_metric_add(in->m_duplicates, 1);
+    /* A resent submission creates nothing (intake_batch read which are
+     * stored; earlier copies in this batch were added as accepted). */
+    known_key(known, sizeof known, source, external_id);
+    if (json_object_get(in->known, known)) {
+        mc_service_count(svc, in->m_duplicates, 1);
         return 0;
     }
 
@@ -336,7 +464,7 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
         return mc_err(err, errlen, MC_EINVAL, "no receiving agency: set default_reception");
     mc_civil_from_days(vn_day, &y, &m, &d);
     snprintf(day, sizeof day, "%04d-%02d-%02d", y, m, d);
-    number = next_number(conn, mc_json_str(agency_unit, "agency_id"), day, err, errlen);
+    number = next_number(in, mc_json_str(agency_unit, "agency_id"), day, err, errlen);
     if (number < 0)
         return number;
     snprintf(code, sizeof code, "%s-%02d%02d%02d-%04d", mc_json_str(agency_unit, "agency_id"),
@@ -356,41 +484,27 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     receipt_at = mc_calendar_receipt_at(cal, received_at);
     due_at = mc_calendar_due_at(cal, received_at, &dur);
 
-    subtext = json_dumps(sub, JSON_COMPACT);
-    params[0] = code;
-    params[1] = source;
-    params[2] = external_id;
-    params[3] = channel;
-    params[4] = mc_json_str(sub, "procedure_code");
-    params[5] = mc_json_str(sub, "ward_code");
-    params[6] = rp;
-    params[7] = mc_json_str(agency_unit, "agency_id");
-    params[8] = mc_time_format(submitted_at, ts[0]);
-    params[9] = mc_time_format(received_at, ts[1]);
-    params[10] = mc_time_format(receipt_at, ts[2]);
-    params[11] = mc_time_format(due_at, ts[3]);
-    params[12] = dur_text;
-    params[13] = mc_json_str(rule_set, "code");
-    params[14] = subtext;
-    /* The check above may race with a copy read by another instance during
-     * a rebalance: the unique key settles it, and the loser creates nothing
-     * (its sequence number is a tolerated gap). */
-    res = mc_pg_query(conn,
-                      "INSERT INTO intake.dossier (code, source, external_id, channel, "
-                      "procedure_code, ward_code, reception_point, receiving_agency, submitted_at, "
-                      "received_at, receipt_at, due_at, statutory_time, rule_set, submission) "
-                      "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15::jsonb) "
-                      "ON CONFLICT (source, external_id) DO NOTHING RETURNING 1",
-                      15, params, err, errlen);
-    free(subtext);
-    if (res == NULL)
-        return MC_EDB;
-    rc = PQntuples(res);
-    PQclear(res);
+    row = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "code", code,
+        "source", source, "external_id", external_id, "channel", channel, "procedure_code",
+        mc_json_str(sub, "procedure_code"), "ward_code", mc_json_str(sub, "ward_code"),
+        "reception_point", mc_json_str_or_null(rp), "receiving_agency",
+        mc_json_str(agency_unit, "agency_id"), "submitted_at", mc_time_format(submitted_at, ts[0]),
+        "received_at", mc_time_format(received_at, ts[1]), "receipt_at",
+        mc_time_format(receipt_at, ts[2]), "due_at", mc_time_format(due_at, ts[3]),
+        "statutory_time", dur_text, "rule_set", mc_json_str(rule_set, "code"), "submission", sub);
+    if (row == NULL)
+        return mc_err(err, errlen, MC_EDB, "cannot build the dossier row of %s", code);
+    /* The look-up above may race with a copy read by another instance
+     * during a rebalance: the unique key settles it, and the loser creates
+     * nothing (its number is a tolerated gap). */
+    if ((rc = mc_service_write_rows(svc, conn, INSERT_DOSSIERS, row, err, errlen)) < 0)
+        return rc;
     if (rc == 0) {
-        mc_metric_add(in->m_duplicates, 1);
+        mc_service_count(svc, in->m_duplicates, 1);
         return 0;
     }
+    json_object_set_new(in->known, known, json_true());
 
     data = json_pack(
         "{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:o, s:s, s:o, s:o, s:o, s:o, "
@@ -413,7 +527,7 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     if (data == NULL)
         return mc_err(err, errlen, MC_EDB, "cannot build dossier.received");
     snprintf(seed, sizeof seed, "intake/received/%s/%s", source, external_id);
-    mc_metric_add(in->m_received, 1);
+    mc_service_count(svc, in->m_received, 1);
     return mc_service_emit(svc, conn, "dossier.received", code, "dossier.received", code,
                            received_at, data, seed, err, errlen);
 }
@@ -444,6 +558,8 @@ const struct mc_service_def mc_intake_def = {
     .init_cb = intake_init,
     .fini_cb = intake_fini,
     .handle_cb = intake_handle,
+    .batch_cb = intake_batch,
+    .rollback_cb = intake_rollback,
     .deadletter_cb = intake_deadletter,
     .prune_cb = intake_prune,
 };

@@ -279,7 +279,7 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
         rc = mc_err(err, errlen, MC_EINVAL, "cannot build the letter of %s", code);
         goto out;
     }
-    mc_metric_add(n->m_letters, 1);
+    mc_service_count(svc, n->m_letters, 1);
     rc = mc_service_emit(svc, conn, "notifications", code, "notification.letter", code, issued, out,
                          seed, err, errlen);
 out:
@@ -288,8 +288,8 @@ out:
     return rc;
 }
 
-static int on_receipt(PGconn *conn, struct notify *n, const struct mc_msg *msg, char *err,
-                      size_t errlen)
+static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
+                      const struct mc_msg *msg, char *err, size_t errlen)
 {
     const char *params[5];
     PGresult *res;
@@ -311,7 +311,7 @@ static int on_receipt(PGconn *conn, struct notify *n, const struct mc_msg *msg, 
     PQclear(res);
     if (!found)
         return mc_err(err, errlen, MC_EINVAL, "receipt for unknown notification %s", params[1]);
-    mc_metric_add(n->m_receipts, 1);
+    mc_service_count(svc, n->m_receipts, 1);
     return mc_pg_exec(conn,
                       "INSERT INTO notify.delivery (event_id, notification_id, status, detail, "
                       "reported_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -327,7 +327,7 @@ static int notify_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     if ((rc = mc_catalog_maybe_reload(&n->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
         return rc;
     if (strcmp(msg->topic, "notification.receipts") == 0)
-        return on_receipt(conn, n, msg, err, errlen);
+        return on_receipt(svc, conn, n, msg, err, errlen);
     /* Warnings and refusals concern the units, not the citizen. */
     type = mc_json_str(msg->doc, "type");
     if (type == NULL || strcmp(type, "dossier.overdue") != 0)

@@ -68,7 +68,7 @@ static int publish_assigned(struct mc_service *svc, PGconn *conn, struct router 
         "reason", reason, "rule_id", rule_id > 0 ? json_integer(rule_id) : json_null());
     if (data == NULL)
         return mc_err(err, errlen, MC_EINVAL, "cannot build dossier.assigned for %s", code);
-    mc_metric_add(r->m_assigned, 1);
+    mc_service_count(svc, r->m_assigned, 1);
     return mc_service_emit(svc, conn, "dossier.assigned", code, "dossier.assigned", code,
                            assigned_at, data, seed, err, errlen);
 }
@@ -219,7 +219,7 @@ static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r
         rc = mc_json_time_required(ev, "occurred_at", &handed_at, code, err, errlen);
     if (rc == 0) {
         snprintf(seed, sizeof seed, "router/assigned/%s/%s", code, mc_json_str(ev, "event_id"));
-        mc_metric_add(r->m_transfers, 1);
+        mc_service_count(svc, r->m_transfers, 1);
         rc = publish_assigned(svc, conn, r, code, unit, dossier, 0, "transfer", handed_at, seed,
                               err, errlen);
     }

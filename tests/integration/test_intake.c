@@ -650,6 +650,128 @@ static void test_codes_are_consecutive_per_agency_and_day(void **state)
     json_decref(second);
 }
 
+/* 500 messages in one go: 496 good submissions, a resend of one of them, a
+ * rule-breaking one, one that is not JSON and one the database refuses (a
+ * trigger planted by the test). The batch is applied set-based until the
+ * refused one fails it, then again one message at a time: the refused and
+ * the unreadable ones get their dead letters and answers, the rule-breaking
+ * one its rejection, the resend nothing, and the 496 are applied once each
+ * with consecutive numbers. */
+static void test_bad_messages_in_a_big_batch_lose_nothing_else(void **state)
+{
+    enum { GOOD = 496 };
+    char id[64], key[128];
+    static char body[1 << 18];
+    json_t *doc, *all, *received, *deadletters, *answers;
+    long long fallbacks_before, fallbacks_after;
+    const char *metric = "\nmotcua_intake_batches_one_by_one_total ";
+    char *at, *codes;
+    (void)state;
+
+    assert_int_equal(h_http_get(env, mc_service_http_port(intake), "/metrics", body, sizeof body),
+                     200);
+    assert_non_null(at = strstr(body, metric));
+    fallbacks_before = atoll(at + strlen(metric));
+    h_sql_exec(env,
+               "CREATE FUNCTION intake.test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+               "BEGIN IF NEW.external_id = 'INT-BATCH-REFUSED' THEN RAISE EXCEPTION "
+               "'refused by the test' USING ERRCODE = 'check_violation'; END IF; "
+               "RETURN NEW; END $$",
+               NULL);
+    h_sql_exec(env,
+               "CREATE TRIGGER test_refuse BEFORE INSERT ON intake.dossier FOR EACH ROW "
+               "EXECUTE FUNCTION intake.test_refuse()",
+               NULL);
+    for (int i = 1; i <= GOOD + 4; i++) {
+        if (i <= GOOD)
+            snprintf(id, sizeof id, "INT-BATCH-%03d", i);
+        else if (i == GOOD + 1)
+            snprintf(id, sizeof id, "INT-BATCH-%03d", 7); /* a resend */
+        else if (i == GOOD + 2)
+            snprintf(id, sizeof id, "INT-BATCH-UNKNOWN");
+        else if (i == GOOD + 3)
+            snprintf(id, sizeof id, "INT-BATCH-GARBAGE");
+        else
+            snprintf(id, sizeof id, "INT-BATCH-REFUSED");
+        snprintf(key, sizeof key, "%s/%s", SOURCE, id);
+        if (i == GOOD + 3) {
+            static const char garbage[] = "{\"source\": \"dvc-hoabinh\", không phải JSON";
+            h_produce(env, "submissions", key, garbage, strlen(garbage), NULL, NULL);
+            continue;
+        }
+        doc = submission(id, i == GOOD + 2 ? "9.999999" : "1.001193", "04813",
+                         "2024-03-07T09:00:00+07:00", NULL);
+        h_produce_json(env, "submissions", key, doc, NULL, NULL);
+        json_decref(doc);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM intake.dossier WHERE external_id LIKE "
+                           "'INT-BATCH-%'",
+                           NULL) == GOOD &&
+                     rejections("INT-BATCH-UNKNOWN") == 1 && rejections("INT-BATCH-GARBAGE") == 1 &&
+                     rejections("INT-BATCH-REFUSED") == 1 &&
+                     h_offsets_committed(env, GROUP, "submissions"));
+    h_sql_exec(env, "DROP TRIGGER test_refuse ON intake.dossier", NULL);
+    h_sql_exec(env, "DROP FUNCTION intake.test_refuse()", NULL);
+
+    /* Each good one once, numbered 0001-0496 without a gap. */
+    codes = h_sql_text(env,
+                       "SELECT min(code) || ' ' || max(code) || ' ' || count(DISTINCT code) "
+                       "FROM intake.dossier WHERE external_id LIKE 'INT-BATCH-%'",
+                       NULL);
+    assert_string_equal(codes, "000.48.26.H17-240307-0001 000.48.26.H17-240307-0496 496");
+    free(codes);
+    all = h_read_topic(env, "dossier.received", GOOD, 10000);
+    received = json_array();
+    {
+        size_t i;
+        json_t *m;
+        json_array_foreach(all, i, m)
+        {
+            const char *ext = mc_json_str(m, "payload/data/external_id");
+            if (ext && strncmp(ext, "INT-BATCH-", 10) == 0)
+                json_array_append(received, m);
+        }
+    }
+    assert_int_equal(json_array_size(received), GOOD);
+    json_decref(received);
+    json_decref(all);
+
+    /* The unreadable and the refused ones: a dead letter each, with why. */
+    all = h_read_topic(env, "deadletter", 1, 10000);
+    deadletters = h_select(all, "key", SOURCE "/INT-BATCH-GARBAGE");
+    assert_int_equal(json_array_size(deadletters), 1);
+    assert_true(
+        h_matches("^not JSON", mc_json_str(json_array_get(deadletters, 0), "payload/data/reason")));
+    json_decref(deadletters);
+    deadletters = h_select(all, "key", SOURCE "/INT-BATCH-REFUSED");
+    assert_int_equal(json_array_size(deadletters), 1);
+    assert_true(h_matches("^the database refused the message: .*refused by the test",
+                          mc_json_str(json_array_get(deadletters, 0), "payload/data/reason")));
+    json_decref(deadletters);
+    json_decref(all);
+
+    /* The portal hears of the three it must mend, once each. */
+    all = h_read_topic(env, "submission.rejected", 1, 10000);
+    answers = h_select(all, "key", SOURCE "/INT-BATCH-UNKNOWN");
+    assert_int_equal(json_array_size(answers), 1);
+    assert_non_null(strstr(
+        problem_at(json_object_get(json_array_get(answers, 0), "payload"), "/procedure_code"),
+        "9.999999"));
+    json_decref(answers);
+    answers = h_select(all, "key", SOURCE "/INT-BATCH-REFUSED");
+    assert_int_equal(json_array_size(answers), 1);
+    json_decref(answers);
+    json_decref(all);
+
+    assert_int_equal(h_http_get(env, mc_service_http_port(intake), "/metrics", body, sizeof body),
+                     200);
+    assert_non_null(at = strstr(body, metric));
+    fallbacks_after = atoll(at + strlen(metric));
+    assert_true(fallbacks_after > fallbacks_before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_control_characters_in_names_are_rejected),
         cmocka_unit_test(test_names_are_normalised_to_nfc),
         cmocka_unit_test(test_codes_are_consecutive_per_agency_and_day),
+        cmocka_unit_test(test_bad_messages_in_a_big_batch_lose_nothing_else),
     };
     return cmocka_run_group_tests_name("integration: intake", tests, group_setup, group_teardown);
 }

@@ -34,7 +34,9 @@ static int usage(FILE *out)
             "  migrate                       apply schemas/migrations to MOTCUA_PG_URL\n"
             "  catalog load [FILE.sql...]    load the sample catalog (default schemas/seed/*.sql)\n"
             "  produce <topic>               publish stdin lines (\"KEY<TAB>JSON\" or JSON)\n"
-            "  consume <topic> [--idle-ms N] [--keys]  print a topic from the beginning\n"
+            "  consume <topic> [--idle-ms N] [--keys] [--timestamps]\n"
+            "                                print a topic from the beginning (each line:\n"
+            "                                [ms since 1970 TAB] [key TAB] payload)\n"
             "  tick <RFC 3339>               publish a clock tick on <prefix>clock\n"
             "  count received|assigned|overdue|letters|rejected|reschedules\n"
             "  report                        the city's summary and one apology letter\n"
@@ -212,14 +214,14 @@ static int cmd_tick(int argc, char **argv)
 static int cmd_consume(int argc, char **argv)
 {
     char err[512], topic[256], group[64];
-    int idle_ms = 3000, keys = 0, eofs = 0, nparts;
+    int idle_ms = 3000, keys = 0, stamps = 0, eofs = 0, nparts;
     long count = 0;
     rd_kafka_t *rk;
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_partition_list_t *parts;
     rd_kafka_topic_t *rkt;
     if (argc < 2) {
-        fprintf(stderr, "usage: motcua consume <topic> [--idle-ms N] [--keys]\n");
+        fprintf(stderr, "usage: motcua consume <topic> [--idle-ms N] [--keys] [--timestamps]\n");
         return 2;
     }
     for (int i = 2; i < argc; i++) {
@@ -227,6 +229,8 @@ static int cmd_consume(int argc, char **argv)
             idle_ms = atoi(argv[++i]);
         else if (strcmp(argv[i], "--keys") == 0)
             keys = 1;
+        else if (strcmp(argv[i], "--timestamps") == 0)
+            stamps = 1;
         else {
             fprintf(stderr, "motcua consume: unknown option %s\n", argv[i]);
             return 2;
@@ -274,6 +278,8 @@ static int cmd_consume(int argc, char **argv)
         } else if (m->err) {
             fprintf(stderr, "motcua consume: %s\n", rd_kafka_message_errstr(m));
         } else {
+            if (stamps)
+                printf("%lld\t", (long long)rd_kafka_message_timestamp(m, NULL));
             if (keys)
                 printf("%.*s\t", (int)m->key_len, m->key ? (const char *)m->key : "");
             printf("%.*s\n", (int)m->len, (const char *)m->payload);
