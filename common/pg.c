@@ -1,11 +1,120 @@
 /* libpq helpers shared by services and tools. */
 #include "motcua/pg.h"
 
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "motcua/error.h"
 
 static char last_sqlstate[6];
+
+/*
+ * Statements with parameters are prepared once per connection under a name
+ * and then only executed: parsing and planning them anew for every message
+ * was the largest part of the database's work. Only connections made by
+ * mc_pg_connect are tracked (a slot each, recognised by address and backend
+ * pid, so a freed connection's slot never serves a new one). Names are
+ * never reused in a process. One loop owns a process's connections: no
+ * locking.
+ */
+#define CONN_SLOTS 16
+#define STMTS_PER_CONN 256
+
+struct prepared {
+    uint64_t hash;
+    char *sql;
+    char name[24];
+};
+
+struct conn_slot {
+    const PGconn *conn;
+    int pid;
+    int n;
+    uint64_t last_use;
+    struct prepared stmts[STMTS_PER_CONN];
+};
+
+static struct conn_slot slots[CONN_SLOTS];
+static uint64_t uses, names;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void clear_slot(struct conn_slot *slot)
+{
+    for (int i = 0; i < slot->n; i++)
+        free(slot->stmts[i].sql);
+    memset(slot, 0, sizeof *slot);
+}
+
+/* Gives conn a slot (the least recently used one goes). */
+static void track(const PGconn *conn)
+{
+    struct conn_slot *victim = &slots[0];
+    for (int i = 0; i < CONN_SLOTS; i++) {
+        if (slots[i].conn == conn || slots[i].conn == NULL) {
+            victim = &slots[i];
+            break;
+        }
+        if (slots[i].last_use < victim->last_use)
+            victim = &slots[i];
+    }
+    clear_slot(victim);
+    victim->conn = conn;
+    victim->pid = PQbackendPID(conn);
+    victim->last_use = ++uses;
+}
+
+static struct conn_slot *slot_of(const PGconn *conn)
+{
+    for (int i = 0; i < CONN_SLOTS; i++)
+        if (slots[i].conn == conn) {
+            if (slots[i].pid != PQbackendPID(conn))
+                return NULL; /* another connection at a freed one's address */
+            slots[i].last_use = ++uses;
+            return &slots[i];
+        }
+    return NULL;
+}
+
+/* The name sql is prepared under on conn (preparing it now if needed), or
+ * NULL to run it unnamed (untracked connection, full slot, or a prepare
+ * that failed: then *res holds the failure). */
+static const char *prepared_name(PGconn *conn, const char *sql, int nparams, PGresult **res)
+{
+    struct conn_slot *slot = slot_of(conn);
+    struct prepared *p;
+    uint64_t h;
+    *res = NULL;
+    if (slot == NULL)
+        return NULL;
+    h = fnv1a(sql);
+    for (int i = 0; i < slot->n; i++)
+        if (slot->stmts[i].hash == h && strcmp(slot->stmts[i].sql, sql) == 0)
+            return slot->stmts[i].name;
+    if (slot->n == STMTS_PER_CONN)
+        return NULL;
+    p = &slot->stmts[slot->n];
+    snprintf(p->name, sizeof p->name, "mc_%llu", (unsigned long long)++names);
+    *res = PQprepare(conn, p->name, sql, nparams, NULL);
+    if (*res == NULL || PQresultStatus(*res) != PGRES_COMMAND_OK)
+        return NULL;
+    PQclear(*res);
+    *res = NULL;
+    p->hash = h;
+    p->sql = strdup(sql);
+    if (p->sql == NULL)
+        return NULL;
+    slot->n++;
+    return p->name;
+}
 
 /* Server notices ("relation exists, skipping") are not errors: keep them out
  * of stderr, which carries JSON log lines. */
@@ -27,14 +136,21 @@ PGconn *mc_pg_connect(const char *url, const char *app_name, char *err, size_t e
         return NULL;
     }
     PQsetNoticeProcessor(conn, quiet_notice, NULL);
+    track(conn);
     return conn;
 }
 
 PGresult *mc_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
                       char *err, size_t errlen)
 {
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    PGresult *res = NULL;
+    const char *name = nparams > 0 ? prepared_name(conn, sql, nparams, &res) : NULL;
+    ExecStatusType st;
+    if (name)
+        res = PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+    else if (res == NULL)
+        res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     const char *state;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         last_sqlstate[0] = '\0';
