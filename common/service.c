@@ -293,6 +293,11 @@ static void discard_pending(struct mc_service *svc)
     svc->ncounts = 0;
 }
 
+int mc_service_set_based(const struct mc_service *svc)
+{
+    return svc != NULL && svc->in_batch && svc->fast;
+}
+
 void mc_service_count(struct mc_service *svc, struct mc_metric *metric, double v)
 {
     if (svc == NULL || !svc->in_batch) {

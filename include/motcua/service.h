@@ -125,6 +125,11 @@ int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, con
 int mc_service_write_rows(struct mc_service *svc, PGconn *conn, const char *sql, json_t *row,
                           char *err, size_t errlen);
 
+/* 1 while a batch is applied set-based: mc_service_write_rows keeps rows
+ * for the batch's end, so a handler whose later reads need a row at once
+ * writes it itself. */
+int mc_service_set_based(const struct mc_service *svc);
+
 /* Adds v to counter metric when the batch being applied commits (at once
  * outside a batch), so a batch applied twice counts once. */
 struct mc_metric;

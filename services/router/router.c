@@ -20,7 +20,35 @@ struct router {
     struct mc_schema *received_schema, *update_schema;
     struct mc_catalog *catalog;
     struct mc_metric *m_assigned, *m_transfers;
+    /* Read by router_batch for the batch being applied (sets: code -> true). */
+    json_t *assigned;  /* dossiers assigned already */
+    json_t *parked;    /* dossiers with parked transfers */
+    json_t *transfers; /* dossiers the batch transfers */
 };
+
+/* Takes the batch's dossier locks (as mc_lock_dossier("router", ...)) in
+ * one statement, in a fixed order, so two instances never wait on each
+ * other in a cycle. */
+static const char LOCK_DOSSIERS[] =
+    "SELECT count(pg_advisory_xact_lock(hashtext('router:' || c))) FROM (SELECT DISTINCT c FROM "
+    "jsonb_array_elements_text($1::jsonb) AS t(c) ORDER BY 1) s";
+
+static const char SELECT_ASSIGNED[] =
+    "SELECT dossier_code FROM routing.assignment WHERE dossier_code IN "
+    "(SELECT jsonb_array_elements_text($1::jsonb))";
+
+static const char SELECT_PARKED[] =
+    "SELECT DISTINCT dossier_code FROM routing.parked WHERE dossier_code IN "
+    "(SELECT jsonb_array_elements_text($1::jsonb))";
+
+/* Set-based: one row object per assignment (mc_service_write_rows). */
+static const char INSERT_ASSIGNMENTS[] =
+    "INSERT INTO routing.assignment (dossier_code, unit_code, rule_id, procedure_code, ward_code, "
+    "receipt_at, due_at, assigned_at, dossier) SELECT dossier_code, unit_code, rule_id, "
+    "procedure_code, ward_code, receipt_at, due_at, assigned_at, dossier FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(dossier_code text, unit_code text, rule_id int, "
+    "procedure_code text, ward_code text, receipt_at timestamptz, due_at timestamptz, "
+    "assigned_at timestamptz, dossier jsonb) ON CONFLICT (dossier_code) DO NOTHING";
 
 static void *router_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
 {
@@ -36,6 +64,9 @@ static void *router_init(struct mc_service *svc, PGconn *conn, char *err, size_t
     r->m_assigned =
         mc_metrics_counter("router", "dossiers_assigned_total", "assignments published");
     r->m_transfers = mc_metrics_counter("router", "transfers_total", "transfers between units");
+    r->assigned = json_object();
+    r->parked = json_object();
+    r->transfers = json_object();
     return r;
 }
 
@@ -45,7 +76,57 @@ static void router_fini(void *state)
     mc_schema_free(r->received_schema);
     mc_schema_free(r->update_schema);
     mc_catalog_free(r->catalog);
+    json_decref(r->assigned);
+    json_decref(r->parked);
+    json_decref(r->transfers);
     free(r);
+}
+
+/* Fills set with the first column of sql run on codes (a JSON array). */
+static int read_set(PGconn *conn, const char *sql, const char *codes, json_t *set, char *err,
+                    size_t errlen)
+{
+    PGresult *res = mc_pg_query(conn, sql, 1, &codes, err, errlen);
+    json_object_clear(set);
+    if (res == NULL)
+        return MC_EDB;
+    for (int i = 0; i < PQntuples(res); i++)
+        json_object_set_new(set, PQgetvalue(res, i, 0), json_true());
+    PQclear(res);
+    return 0;
+}
+
+/* Locks the batch's dossiers and reads, for the whole batch at once, which
+ * are assigned already and which have transfers waiting. */
+static int router_batch(struct mc_service *svc, PGconn *conn, const struct mc_msg *const *msgs,
+                        int n, char *err, size_t errlen, void *state)
+{
+    struct router *r = state;
+    json_t *codes = json_array();
+    char *text;
+    int rc;
+    (void)svc;
+
+    json_object_clear(r->transfers);
+    for (int i = 0; i < n; i++) {
+        const char *code = mc_json_str(msgs[i]->doc, "dossier_code");
+        const char *status = mc_json_str(msgs[i]->doc, "data/status");
+        if (code == NULL)
+            continue;
+        json_array_append_new(codes, json_string(code));
+        if (strcmp(msgs[i]->topic, "dossier.updates") == 0 && status &&
+            strcmp(status, "transfer") == 0)
+            json_object_set_new(r->transfers, code, json_true());
+    }
+    text = json_dumps(codes, JSON_COMPACT);
+    json_decref(codes);
+    rc = mc_pg_exec(conn, LOCK_DOSSIERS, 1, (const char *const *)&text, err, errlen);
+    if (rc == 0)
+        rc = read_set(conn, SELECT_ASSIGNED, text, r->assigned, err, errlen);
+    if (rc == 0)
+        rc = read_set(conn, SELECT_PARKED, text, r->parked, err, errlen);
+    free(text);
+    return rc;
 }
 
 static json_t *unit_json(const json_t *unit)
@@ -102,6 +183,28 @@ static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
     if ((rc = mc_json_time_required(msg->doc, "occurred_at", &assigned_at, code, err, errlen)) != 0)
         return rc;
 
+    if (json_object_get(r->assigned, code))
+        return 0; /* assigned before (the same dossier.received seen again) */
+    if (mc_service_set_based(svc) && !json_object_get(r->parked, code) &&
+        !json_object_get(r->transfers, code)) {
+        /* Nothing in this batch or waiting reads the row: write it with
+         * the batch's others. */
+        json_t *row = json_pack(
+            "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:O}", "dossier_code", code, "unit_code",
+            unit_code, "rule_id", rule_id, "procedure_code", mc_json_str(dossier, "procedure/code"),
+            "ward_code", mc_json_str(dossier, "ward_code"), "receipt_at",
+            mc_json_str(dossier, "receipt_at"), "due_at", mc_json_str(dossier, "due_at"),
+            "assigned_at", mc_json_str(msg->doc, "occurred_at"), "dossier", dossier);
+        if (row == NULL)
+            return mc_err(err, errlen, MC_EINVAL, "cannot build the assignment of %s", code);
+        if ((rc = mc_service_write_rows(svc, conn, INSERT_ASSIGNMENTS, row, err, errlen)) < 0)
+            return rc;
+        json_object_set_new(r->assigned, code, json_true());
+        snprintf(seed, sizeof seed, "router/assigned/%s/0", code);
+        return publish_assigned(svc, conn, r, code, unit, dossier, rule_id, "rule", assigned_at,
+                                seed, err, errlen);
+    }
+
     snprintf(ruletext, sizeof ruletext, "%d", rule_id);
     dtext = json_dumps(dossier, JSON_COMPACT);
     params[0] = code;
@@ -126,6 +229,7 @@ static int on_received(struct mc_service *svc, PGconn *conn, struct router *r,
     PQclear(res);
     if (rc == 0)
         return 0; /* assigned before (the same dossier.received seen again) */
+    json_object_set_new(r->assigned, code, json_true());
     snprintf(seed, sizeof seed, "router/assigned/%s/0", code);
     if ((rc = publish_assigned(svc, conn, r, code, unit, dossier, rule_id, "rule", assigned_at,
                                seed, err, errlen)) != 0)
@@ -236,9 +340,7 @@ static int router_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
 
     if ((rc = mc_catalog_maybe_reload(&r->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
         return rc;
-    if ((rc = mc_lock_dossier(conn, "router", mc_json_str(msg->doc, "dossier_code"), err,
-                              errlen)) != 0)
-        return rc;
+    /* router_batch holds the dossier's lock. */
     if (strcmp(msg->topic, "dossier.received") == 0)
         return on_received(svc, conn, r, msg, err, errlen);
     /* dossier.updates: the router acts on transfers only. */
@@ -276,5 +378,6 @@ const struct mc_service_def mc_router_def = {
     .init_cb = router_init,
     .fini_cb = router_fini,
     .handle_cb = router_handle,
+    .batch_cb = router_batch,
     .prune_cb = router_prune,
 };

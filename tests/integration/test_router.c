@@ -12,6 +12,7 @@
 #define NORULE_PROCEDURE "X.NORULE.01"
 
 static struct h_env *env;
+static struct mc_service *router;
 
 static long long assignments(const char *code)
 {
@@ -71,7 +72,7 @@ static int group_setup(void **state)
                "VALUES ($1, 'Thủ tục thử nghiệm chưa có quy tắc phân công', 'Thử nghiệm', "
                "'district', 5, 'wd')",
                NORULE_PROCEDURE, NULL);
-    h_service_new(env, &mc_router_def, h_config_new(env, "router"));
+    router = h_service_new(env, &mc_router_def, h_config_new(env, "router"));
     h_wait_ready(env, H_JOIN_TIMEOUT_MS);
     return 0;
 }
@@ -281,6 +282,80 @@ static void test_procedure_without_rule_is_dead_lettered(void **state)
     json_decref(ev);
 }
 
+/* A batch of 64 events: 60 new dossiers, one of them transferred in the same
+ * batch, one dossier.received delivered twice, and one no rule covers. The
+ * batch goes set-based until the rule-less one fails it, then one by one:
+ * 60 assignments once each, the transfer applied after its assignment, one
+ * dead letter. */
+static void test_batch_with_transfer_duplicate_and_dead_letter(void **state)
+{
+    enum { NEW = 60 };
+    char code[64], target[64];
+    static char body[1 << 18];
+    const char *metric = "\nmotcua_router_batches_one_by_one_total ";
+    json_t *evs[NEW], *transfer, *norule, *all, *mine;
+    long long before;
+    char *at;
+    (void)state;
+
+    assert_int_equal(h_http_get(env, mc_service_http_port(router), "/metrics", body, sizeof body),
+                     200);
+    assert_non_null(at = strstr(body, metric));
+    before = atoll(at + strlen(metric));
+    for (int i = 0; i < NEW; i++) {
+        snprintf(code, sizeof code, "000.47.26.H17-240306-%04d", 100 + i);
+        evs[i] = h_received_event(env, code, "1.001193", "04807", "2024-03-06T09:00:00+07:00",
+                                  "2024-03-06T17:00:00+07:00");
+        send_received(evs[i]);
+        if (i == 10)
+            send_received(evs[i]); /* delivered twice */
+    }
+    snprintf(target, sizeof target, "000.47.26.H17-240306-%04d", 100 + 20);
+    transfer = h_update_event(target, "transfer", "04807", "2024-03-06T10:00:00+07:00");
+    json_object_set_new(json_object_get(transfer, "data"), "to_unit_code", json_string("PTP"));
+    json_object_set_new(json_object_get(transfer, "data"), "reason", json_string("Chuyển"));
+    h_produce_json(env, "dossier.updates", target, transfer, NULL, NULL);
+    norule = h_received_event(env, "000.31.26.H17-240306-0001", NORULE_PROCEDURE, "04807",
+                              "2024-03-06T11:00:00+07:00", "2024-03-13T11:00:00+07:00");
+    send_received(norule);
+
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM routing.assignment WHERE dossier_code LIKE "
+                           "'000.47.26.H17-240306-%'",
+                           NULL) == NEW &&
+                     h_sql_int(env, "SELECT count(*) FROM routing.transfer WHERE dossier_code = $1",
+                               target, NULL) == 1 &&
+                     h_offsets_committed(env, GROUP, "dossier.received"));
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM routing.assignment WHERE dossier_code = $1 "
+                               "AND unit_code = 'PTP'",
+                               target, NULL),
+                     1);
+    assert_int_equal(assignments("000.31.26.H17-240306-0001"), 0);
+    all = h_read_topic(env, "dossier.assigned", NEW + 1, 10000);
+    for (int i = 0; i < NEW; i++) {
+        snprintf(code, sizeof code, "000.47.26.H17-240306-%04d", 100 + i);
+        mine = h_select(all, "payload/dossier_code", code);
+        assert_int_equal(json_array_size(mine), i == 20 ? 2 : 1);
+        assert_assigned_to(json_array_get(mine, 0), code, "04807", "rule");
+        if (i == 20)
+            assert_assigned_to(json_array_get(mine, 1), code, "PTP", "transfer");
+        json_decref(mine);
+        json_decref(evs[i]);
+    }
+    json_decref(all);
+    mine = events_for("deadletter", "000.31.26.H17-240306-0001");
+    assert_int_equal(json_array_size(mine), 1);
+    json_decref(mine);
+    assert_int_equal(h_http_get(env, mc_service_http_port(router), "/metrics", body, sizeof body),
+                     200);
+    assert_non_null(at = strstr(body, metric));
+    assert_true(atoll(at + strlen(metric)) > before);
+    json_decref(transfer);
+    json_decref(norule);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_redelivered_received_assigns_once),
         cmocka_unit_test(test_transfer_before_dossier_is_parked_then_applied),
         cmocka_unit_test(test_procedure_without_rule_is_dead_lettered),
+        cmocka_unit_test(test_batch_with_transfer_duplicate_and_dead_letter),
     };
     return cmocka_run_group_tests_name("integration: router", tests, group_setup, group_teardown);
 }
