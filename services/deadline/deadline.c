@@ -48,7 +48,44 @@ struct deadline {
         *m_refused, *m_swept;
     time_t open_counted_at;
     long long calendar_revision; /* the catalog calendar revision applied */
+    /* Read by deadline_batch for the batch being applied. */
+    json_t *b_count;   /* dossier code -> messages about it in the batch */
+    json_t *b_clocks;  /* codes with a clock row */
+    json_t *b_waiting; /* codes with updates parked for their dossier */
 };
+
+/* Takes the batch's dossier locks (as mc_lock_dossier("deadline", ...)) in
+ * one statement, in a fixed order, so instances never wait in a cycle. */
+static const char LOCK_DOSSIERS[] =
+    "SELECT count(pg_advisory_xact_lock(hashtext('deadline:' || c))) FROM (SELECT DISTINCT c "
+    "FROM jsonb_array_elements_text($1::jsonb) AS t(c) ORDER BY 1) s";
+
+static const char SELECT_CLOCKS[] = "SELECT dossier_code FROM deadline.clock WHERE dossier_code IN "
+                                    "(SELECT jsonb_array_elements_text($1::jsonb))";
+
+static const char SELECT_WAITING[] =
+    "SELECT DISTINCT dossier_code FROM deadline.update WHERE NOT applied AND dossier_code IN "
+    "(SELECT jsonb_array_elements_text($1::jsonb))";
+
+/* Set-based (mc_service_write_rows): new clocks of received dossiers, with
+ * the next fire instant computed in C. */
+static const char INSERT_CLOCKS[] =
+    "INSERT INTO deadline.clock (dossier_code, received, channel, notify_channels, applicant, "
+    "procedure, received_at, receipt_at, original_due_at, period_start_at, due_at, rule_set, "
+    "supplement_policy, statutory_time, calendar_unit, next_fire_at) SELECT dossier_code, true, "
+    "channel, notify_channels, applicant, procedure, received_at, receipt_at, due_at, "
+    "receipt_at, due_at, rule_set, supplement_policy, statutory_time, calendar_unit, "
+    "next_fire_at FROM jsonb_to_recordset($1::jsonb) AS x(dossier_code text, channel text, "
+    "notify_channels jsonb, applicant jsonb, procedure jsonb, received_at timestamptz, "
+    "receipt_at timestamptz, due_at timestamptz, rule_set text, supplement_policy text, "
+    "statutory_time text, calendar_unit text, next_fire_at timestamptz) "
+    "ON CONFLICT (dossier_code) DO NOTHING";
+
+/* Set-based: the deciding unit of each assigned dossier. */
+static const char UPSERT_UNITS[] =
+    "INSERT INTO deadline.clock (dossier_code, unit) SELECT dossier_code, unit FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(dossier_code text, unit jsonb) ON CONFLICT "
+    "(dossier_code) DO UPDATE SET unit = EXCLUDED.unit, updated_at = now()";
 
 /* A clock row as the planner sees it (instants in Unix seconds, 0 = NULL). */
 struct clock {
@@ -106,6 +143,9 @@ static struct deadline *deadline_new(struct mc_service *svc, const struct mc_con
     struct deadline *d = mc_xcalloc(1, sizeof *d);
     d->svc = svc;
     d->cfg = cfg;
+    d->b_count = json_object();
+    d->b_clocks = json_object();
+    d->b_waiting = json_object();
     if (parse_rungs(d, cfg->warning_rungs, err, errlen) != 0 ||
         (d->received_schema = mc_schema_load_named("dossier-received.v1", err, errlen)) == NULL ||
         (d->assigned_schema = mc_schema_load_named("dossier-assigned.v1", err, errlen)) == NULL ||
@@ -144,6 +184,9 @@ static void deadline_free(struct deadline *d)
     mc_schema_free(d->assigned_schema);
     mc_schema_free(d->update_schema);
     mc_catalog_free(d->catalog);
+    json_decref(d->b_count);
+    json_decref(d->b_clocks);
+    json_decref(d->b_waiting);
     free(d);
 }
 
@@ -405,6 +448,117 @@ static int stale_replay(struct deadline *d, PGconn *conn, const char *code, cons
     return 1;
 }
 
+/* A new reference to v, or JSON null for none (as dump() writes it). */
+static json_t *copy_or_null(const json_t *v)
+{
+    return v ? json_incref((json_t *)v) : json_null();
+}
+
+/* 1 when the batch is applied set-based and its only message about code
+ * finds nothing waiting for the dossier: its rows can be written with the
+ * batch's others (no later message of the batch reads them). */
+static int alone(const struct deadline *d, const char *code)
+{
+    return d->svc && mc_service_set_based(d->svc) && code &&
+           json_integer_value(json_object_get(d->b_count, code)) == 1 &&
+           !json_object_get(d->b_waiting, code);
+}
+
+/* A new clock for a received dossier no other event touched yet, its next
+ * fire instant planned here, written with the batch. */
+static int insert_new_clock(struct deadline *d, PGconn *conn, const char *code, const json_t *data,
+                            char *err, size_t errlen)
+{
+    const json_t *receiving = mc_catalog_receiving_unit(
+        d->catalog, mc_json_str(data, "reception_point"), mc_json_str(data, "ward_code"),
+        mc_json_str(data, "procedure/level"));
+    struct item items[MAX_ITEMS];
+    struct clock c;
+    char next[MC_RFC3339_LEN];
+    json_t *row;
+    int n, rc;
+
+    memset(&c, 0, sizeof c);
+    snprintf(c.code, sizeof c.code, "%s", code);
+    snprintf(c.state, sizeof c.state, "open");
+    snprintf(c.calendar_unit, sizeof c.calendar_unit, "%s",
+             receiving ? mc_json_str(receiving, "code") : "");
+    c.received = 1;
+    c.version = 1;
+    if ((rc = mc_json_time_required(data, "receipt_at", &c.receipt_at, code, err, errlen)) != 0 ||
+        (rc = mc_json_time_required(data, "due_at", &c.due_at, code, err, errlen)) != 0)
+        return rc;
+    next[0] = '\0';
+    n = plan(d, &c, items);
+    for (int i = 0; i < n && next[0] == '\0'; i++)
+        if (items[i].at > boundary(&c))
+            fmt_time(items[i].at, next);
+    row =
+        json_pack("{s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
+                  "dossier_code", code, "channel", mc_json_str(data, "channel"), "notify_channels",
+                  copy_or_null(json_object_get(data, "notify_channels")), "applicant",
+                  copy_or_null(json_object_get(data, "applicant")), "procedure", "code",
+                  mc_json_str(data, "procedure/code"), "name", mc_json_str(data, "procedure/name"),
+                  "received_at", mc_json_str(data, "received_at"), "receipt_at",
+                  mc_json_str(data, "receipt_at"), "due_at", mc_json_str(data, "due_at"),
+                  "rule_set", mc_json_str(data, "rule_set/code"), "supplement_policy",
+                  mc_json_str(data, "rule_set/supplement_policy"), "statutory_time",
+                  mc_json_str(data, "procedure/time"), "calendar_unit",
+                  mc_json_str_or_null(c.calendar_unit[0] ? c.calendar_unit : NULL), "next_fire_at",
+                  mc_json_str_or_null(next[0] ? next : NULL));
+    if (row == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "cannot build the clock of %s", code);
+    rc = mc_service_write_rows(d->svc, conn, INSERT_CLOCKS, row, err, errlen);
+    return rc < 0 ? rc : 0;
+}
+
+/* Locks the batch's dossiers and reads, once for the whole batch, which
+ * have a clock and which have updates waiting; counts the batch's
+ * messages per dossier. */
+static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_msg *const *msgs,
+                          int n, char *err, size_t errlen, void *state)
+{
+    struct deadline *d = state;
+    json_t *codes = json_array();
+    char *text;
+    int rc;
+    (void)svc;
+
+    json_object_clear(d->b_count);
+    json_object_clear(d->b_clocks);
+    json_object_clear(d->b_waiting);
+    for (int i = 0; i < n; i++) {
+        const char *code = mc_json_str(msgs[i]->doc, "dossier_code");
+        if (code == NULL)
+            continue;
+        json_object_set_new(
+            d->b_count, code,
+            json_integer(json_integer_value(json_object_get(d->b_count, code)) + 1));
+        json_array_append_new(codes, json_string(code));
+    }
+    if (json_array_size(codes) == 0) {
+        json_decref(codes);
+        return 0;
+    }
+    text = json_dumps(codes, JSON_COMPACT);
+    json_decref(codes);
+    rc = mc_pg_exec(conn, LOCK_DOSSIERS, 1, (const char *const *)&text, err, errlen);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        PGresult *res = mc_pg_query(conn, k == 0 ? SELECT_CLOCKS : SELECT_WAITING, 1,
+                                    (const char *const *)&text, err, errlen);
+        if (res == NULL) {
+            rc = MC_EDB;
+            break;
+        }
+        for (int i = 0; i < PQntuples(res); i++)
+            json_object_set_new(k == 0 ? d->b_clocks : d->b_waiting, PQgetvalue(res, i, 0),
+                                json_true());
+        PQclear(res);
+    }
+    free(text);
+    return rc;
+}
+
 static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
                        size_t errlen)
 {
@@ -422,6 +576,8 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
         return rc;
     if ((rc = stale_replay(d, conn, code, data, err, errlen)) != 0)
         return rc > 0 ? 0 : rc;
+    if (alone(d, code) && !json_object_get(d->b_clocks, code))
+        return insert_new_clock(d, conn, code, data, err, errlen);
     procedure = json_pack("{s:s, s:s}", "code", mc_json_str(data, "procedure/code"), "name",
                           mc_json_str(data, "procedure/name"));
     applicant = dump(json_object_get(data, "applicant"));
@@ -506,6 +662,14 @@ static int on_assigned(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     int rc;
     if ((rc = mc_schema_check(d->assigned_schema, msg->doc, "dossier.assigned", err, errlen)) != 0)
         return rc;
+    if (alone(d, mc_json_str(msg->doc, "dossier_code"))) {
+        json_t *row = json_pack("{s:s, s:o}", "dossier_code", mc_json_str(msg->doc, "dossier_code"),
+                                "unit", copy_or_null(mc_json_at(msg->doc, "data/unit")));
+        if (row == NULL)
+            return mc_err(err, errlen, MC_EINVAL, "cannot build the unit row");
+        rc = mc_service_write_rows(d->svc, conn, UPSERT_UNITS, row, err, errlen);
+        return rc < 0 ? rc : 0;
+    }
     unit = dump(mc_json_at(msg->doc, "data/unit"));
     params[0] = mc_json_str(msg->doc, "dossier_code");
     params[1] = unit;
@@ -732,9 +896,7 @@ static int deadline_handle(struct mc_service *svc, PGconn *conn, const struct mc
     int rc;
     if ((rc = mc_catalog_maybe_reload(&d->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
         return rc;
-    if ((rc = mc_lock_dossier(conn, "deadline", mc_json_str(msg->doc, "dossier_code"), err,
-                              errlen)) != 0)
-        return rc;
+    /* deadline_batch holds the dossier's lock. */
     if (strcmp(msg->topic, "dossier.received") == 0)
         return on_received(d, conn, msg, err, errlen);
     if (strcmp(msg->topic, "dossier.assigned") == 0)
@@ -1113,6 +1275,7 @@ const struct mc_service_def mc_deadline_def = {
     .init_cb = deadline_init,
     .fini_cb = deadline_fini,
     .handle_cb = deadline_handle,
+    .batch_cb = deadline_batch,
     .work_cb = deadline_sweep,
     .listen_channel = "motcua_deadline_wake",
     .prune_cb = deadline_prune,

@@ -421,7 +421,7 @@ static void test_two_instances_fire_each_breach_once(void **state)
  * but still ahead of the due date, so they fire; no breach yet. */
 static void test_warnings_past_their_date_are_skipped(void **state)
 {
-    const char *gone = "000.31.26.H17-240415-0301", *ahead = "000.31.26.H17-240506-0302";
+    const char *gone = "000.31.26.H17-240415-0301", *ahead = "000.31.26.H17-260506-0302";
     json_t *events;
     (void)state;
 
@@ -464,6 +464,77 @@ static void test_warnings_past_their_date_are_skipped(void **state)
     json_decref(events);
 }
 
+/* Clocks opened set-based (a dossier alone in its batch: next fire instant
+ * planned in C, written with the batch) equal clocks opened one by one
+ * (updates waiting for the dossier: written and re-armed at once), column
+ * for column, next fire instant included. Due in 2026, long after the
+ * clock of the other tests: nothing fires meanwhile. */
+static void test_clocks_opened_set_based_equal_one_by_one(void **state)
+{
+    enum { N = 40 };
+    char a[64], b[64], received[MC_RFC3339_LEN], due[MC_RFC3339_LEN];
+    json_t *ev, *updates[N];
+    mc_instant t0;
+    (void)state;
+
+    assert_int_equal(mc_time_parse("2026-05-06T08:00:00+07:00", &t0), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(b, sizeof b, "000.47.26.H17-260506-%04d", 101 + i);
+        updates[i] = h_update_event(b, "processing", "04807", "2026-05-06T07:30:00+07:00");
+        send_update(updates[i]);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
+                           "'000.47.26.H17-260506-01%' AND NOT applied",
+                           NULL) == N);
+    for (int i = 0; i < N; i++) {
+        mc_time_format(t0 + (mc_instant)i * 3600, received);
+        mc_time_format(t0 + (mc_instant)i * 3600 + (mc_instant)(i % 5 + 1) * 86400, due);
+        snprintf(a, sizeof a, "000.47.26.H17-260506-%04d", 1 + i);
+        snprintf(b, sizeof b, "000.47.26.H17-260506-%04d", 101 + i);
+        ev = h_received_event(env, a, "1.001193", "04807", received, due);
+        h_produce_json(env, "dossier.received", a, ev, NULL, NULL);
+        json_decref(ev);
+        ev = h_received_event(env, b, "1.001193", "04807", received, due);
+        h_produce_json(env, "dossier.received", b, ev, NULL, NULL);
+        json_decref(ev);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE "
+                           "'000.47.26.H17-260506-%' AND received",
+                           NULL) == 2 * N &&
+                     h_sql_int(env,
+                               "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
+                               "'000.47.26.H17-260506-01%' AND applied",
+                               NULL) == N);
+    /* Pairs (A i, B i) that differ in anything but the code. */
+    assert_int_equal(
+        h_sql_int(env,
+                  "SELECT count(*) FROM deadline.clock x JOIN deadline.clock y ON "
+                  "right(y.dossier_code, 4)::int = right(x.dossier_code, 4)::int + 100 WHERE "
+                  "x.dossier_code LIKE '000.47.26.H17-260506-00%' AND y.dossier_code LIKE "
+                  "'000.47.26.H17-260506-01%' AND (x.received, x.state, x.channel, "
+                  "x.notify_channels, x.applicant, x.procedure, x.rule_set, x.supplement_policy, "
+                  "x.statutory_time, x.calendar_unit, x.received_at, x.receipt_at, "
+                  "x.original_due_at, x.period_start_at, x.due_at, x.deadline_version, "
+                  "x.armed_at, x.breaches, x.fired_through, x.next_fire_at) IS DISTINCT FROM "
+                  "(y.received, y.state, y.channel, y.notify_channels, y.applicant, y.procedure, "
+                  "y.rule_set, y.supplement_policy, y.statutory_time, y.calendar_unit, "
+                  "y.received_at, y.receipt_at, y.original_due_at, y.period_start_at, y.due_at, "
+                  "y.deadline_version, y.armed_at, y.breaches, y.fired_through, y.next_fire_at)",
+                  NULL),
+        0);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE "
+                               "'000.47.26.H17-260506-%' AND next_fire_at IS NOT NULL",
+                               NULL),
+                     2 * N);
+    for (int i = 0; i < N; i++)
+        json_decref(updates[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_reschedule_once_then_second_breach),
         cmocka_unit_test(test_two_instances_fire_each_breach_once),
         cmocka_unit_test(test_warnings_past_their_date_are_skipped),
+        cmocka_unit_test(test_clocks_opened_set_based_equal_one_by_one),
     };
     return cmocka_run_group_tests_name("integration: deadline", tests, group_setup, group_teardown);
 }
