@@ -13,34 +13,18 @@
 #include "motcua/jsonutil.h"
 #include "motcua/log.h"
 #include "motcua/metrics.h"
+#include "motcua/numbers.h"
 #include "motcua/pg.h"
 #include "motcua/schema.h"
 
 #define CATALOG_MAX_AGE_S 60
-#define BLOCKS_MAX 256 /* (agency, day) number blocks kept in memory */
-#define BLOCK_MAX 1024 /* numbers reserved at most at once */
-
-/* Dossier numbers come from intake.code_sequence in blocks reserved on a
- * connection of their own, committed at once: no row stays locked for a
- * batch, so instances never wait for each other's batches. A block grows
- * (1, 2, 4, ... BLOCK_MAX) each time it runs out on the same day; numbers
- * an instance reserved and did not use are the gaps DOMAIN tolerates. */
-struct number_block {
-    char agency[48];
-    char day[16];
-    int next, end; /* next number to give; last reserved */
-    int mark;      /* next at the start of the batch being applied */
-    int size;      /* the last reservation's size */
-};
 
 struct intake {
     struct mc_schema *schema;
     struct mc_catalog *catalog;
-    struct mc_metric *m_received, *m_rejected, *m_duplicates, *m_reserved;
-    PGconn *numbers; /* autocommit connection for number reservations */
-    char pg_url[1024];
-    struct number_block blocks[BLOCKS_MAX];
-    int nblocks, evict;
+    struct mc_metric *m_received, *m_rejected, *m_duplicates;
+    /* Dossier numbers: blocks of intake.code_sequence (motcua/numbers.h). */
+    struct mc_numbers *numbers;
     /* The batch's submissions already stored ("source\x1fexternal_id"),
      * read set-based by intake_batch and grown as the batch accepts more. */
     json_t *known;
@@ -84,9 +68,11 @@ static void *intake_init(struct mc_service *svc, PGconn *conn, char *err, size_t
         mc_metrics_counter("intake", "submissions_rejected_total", "submissions rejected");
     in->m_duplicates = mc_metrics_counter("intake", "submissions_duplicate_total",
                                           "submissions already received (same source/external_id)");
-    in->m_reserved = mc_metrics_counter("intake", "number_reservations_total",
-                                        "blocks of dossier numbers reserved");
-    snprintf(in->pg_url, sizeof in->pg_url, "%s", mc_service_config(svc)->pg_url);
+    /* Named as the service, so operators see it among intake's. */
+    in->numbers =
+        mc_numbers_new(mc_service_config(svc)->pg_url, "motcua-intake", RESERVE_NUMBERS, 2,
+                       mc_metrics_counter("intake", "number_reservations_total",
+                                          "blocks of dossier numbers reserved"));
     in->known = json_object();
     return in;
 }
@@ -96,7 +82,7 @@ static void intake_fini(void *state)
     struct intake *in = state;
     mc_schema_free(in->schema);
     mc_catalog_free(in->catalog);
-    PQfinish(in->numbers);
+    mc_numbers_free(in->numbers);
     json_decref(in->known);
     free(in);
 }
@@ -119,8 +105,7 @@ static int intake_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     (void)svc;
 
     json_object_clear(in->known);
-    for (int i = 0; i < in->nblocks; i++)
-        in->blocks[i].mark = in->blocks[i].next;
+    mc_numbers_mark(in->numbers);
     for (int i = 0; i < n; i++) {
         const char *source = mc_json_str(msgs[i]->doc, "source");
         const char *external_id = mc_json_str(msgs[i]->doc, "external_id");
@@ -148,8 +133,7 @@ static int intake_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
 static void intake_rollback(void *state)
 {
     struct intake *in = state;
-    for (int i = 0; i < in->nblocks; i++)
-        in->blocks[i].next = in->blocks[i].mark;
+    mc_numbers_rollback(in->numbers);
 }
 
 /* Adds {"path", "problem": what + quoted subject + rest}. */
@@ -259,56 +243,6 @@ static int intake_deadletter(struct mc_service *svc, PGconn *conn, const struct 
     return reject_as(svc, conn, state, msg, source, external_id, problems, err, errlen);
 }
 
-/* The next dossier number of agency's sequence for day, from the
- * instance's block (reserving a new one when it ran out); or < 0. */
-static int next_number(struct intake *in, const char *agency, const char *day, char *err,
-                       size_t errlen)
-{
-    struct number_block *b = NULL;
-    char size[16];
-    const char *params[3] = {agency, day, size};
-    PGresult *res;
-    int last, want;
-
-    for (int i = 0; i < in->nblocks && b == NULL; i++)
-        if (strcmp(in->blocks[i].agency, agency) == 0 && strcmp(in->blocks[i].day, day) == 0)
-            b = &in->blocks[i];
-    if (b && b->next <= b->end)
-        return b->next++;
-    if (b == NULL) {
-        if (in->nblocks < BLOCKS_MAX)
-            b = &in->blocks[in->nblocks++];
-        else /* the oldest days go first, roughly */
-            b = &in->blocks[in->evict++ % BLOCKS_MAX];
-        memset(b, 0, sizeof *b);
-        snprintf(b->agency, sizeof b->agency, "%s", agency);
-        snprintf(b->day, sizeof b->day, "%s", day);
-        b->next = b->mark = 1; /* nothing reserved yet: end 0 */
-    }
-    want = b->size ? (b->size * 2 > BLOCK_MAX ? BLOCK_MAX : b->size * 2) : 1;
-    snprintf(size, sizeof size, "%d", want);
-    if (!mc_pg_alive(in->numbers)) {
-        PQfinish(in->numbers);
-        /* Named as the service, so operators see it among intake's. */
-        if ((in->numbers = mc_pg_connect(in->pg_url, "motcua-intake", err, errlen)) == NULL)
-            return MC_EDB;
-    }
-    if ((res = mc_pg_query(in->numbers, RESERVE_NUMBERS, 3, params, err, errlen)) == NULL)
-        return MC_EDB;
-    last = atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    mc_metric_add(in->m_reserved, 1);
-    b->size = want;
-    if (b->end == 0 || last - want != b->end) {
-        /* Not next to the old block (another instance took the numbers
-         * between): a rollback gives back this block's numbers only, and
-         * the old block's numbers taken in this batch become gaps. */
-        b->next = b->mark = last - want + 1;
-    }
-    b->end = last;
-    return b->next++;
-}
-
 /* s in Unicode NFC, as a new JSON string. Vietnamese arrives composed
  * ("ễ" as U+1EC5) and decomposed (e + U+0302 + U+0303); letters and
  * look-ups must see one form. */
@@ -394,6 +328,7 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     struct mc_duration dur;
     const struct mc_calendar *cal;
     char code[96], day[16], seed[256], dur_text[16], ts[4][MC_RFC3339_LEN], known[200];
+    const char *keys[2];
     json_t *row;
     int number, y, m, d, rc;
     int32_t vn_day;
@@ -464,7 +399,9 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
         return mc_err(err, errlen, MC_EINVAL, "no receiving agency: set default_reception");
     mc_civil_from_days(vn_day, &y, &m, &d);
     snprintf(day, sizeof day, "%04d-%02d-%02d", y, m, d);
-    number = next_number(in, mc_json_str(agency_unit, "agency_id"), day, err, errlen);
+    keys[0] = mc_json_str(agency_unit, "agency_id");
+    keys[1] = day;
+    number = mc_numbers_take(in->numbers, keys, err, errlen);
     if (number < 0)
         return number;
     snprintf(code, sizeof code, "%s-%02d%02d%02d-%04d", mc_json_str(agency_unit, "agency_id"),

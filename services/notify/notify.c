@@ -12,6 +12,7 @@
 #include "motcua/jsonutil.h"
 #include "motcua/log.h"
 #include "motcua/metrics.h"
+#include "motcua/numbers.h"
 #include "motcua/pg.h"
 #include "motcua/schema.h"
 
@@ -21,7 +22,37 @@ struct notify {
     struct mc_schema *deadline_schema, *receipt_schema;
     struct mc_catalog *catalog;
     struct mc_metric *m_letters, *m_receipts;
+    /* Document numbers: blocks of notify.letter_number (motcua/numbers.h). */
+    struct mc_numbers *numbers;
+    /* Read by notify_batch for the batch being applied. */
+    json_t *b_sent; /* "code\x1fbreach" of letters written already */
+    json_t *b_ids;  /* letter seed -> notification id (md5 of the seed) */
 };
+
+/* Reserves $2 document numbers of year $1; returns the last. */
+static const char RESERVE_NUMBERS[] =
+    "INSERT INTO notify.letter_number AS l (year, last) VALUES ($1::int, $2::int) "
+    "ON CONFLICT (year) DO UPDATE SET last = l.last + $2::int RETURNING last";
+
+/* The batch's (dossier, breach) pairs that have their letter already. */
+static const char SELECT_SENT[] =
+    "SELECT l.dossier_code || chr(31) || l.breach FROM notify.letter l JOIN "
+    "jsonb_to_recordset($1::jsonb) AS x(dossier_code text, breach int) ON "
+    "l.dossier_code = x.dossier_code AND l.breach = x.breach AND l.kind = 'apology'";
+
+/* The notification ids of the batch's letter seeds. */
+static const char SELECT_IDS[] =
+    "SELECT s, md5(s)::uuid::text FROM jsonb_array_elements_text($1::jsonb) AS t(s)";
+
+/* Set-based (mc_service_write_rows): the batch's letters. */
+static const char INSERT_LETTERS[] =
+    "INSERT INTO notify.letter (notification_id, dossier_code, kind, breach, unit_code, "
+    "delivery_channel, document_number, subject, body, issued_at, new_appointment_at) SELECT "
+    "notification_id, dossier_code, 'apology', breach, unit_code, delivery_channel, "
+    "document_number, subject, body, issued_at, new_appointment_at FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(notification_id uuid, dossier_code text, breach int, "
+    "unit_code text, delivery_channel text, document_number text, subject text, body text, "
+    "issued_at timestamptz, new_appointment_at timestamptz) ON CONFLICT DO NOTHING";
 
 static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
 {
@@ -37,6 +68,11 @@ static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t
     }
     n->m_letters = mc_metrics_counter("notify", "apology_letters_total", "apology letters issued");
     n->m_receipts = mc_metrics_counter("notify", "receipts_total", "delivery receipts recorded");
+    n->numbers = mc_numbers_new(mc_service_config(svc)->pg_url, "motcua-notify", RESERVE_NUMBERS, 1,
+                                mc_metrics_counter("notify", "number_reservations_total",
+                                                   "blocks of document numbers reserved"));
+    n->b_sent = json_object();
+    n->b_ids = json_object();
     return n;
 }
 
@@ -46,7 +82,70 @@ static void notify_fini(void *state)
     mc_schema_free(n->deadline_schema);
     mc_schema_free(n->receipt_schema);
     mc_catalog_free(n->catalog);
+    mc_numbers_free(n->numbers);
+    json_decref(n->b_sent);
+    json_decref(n->b_ids);
     free(n);
+}
+
+/* The letter seed of a breach: its notification id is md5(seed). */
+static void letter_seed(char *buf, size_t len, const char *code, json_int_t breach)
+{
+    snprintf(buf, len, "notify/apology/%s/%lld", code, (long long)breach);
+}
+
+/* Reads, once for the batch, which of its breaches have their letter, and
+ * the notification ids of the others; marks the document numbers. */
+static int notify_batch(struct mc_service *svc, PGconn *conn, const struct mc_msg *const *msgs,
+                        int n, char *err, size_t errlen, void *state)
+{
+    struct notify *no = state;
+    json_t *pairs = json_array(), *seeds = json_array();
+    char seed[256], *text[2];
+    int rc = 0;
+    (void)svc;
+
+    json_object_clear(no->b_sent);
+    json_object_clear(no->b_ids);
+    mc_numbers_mark(no->numbers);
+    for (int i = 0; i < n; i++) {
+        const char *code = mc_json_str(msgs[i]->doc, "dossier_code");
+        const char *type = mc_json_str(msgs[i]->doc, "type");
+        json_t *breach = mc_json_at(msgs[i]->doc, "data/breach");
+        if (code == NULL || type == NULL || strcmp(type, "dossier.overdue") != 0 ||
+            !json_is_integer(breach))
+            continue;
+        json_array_append_new(pairs,
+                              json_pack("{s:s, s:O}", "dossier_code", code, "breach", breach));
+        letter_seed(seed, sizeof seed, code, json_integer_value(breach));
+        json_array_append_new(seeds, json_string(seed));
+    }
+    text[0] = json_array_size(pairs) ? json_dumps(pairs, JSON_COMPACT) : NULL;
+    text[1] = json_array_size(seeds) ? json_dumps(seeds, JSON_COMPACT) : NULL;
+    for (int k = 0; k < 2 && rc == 0 && text[k]; k++) {
+        PGresult *res = mc_pg_query(conn, k == 0 ? SELECT_SENT : SELECT_IDS, 1,
+                                    (const char *const *)&text[k], err, errlen);
+        if (res == NULL) {
+            rc = MC_EDB;
+            break;
+        }
+        for (int r = 0; r < PQntuples(res); r++)
+            json_object_set_new(k == 0 ? no->b_sent : no->b_ids, PQgetvalue(res, r, 0),
+                                k == 0 ? json_true() : json_string(PQgetvalue(res, r, 1)));
+        PQclear(res);
+    }
+    free(text[0]);
+    free(text[1]);
+    json_decref(pairs);
+    json_decref(seeds);
+    return rc;
+}
+
+/* The batch's transaction was surely rolled back: its numbers are unused. */
+static void notify_rollback(void *state)
+{
+    struct notify *no = state;
+    mc_numbers_rollback(no->numbers);
 }
 
 /* "17 giờ 00 phút, ngày 06 tháng 3 năm 2024" (civil time in Vietnam). */
@@ -183,12 +282,11 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     const char *channel = delivery_channel(data);
     mc_instant issued, received_at, due_at, appointment;
     struct letter l;
-    char seed[256], btext[16], year[8], ts[2][MC_RFC3339_LEN];
-    const char *params[12];
-    PGresult *res;
-    json_t *out;
+    char seed[256], sent[160], year[8], ts[2][MC_RFC3339_LEN];
+    const char *keys[1], *id;
+    json_t *out, *row;
     int breach = (int)json_integer_value(json_object_get(data, "breach"));
-    int y, m, d, rc;
+    int y, m, d, rc, number;
     const json_t *unit_row =
         unit && !json_is_null(unit) ? mc_catalog_unit(n->catalog, mc_json_str(unit, "code")) : NULL;
     const char *policy = unit_row ? mc_json_str(unit_row, "signer_policy") : "city_chairman";
@@ -202,32 +300,21 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
         return mc_err(err, errlen, MC_EINVAL, "overdue event of %s has no new_appointment_at",
                       code);
 
-    snprintf(btext, sizeof btext, "%d", breach);
-    snprintf(seed, sizeof seed, "notify/apology/%s/%d", code, breach);
-    params[0] = seed;
-    params[1] = code;
-    params[2] = btext;
-    /* One letter per dossier and breach: a second event for it is a no-op. */
-    if ((res = mc_pg_query(conn,
-                           "SELECT 1 FROM notify.letter WHERE dossier_code = $1 AND "
-                           "kind = 'apology' AND breach = $2",
-                           2, params + 1, err, errlen)) == NULL)
-        return MC_EDB;
-    rc = PQntuples(res);
-    PQclear(res);
-    if (rc > 0)
+    letter_seed(seed, sizeof seed, code, breach);
+    /* One letter per dossier and breach: a second event for it is a no-op
+     * (notify_batch read which are written; this batch's are added). */
+    snprintf(sent, sizeof sent, "%s\x1f%d", code, breach);
+    if (json_object_get(n->b_sent, sent))
         return 0;
+    if ((id = json_string_value(json_object_get(n->b_ids, seed))) == NULL)
+        return mc_err(err, errlen, MC_EDB, "no notification id read for %s", seed);
 
     mc_civil_from_days(mc_vn_day(issued), &y, &m, &d);
     snprintf(year, sizeof year, "%d", y);
-    params[0] = year;
-    if ((res = mc_pg_query(conn,
-                           "INSERT INTO notify.letter_number AS l (year, last) VALUES ($1, 1) "
-                           "ON CONFLICT (year) DO UPDATE SET last = l.last + 1 RETURNING last",
-                           1, params, err, errlen)) == NULL)
-        return MC_EDB;
-    snprintf(l.document_number, sizeof l.document_number, "%s/PXL-UBND", PQgetvalue(res, 0, 0));
-    PQclear(res);
+    keys[0] = year;
+    if ((number = mc_numbers_take(n->numbers, keys, err, errlen)) < 0)
+        return number;
+    snprintf(l.document_number, sizeof l.document_number, "%d/PXL-UBND", number);
 
     l.authority = mc_catalog_setting(n->catalog, "issuing_authority", "ỦY BAN NHÂN DÂN");
     l.place = mc_catalog_setting(n->catalog, "letter_place", "");
@@ -244,37 +331,30 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     }
     render(n, ev, &l, issued, received_at, due_at, appointment, breach);
 
-    params[0] = seed;
-    params[1] = code;
-    params[2] = btext;
-    params[3] = unit_row ? mc_json_str(unit_row, "code") : NULL;
-    params[4] = channel;
-    params[5] = l.document_number;
-    params[6] = l.subject;
-    params[7] = l.body;
-    params[8] = mc_time_format(issued, ts[0]);
-    params[9] = mc_time_format(appointment, ts[1]);
-    res = mc_pg_query(conn,
-                      "INSERT INTO notify.letter (notification_id, dossier_code, kind, breach, "
-                      "unit_code, delivery_channel, document_number, subject, body, issued_at, "
-                      "new_appointment_at) VALUES (md5($1)::uuid, $2, 'apology', $3, $4, $5, $6, "
-                      "$7, $8, $9, $10) RETURNING notification_id::text",
-                      10, params, err, errlen);
-    if (res == NULL) {
-        rc = MC_EDB;
+    mc_time_format(issued, ts[0]);
+    mc_time_format(appointment, ts[1]);
+    row = json_pack("{s:s, s:s, s:i, s:o, s:s, s:s, s:s, s:s, s:s, s:s}", "notification_id", id,
+                    "dossier_code", code, "breach", breach, "unit_code",
+                    mc_json_str_or_null(unit_row ? mc_json_str(unit_row, "code") : NULL),
+                    "delivery_channel", channel, "document_number", l.document_number, "subject",
+                    l.subject, "body", l.body, "issued_at", ts[0], "new_appointment_at", ts[1]);
+    if (row == NULL) {
+        rc = mc_err(err, errlen, MC_EINVAL, "cannot build the letter row of %s", code);
         goto out;
     }
+    if ((rc = mc_service_write_rows(svc, conn, INSERT_LETTERS, row, err, errlen)) <= 0)
+        goto out; /* an error, or written before (0): nothing to publish */
+    json_object_set_new(n->b_sent, sent, json_true());
     out = json_pack("{s:s, s:s, s:s, s:{s:s, s:o, s:o, s:o}, s:s, s:s, s:s, s:{s:s, s:s}, s:s, "
                     "s:s, s:i}",
-                    "notification_id", PQgetvalue(res, 0, 0), "kind", "apology", "delivery_channel",
-                    channel, "recipient", "name", mc_json_str(data, "applicant/name"), "address",
+                    "notification_id", id, "kind", "apology", "delivery_channel", channel,
+                    "recipient", "name", mc_json_str(data, "applicant/name"), "address",
                     mc_json_str_or_null(mc_json_str(data, "applicant/address")), "email",
                     mc_json_str_or_null(mc_json_str(data, "applicant/email")), "phone",
                     mc_json_str_or_null(mc_json_str(data, "applicant/phone")), "document_number",
                     l.document_number, "subject", l.subject, "body", l.body, "signer", "title",
                     l.signer_title, "name", l.signer_name, "issued_at", ts[0], "new_appointment_at",
                     ts[1], "breach", breach);
-    PQclear(res);
     if (out == NULL) {
         rc = mc_err(err, errlen, MC_EINVAL, "cannot build the letter of %s", code);
         goto out;
@@ -347,4 +427,6 @@ const struct mc_service_def mc_notify_def = {
     .init_cb = notify_init,
     .fini_cb = notify_fini,
     .handle_cb = notify_handle,
+    .batch_cb = notify_batch,
+    .rollback_cb = notify_rollback,
 };

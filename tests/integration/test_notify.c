@@ -274,6 +274,48 @@ static void test_second_breach_makes_a_second_letter(void **state)
     json_decref(overdue);
 }
 
+/* Thirty breaches in one go, one of them delivered twice: thirty letters,
+ * one each, with thirty consecutive document numbers (one instance takes
+ * its numbers from blocks it reserved, in order). */
+static void test_many_breaches_make_one_letter_each(void **state)
+{
+    enum { N = 30 };
+    char code[64];
+    json_t *evs[N], *mine;
+    char *span;
+    (void)state;
+
+    for (int i = 0; i < N; i++) {
+        snprintf(code, sizeof code, "000.31.26.H17-240301-%04d", 200 + i);
+        evs[i] = deadline_event(code, "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
+                                "2024-03-11T16:30:00+07:00");
+        send_deadline_event(evs[i]);
+        if (i == 3)
+            send_deadline_event(evs[i]); /* delivered twice */
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM notify.letter WHERE dossier_code LIKE "
+                           "'000.31.26.H17-240301-02%'",
+                           NULL) == N &&
+                     h_offsets_committed(env, GROUP, "dossier.deadlines"));
+    span = h_sql_text(env,
+                      "SELECT count(DISTINCT document_number) || ' ' || (max(split_part("
+                      "document_number, '/', 1)::int) - min(split_part(document_number, '/', "
+                      "1)::int)) FROM notify.letter WHERE dossier_code LIKE "
+                      "'000.31.26.H17-240301-02%'",
+                      NULL);
+    assert_string_equal(span, "30 29");
+    free(span);
+    for (int i = 0; i < N; i++) {
+        snprintf(code, sizeof code, "000.31.26.H17-240301-%04d", 200 + i);
+        mine = letter_events(code);
+        assert_int_equal(json_array_size(mine), 1);
+        json_decref(mine);
+        json_decref(evs[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_delivery_receipt_marks_the_letter),
         cmocka_unit_test(test_receipt_for_unknown_notification_is_dead_lettered),
         cmocka_unit_test(test_second_breach_makes_a_second_letter),
+        cmocka_unit_test(test_many_breaches_make_one_letter_each),
     };
     return cmocka_run_group_tests_name("integration: notify", tests, group_setup, group_teardown);
 }
