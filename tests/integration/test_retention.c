@@ -188,14 +188,17 @@ static void test_finished_clocks_go_and_stay_gone(void **state)
     h_produce_json(env, "dossier.received", code, received, NULL, NULL);
     h_produce_json(env, "dossier.assigned", code, assigned, NULL, NULL);
     h_produce_json(env, "dossier.updates", code, done, NULL, NULL);
-    /* All three applied (they travel on three topics, in any order: an
-     * assignment read after the pruning would open a clock with no dossier behind it). */
+    /* All applied (they travel on three topics, in any order: an assignment
+     * read after the pruning would open a clock with no dossier behind it):
+     * these three, and the router's own dossier.assigned for the received
+     * dossier (the router of this environment assigns it too; its event id
+     * is md5 of its seed). */
     H_PUMP_UNTIL(env, H_TIMEOUT_MS,
                  h_sql_int(env,
                            "SELECT count(*) FROM deadline.inbox WHERE event_id IN ($1::uuid, "
-                           "$2::uuid, $3::uuid)",
+                           "$2::uuid, $3::uuid, md5('router/assigned/' || $4 || '/0')::uuid)",
                            mc_json_str(received, "event_id"), mc_json_str(assigned, "event_id"),
-                           mc_json_str(done, "event_id"), NULL) == 3);
+                           mc_json_str(done, "event_id"), code, NULL) == 4);
     H_PUMP_UNTIL(env, H_TIMEOUT_MS,
                  h_sql_int(env,
                            "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1 AND "
