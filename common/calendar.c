@@ -9,6 +9,7 @@
 
 #include "motcua/error.h"
 #include "motcua/holidays.h"
+#include "motcua/pg.h"
 
 #define DAY_SECONDS 86400
 /* Overrides are kept for local days 1970-01-01 .. 2200-12-31 (day numbers
@@ -388,12 +389,16 @@ static int parse_row(PGresult *res, int row, int32_t *day, enum mc_day_override 
 }
 
 /* First line of a libpq error, for messages that stay on one line. */
-static int db_error(char *err, size_t errlen, PGconn *conn, PGresult *res, const char *what)
+/* mc_pg_query for the calendar's loaders: the error names what was read. */
+static PGresult *load_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                            const char *what, char *err, size_t errlen)
 {
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    return mc_err(err, errlen, MC_EDB, "load %s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+    char why[512];
+    PGresult *res = mc_pg_query(conn, sql, nparams, params, why, sizeof why);
+    if (res == NULL)
+        mc_err(err, errlen, MC_EDB, "load %s: %s", what, why);
+    return res;
 }
-
 /* "MM-DD" -> MMDD, or -1. */
 static int parse_month_day(const char *s)
 {
@@ -420,17 +425,16 @@ static int load_office_hours(PGconn *conn, const char *agency_code, struct sched
     int rc = 0, nrows, own;
 
     *found = 0;
-    res = PQexec(conn, exists_sql);
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = db_error(err, errlen, conn, res, "catalog.office_hours");
+    if ((res = load_query(conn, exists_sql, 0, NULL, "catalog.office_hours", err, errlen)) ==
+        NULL) {
+        rc = MC_EDB;
         goto out;
     }
     if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
         goto out;
     PQclear(res);
-    res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = db_error(err, errlen, conn, res, "catalog.office_hours");
+    if ((res = load_query(conn, sql, 1, params, "catalog.office_hours", err, errlen)) == NULL) {
+        rc = MC_EDB;
         goto out;
     }
     nrows = PQntuples(res);
@@ -494,9 +498,8 @@ int mc_calendar_load(struct mc_calendar *cal, PGconn *conn, const char *agency_c
     enum mc_day_override kind;
     int rc = 0, nrows, found_hours = 0;
 
-    res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = db_error(err, errlen, conn, res, "catalog.calendar_day");
+    if ((res = load_query(conn, sql, 1, params, "catalog.calendar_day", err, errlen)) == NULL) {
+        rc = MC_EDB;
         goto out;
     }
     nrows = PQntuples(res);
