@@ -1,4 +1,4 @@
--- Shared helpers: inbox and outbox tables of a service schema (DESIGN.md
+-- Shared helpers: inbox and outbox tables of a service schema (docs/architecture.md
 -- "Delivery"), and the RFC 3339 form of instants.
 -- inbox: ids of events already applied (a redelivery is a no-op).
 -- outbox: events written with the state change, published after commit.

@@ -1,4 +1,4 @@
--- Office hours per agency and season (DOMAIN.md, "Counting processing time").
+-- Office hours per agency and season (docs/domain.md, "Counting processing time").
 -- The calendar (common/calendar.c, mc_calendar_load) reads them:
 -- - an agency with rows of its own uses only its own rows; any other uses the
 --   city's rows (agency_code NULL); with no row at all the default applies,

@@ -1,4 +1,4 @@
--- One database role per service (DESIGN.md "Security"): each may write only
+-- One database role per service (docs/architecture.md "Security"): each may write only
 -- its own schema and read the catalog. Roles are cluster-wide, so they are
 -- created only when missing; operators set passwords (ALTER ROLE ... PASSWORD).
 DO $$

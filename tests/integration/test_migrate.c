@@ -94,10 +94,45 @@ static void test_edited_migration_refused(void **state)
         0);
 }
 
+/* Migrations 002, 007 and 008 had only their comments rewritten after
+ * databases applied them: a database holding the old text's checksum
+ * migrates and takes the new one; any other checksum is still refused. */
+static void test_comment_revision_accepted_other_change_refused(void **state)
+{
+    char err[512];
+    int applied = -1;
+    (void)state;
+    h_sql_exec(env,
+               "UPDATE public.motcua_migration SET checksum = "
+               "'d45e80ac62bc69d79d146e2d69d33007' WHERE version = 8",
+               NULL);
+    assert_int_equal(mc_migrate(env->conn, mc_migrations_dir(), &applied, err, sizeof err), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM public.motcua_migration WHERE version = 8 "
+                               "AND checksum <> 'd45e80ac62bc69d79d146e2d69d33007'",
+                               NULL),
+                     1);
+    /* The old checksum of another migration is no pass for this one. */
+    h_sql_exec(env,
+               "UPDATE public.motcua_migration SET checksum = "
+               "'9f855041dfe051bc6744125578a40a1f' WHERE version = 8",
+               NULL);
+    assert_int_equal(mc_migrate(env->conn, mc_migrations_dir(), &applied, err, sizeof err), MC_EIO);
+    assert_non_null(strstr(err, "008_roles.sql was applied before and has changed since"));
+    /* Put back as applied, for the tests after. */
+    h_sql_exec(env,
+               "UPDATE public.motcua_migration SET checksum = "
+               "'d45e80ac62bc69d79d146e2d69d33007' WHERE version = 8",
+               NULL);
+    assert_int_equal(mc_migrate(env->conn, mc_migrations_dir(), &applied, err, sizeof err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_again_applies_nothing),
+        cmocka_unit_test(test_comment_revision_accepted_other_change_refused),
         cmocka_unit_test(test_new_file_applied_once),
         cmocka_unit_test(test_edited_migration_refused),
     };
