@@ -201,3 +201,13 @@ int mc_lock_dossier(PGconn *conn, const char *scope, const char *code, char *err
     return mc_pg_exec(conn, "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2))", 2, params,
                       err, errlen);
 }
+
+int mc_lock_dossiers(PGconn *conn, const char *scope, const char *codes, char *err, size_t errlen)
+{
+    const char *params[2] = {scope, codes};
+    return mc_pg_exec(conn,
+                      "SELECT count(pg_advisory_xact_lock(hashtext($1 || ':' || c))) FROM "
+                      "(SELECT DISTINCT c FROM jsonb_array_elements_text($2::jsonb) AS t(c) "
+                      "ORDER BY 1) s",
+                      2, params, err, errlen);
+}

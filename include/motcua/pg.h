@@ -31,6 +31,11 @@ const char *mc_pg_last_sqlstate(void);
  * code NULL: no lock. Returns 0 or MC_EDB. */
 int mc_lock_dossier(PGconn *conn, const char *scope, const char *code, char *err, size_t errlen);
 
+/* mc_lock_dossier for every code of codes (a JSON array of strings) in one
+ * statement, in a fixed order, so that two transactions locking sets of
+ * dossiers never wait for each other in a cycle. Returns 0 or MC_EDB. */
+int mc_lock_dossiers(PGconn *conn, const char *scope, const char *codes, char *err, size_t errlen);
+
 /* Text of column col of row 0, or NULL when there is no row or it is NULL. */
 const char *mc_pg_value(const PGresult *res, int row, int col);
 

@@ -54,12 +54,6 @@ struct deadline {
     json_t *b_waiting; /* codes with updates parked for their dossier */
 };
 
-/* Takes the batch's dossier locks (as mc_lock_dossier("deadline", ...)) in
- * one statement, in a fixed order, so instances never wait in a cycle. */
-static const char LOCK_DOSSIERS[] =
-    "SELECT count(pg_advisory_xact_lock(hashtext('deadline:' || c))) FROM (SELECT DISTINCT c "
-    "FROM jsonb_array_elements_text($1::jsonb) AS t(c) ORDER BY 1) s";
-
 static const char SELECT_CLOCKS[] = "SELECT dossier_code FROM deadline.clock WHERE dossier_code IN "
                                     "(SELECT jsonb_array_elements_text($1::jsonb))";
 
@@ -542,7 +536,7 @@ static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_
     }
     text = json_dumps(codes, JSON_COMPACT);
     json_decref(codes);
-    rc = mc_pg_exec(conn, LOCK_DOSSIERS, 1, (const char *const *)&text, err, errlen);
+    rc = mc_lock_dossiers(conn, "deadline", text, err, errlen);
     for (int k = 0; k < 2 && rc == 0; k++) {
         PGresult *res = mc_pg_query(conn, k == 0 ? SELECT_CLOCKS : SELECT_WAITING, 1,
                                     (const char *const *)&text, err, errlen);

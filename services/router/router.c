@@ -26,13 +26,6 @@ struct router {
     json_t *transfers; /* dossiers the batch transfers */
 };
 
-/* Takes the batch's dossier locks (as mc_lock_dossier("router", ...)) in
- * one statement, in a fixed order, so two instances never wait on each
- * other in a cycle. */
-static const char LOCK_DOSSIERS[] =
-    "SELECT count(pg_advisory_xact_lock(hashtext('router:' || c))) FROM (SELECT DISTINCT c FROM "
-    "jsonb_array_elements_text($1::jsonb) AS t(c) ORDER BY 1) s";
-
 static const char SELECT_ASSIGNED[] =
     "SELECT dossier_code FROM routing.assignment WHERE dossier_code IN "
     "(SELECT jsonb_array_elements_text($1::jsonb))";
@@ -120,7 +113,7 @@ static int router_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     }
     text = json_dumps(codes, JSON_COMPACT);
     json_decref(codes);
-    rc = mc_pg_exec(conn, LOCK_DOSSIERS, 1, (const char *const *)&text, err, errlen);
+    rc = mc_lock_dossiers(conn, "router", text, err, errlen);
     if (rc == 0)
         rc = read_set(conn, SELECT_ASSIGNED, text, r->assigned, err, errlen);
     if (rc == 0)
