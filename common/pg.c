@@ -211,3 +211,16 @@ int mc_lock_dossiers(PGconn *conn, const char *scope, const char *codes, char *e
                       "ORDER BY 1) s",
                       2, params, err, errlen);
 }
+
+int mc_pg_collect(PGconn *conn, const char *sql, const char *param, json_t *into, char *err,
+                  size_t errlen)
+{
+    PGresult *res = mc_pg_query(conn, sql, 1, &param, err, errlen);
+    if (res == NULL)
+        return MC_EDB;
+    for (int i = 0; i < PQntuples(res); i++)
+        json_object_set_new(into, PQgetvalue(res, i, 0),
+                            PQnfields(res) > 1 ? json_string(PQgetvalue(res, i, 1)) : json_true());
+    PQclear(res);
+    return 0;
+}

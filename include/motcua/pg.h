@@ -3,6 +3,7 @@
 #ifndef MOTCUA_PG_H
 #define MOTCUA_PG_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 
@@ -35,6 +36,13 @@ int mc_lock_dossier(PGconn *conn, const char *scope, const char *code, char *err
  * statement, in a fixed order, so that two transactions locking sets of
  * dossiers never wait for each other in a cycle. Returns 0 or MC_EDB. */
 int mc_lock_dossiers(PGconn *conn, const char *scope, const char *codes, char *err, size_t errlen);
+
+/* Runs sql with its one parameter and adds every row to the JSON object
+ * into: the first column as the key, the second as a string value when
+ * there is one, else true. The set-based look-ups of a batch ("which of
+ * these exist"). Returns 0 or MC_EDB. */
+int mc_pg_collect(PGconn *conn, const char *sql, const char *param, json_t *into, char *err,
+                  size_t errlen);
 
 /* Text of column col of row 0, or NULL when there is no row or it is NULL. */
 const char *mc_pg_value(const PGresult *res, int row, int col);

@@ -537,18 +537,10 @@ static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_
     text = json_dumps(codes, JSON_COMPACT);
     json_decref(codes);
     rc = mc_lock_dossiers(conn, "deadline", text, err, errlen);
-    for (int k = 0; k < 2 && rc == 0; k++) {
-        PGresult *res = mc_pg_query(conn, k == 0 ? SELECT_CLOCKS : SELECT_WAITING, 1,
-                                    (const char *const *)&text, err, errlen);
-        if (res == NULL) {
-            rc = MC_EDB;
-            break;
-        }
-        for (int i = 0; i < PQntuples(res); i++)
-            json_object_set_new(k == 0 ? d->b_clocks : d->b_waiting, PQgetvalue(res, i, 0),
-                                json_true());
-        PQclear(res);
-    }
+    if (rc == 0)
+        rc = mc_pg_collect(conn, SELECT_CLOCKS, text, d->b_clocks, err, errlen);
+    if (rc == 0)
+        rc = mc_pg_collect(conn, SELECT_WAITING, text, d->b_waiting, err, errlen);
     free(text);
     return rc;
 }

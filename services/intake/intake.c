@@ -101,7 +101,7 @@ static int intake_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     struct intake *in = state;
     json_t *pairs = json_array();
     char *text;
-    PGresult *res;
+    int rc;
     (void)svc;
 
     json_object_clear(in->known);
@@ -119,14 +119,9 @@ static int intake_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     }
     text = json_dumps(pairs, JSON_COMPACT);
     json_decref(pairs);
-    res = mc_pg_query(conn, SELECT_KNOWN, 1, (const char *const *)&text, err, errlen);
+    rc = mc_pg_collect(conn, SELECT_KNOWN, text, in->known, err, errlen);
     free(text);
-    if (res == NULL)
-        return MC_EDB;
-    for (int r = 0; r < PQntuples(res); r++)
-        json_object_set_new(in->known, PQgetvalue(res, r, 0), json_true());
-    PQclear(res);
-    return 0;
+    return rc;
 }
 
 /* The batch's transaction was rolled back: its numbers were not used. */

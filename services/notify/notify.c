@@ -122,18 +122,10 @@ static int notify_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     }
     text[0] = json_array_size(pairs) ? json_dumps(pairs, JSON_COMPACT) : NULL;
     text[1] = json_array_size(seeds) ? json_dumps(seeds, JSON_COMPACT) : NULL;
-    for (int k = 0; k < 2 && rc == 0 && text[k]; k++) {
-        PGresult *res = mc_pg_query(conn, k == 0 ? SELECT_SENT : SELECT_IDS, 1,
-                                    (const char *const *)&text[k], err, errlen);
-        if (res == NULL) {
-            rc = MC_EDB;
-            break;
-        }
-        for (int r = 0; r < PQntuples(res); r++)
-            json_object_set_new(k == 0 ? no->b_sent : no->b_ids, PQgetvalue(res, r, 0),
-                                k == 0 ? json_true() : json_string(PQgetvalue(res, r, 1)));
-        PQclear(res);
-    }
+    if (text[0])
+        rc = mc_pg_collect(conn, SELECT_SENT, text[0], no->b_sent, err, errlen);
+    if (rc == 0 && text[1])
+        rc = mc_pg_collect(conn, SELECT_IDS, text[1], no->b_ids, err, errlen);
     free(text[0]);
     free(text[1]);
     json_decref(pairs);

@@ -75,20 +75,6 @@ static void router_fini(void *state)
     free(r);
 }
 
-/* Fills set with the first column of sql run on codes (a JSON array). */
-static int read_set(PGconn *conn, const char *sql, const char *codes, json_t *set, char *err,
-                    size_t errlen)
-{
-    PGresult *res = mc_pg_query(conn, sql, 1, &codes, err, errlen);
-    json_object_clear(set);
-    if (res == NULL)
-        return MC_EDB;
-    for (int i = 0; i < PQntuples(res); i++)
-        json_object_set_new(set, PQgetvalue(res, i, 0), json_true());
-    PQclear(res);
-    return 0;
-}
-
 /* Locks the batch's dossiers and reads, for the whole batch at once, which
  * are assigned already and which have transfers waiting. */
 static int router_batch(struct mc_service *svc, PGconn *conn, const struct mc_msg *const *msgs,
@@ -114,10 +100,12 @@ static int router_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     text = json_dumps(codes, JSON_COMPACT);
     json_decref(codes);
     rc = mc_lock_dossiers(conn, "router", text, err, errlen);
+    json_object_clear(r->assigned);
+    json_object_clear(r->parked);
     if (rc == 0)
-        rc = read_set(conn, SELECT_ASSIGNED, text, r->assigned, err, errlen);
+        rc = mc_pg_collect(conn, SELECT_ASSIGNED, text, r->assigned, err, errlen);
     if (rc == 0)
-        rc = read_set(conn, SELECT_PARKED, text, r->parked, err, errlen);
+        rc = mc_pg_collect(conn, SELECT_PARKED, text, r->parked, err, errlen);
     free(text);
     return rc;
 }
