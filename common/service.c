@@ -381,9 +381,14 @@ static int deadletter(struct mc_service *svc, const struct mc_msg *msg, const ch
                       char *err, size_t errlen)
 {
     int rc;
-    mc_service_count(svc, svc->m_deadletters, 1);
-    if ((rc = mc_service_deadletter(svc, svc->conn, msg, reason, err, errlen)) != 0)
+    if ((rc = mc_service_deadletter(svc, svc->conn, msg, reason, err, errlen)) < 0)
         return rc;
+    if (rc == 1) {
+        /* Dead-lettered before, with its callback's effects. */
+        mc_service_count(svc, svc->m_duplicates, 1);
+        return 0;
+    }
+    mc_service_count(svc, svc->m_deadletters, 1);
     if (svc->def->deadletter_cb == NULL)
         return 0;
     return svc->def->deadletter_cb(svc, svc->conn, msg, reason, err, errlen, svc->state);
@@ -1047,8 +1052,11 @@ static json_t *original_text(const struct mc_msg *msg)
 int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
                           const char *reason, char *err, size_t errlen)
 {
-    char seed[512], topic[256], where[320], *full_reason = NULL;
+    char seed[512], topic[256], where[320], inbox_sql[128], *full_reason = NULL;
+    const char *event_id, *params[1];
     json_t *data = json_object(), *text;
+    PGresult *res;
+    int fresh;
     const char *code =
         msg->doc ? json_string_value(json_object_get(msg->doc, "dossier_code")) : NULL;
     size_t copied = msg->payload ? msg->len : 0;
@@ -1065,6 +1073,9 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     }
     b64 = base64((const unsigned char *)msg->payload, copied);
 
+    snprintf(inbox_sql, sizeof inbox_sql,
+             "INSERT INTO %s.inbox (event_id) VALUES (md5($1)::uuid) ON CONFLICT DO NOTHING",
+             svc->def->schema);
     /* The full topic name, so an operator can replay the message there. */
     mc_topic_name(svc->cfg, msg->topic, topic, sizeof topic);
     snprintf(where, sizeof where, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
@@ -1078,7 +1089,23 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     json_object_set_new(data, "original_text", text ? text : json_null());
     json_object_set_new(data, "original_base64", json_string(b64));
     free(b64);
-    snprintf(seed, sizeof seed, "deadletter/%s/%s", svc->producer_name, where);
+    event_id = msg->doc ? json_string_value(json_object_get(msg->doc, "event_id")) : NULL;
+    snprintf(seed, sizeof seed, "deadletter/%s/%s%s%.64s", svc->producer_name, where,
+             event_id ? "/" : "", event_id ? event_id : "");
+    /* Once per message: a redelivery after the commit finds the dead
+     * letter's own id in the inbox. */
+    params[0] = seed;
+    if ((res = mc_pg_query(conn, inbox_sql, 1, params, err, errlen)) == NULL) {
+        json_decref(data);
+        return MC_EDB;
+    }
+    fresh = strcmp(PQcmdTuples(res), "1") == 0;
+    PQclear(res);
+    if (!fresh) {
+        json_decref(data);
+        mc_log_kv(MC_LOG_INFO, "dead letter sent before; delivered again", "from", where, NULL);
+        return 1;
+    }
     /* The reason may quote the message (a parser's "near '...'"), so the
      * log names only where it was read; the dead letter has the rest. */
     mc_log_kv(MC_LOG_WARN, "dead letter", "from", where, NULL);
@@ -1145,10 +1172,11 @@ int mc_service_expire_parked(struct mc_service *svc, PGconn *conn, const char *s
                      "(MOTCUA_RETAIN_PARKED_DAYS=%s)%s",
                      what, PQgetvalue(res, i, 5), key, days,
                      known ? "" : "; where it was read was not recorded (partition and offset 0)");
-            mc_metric_add(svc->m_deadletters, 1);
             rc = mc_service_deadletter(svc, conn, &msg, reason, err, errlen);
             json_decref(msg.doc);
-            if (rc != 0 || mc_pg_exec(conn, delete_sql, 1, id, err, errlen) != 0) {
+            if (rc == 0)
+                mc_metric_add(svc->m_deadletters, 1);
+            if (rc < 0 || mc_pg_exec(conn, delete_sql, 1, id, err, errlen) != 0) {
                 PQclear(res);
                 goto fail;
             }

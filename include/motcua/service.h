@@ -135,7 +135,11 @@ int mc_service_set_based(const struct mc_service *svc);
 struct mc_metric;
 void mc_service_count(struct mc_service *svc, struct mc_metric *metric, double v);
 
-/* Writes a dead letter for msg with reason to <prefix>deadletter. */
+/* Writes a dead letter for msg with reason to <prefix>deadletter. Its event
+ * id comes from where msg was read (and msg's own event_id, if any), and is
+ * claimed in the service's inbox: a message delivered again after its dead
+ * letter committed gets no second one. Returns 0 when written, 1 when it
+ * was written before (nothing done), or an error code. */
 int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
                           const char *reason, char *err, size_t errlen);
 

@@ -164,6 +164,34 @@ static void test_nul_byte_does_not_block_the_partition(void **state)
     json_decref(next);
 }
 
+/* A poison message delivered again (the same topic, partition and offset:
+ * its batch committed and the service died before its offset was stored)
+ * is dead-lettered once: the second time finds the dead letter's id in the
+ * inbox and writes nothing. Found by the torture test: a second copy with
+ * the same event id and another occurred_at went out. */
+static void test_redelivered_poison_is_dead_lettered_once(void **state)
+{
+    static const char payload[] = "{\"source\": \"x\", not JSON";
+    struct mc_msg msg = {.topic = "submissions",
+                         .partition = 0,
+                         .offset = 424242,
+                         .key = SOURCE "/INT-REDELIVERED",
+                         .payload = payload,
+                         .len = sizeof payload - 1};
+    char err[512];
+    const char *count = "SELECT count(*) FROM intake.outbox WHERE payload->>'type' = 'deadletter' "
+                        "AND (payload->'data'->>'offset')::bigint = 424242";
+    (void)state;
+
+    assert_int_equal(mc_pg_exec(env->conn, "BEGIN", 0, NULL, err, sizeof err), 0);
+    assert_int_equal(mc_service_deadletter(intake, env->conn, &msg, "not JSON", err, sizeof err),
+                     0);
+    assert_int_equal(mc_service_deadletter(intake, env->conn, &msg, "not JSON", err, sizeof err),
+                     1);
+    assert_int_equal(h_sql_int(env, count, NULL), 1);
+    assert_int_equal(mc_pg_exec(env->conn, "ROLLBACK", 0, NULL, err, sizeof err), 0);
+}
+
 /* Waits for intake's backend to block on a lock, then takes the database
  * away: no new connections, and that backend terminated mid-transaction. */
 struct outage {
@@ -283,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_readyz_after_group_join),
         cmocka_unit_test(test_oversized_message_is_dead_lettered),
         cmocka_unit_test(test_nul_byte_does_not_block_the_partition),
+        cmocka_unit_test(test_redelivered_poison_is_dead_lettered_once),
         cmocka_unit_test(test_database_outage_applies_the_batch_exactly_once),
     };
     return cmocka_run_group_tests_name("integration: runtime", tests, group_setup, group_teardown);
