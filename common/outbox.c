@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "motcua/error.h"
+#include "motcua/fault.h"
 #include "motcua/log.h"
 #include "motcua/pg.h"
 
@@ -247,6 +248,7 @@ int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max,
     if (pending > 0 && rc == 0)
         rc = mc_err(err, errlen, MC_EKAFKA, "%d of %d outbox events not delivered yet", pending, n);
     if (done.n > 0) {
+        MC_FAULT_POINT(MC_FAULT_RELAY_PRODUCED);
         const char *p[1] = {pg_array_close(&done)};
         int drc;
         snprintf(sql, sizeof sql, "DELETE FROM %s.outbox WHERE id = ANY($1::bigint[])", schema);

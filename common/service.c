@@ -10,6 +10,7 @@
 
 #include "motcua/clock.h"
 #include "motcua/error.h"
+#include "motcua/fault.h"
 #include "motcua/http.h"
 #include "motcua/jsonutil.h"
 #include "motcua/kafka.h"
@@ -621,6 +622,7 @@ static int apply_batch(struct mc_service *svc, char *err, size_t errlen)
     free_items(svc);
     if (rc != 0)
         return rc;
+    MC_FAULT_POINT(MC_FAULT_BATCH_COMMITTED);
     store_offsets(svc);
     mc_metric_add(svc->m_batches, 1);
     mc_metric_observe(svc->m_batch_seconds, (double)(now_ms() - t0) / 1000.0);
@@ -1261,6 +1263,11 @@ int mc_service_main(int argc, char **argv, const struct mc_service_def *def)
     mc_log_init(def->name);
     if (mc_config_load(&cfg, def->name, err, sizeof err) != 0) {
         mc_log_kv(MC_LOG_ERROR, "bad configuration", "error", err, NULL);
+        return 2;
+    }
+    if (mc_fault_init(err, sizeof err) != 0) {
+        mc_log_kv(MC_LOG_ERROR, "bad configuration", "error", err, NULL);
+        mc_config_free(&cfg);
         return 2;
     }
     uv_loop_init(&loop);
