@@ -31,7 +31,7 @@ mc_as_root() {
 ensure_packages() {
     local pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libjansson-dev
         libuv1-dev libh2o-dev libcmocka-dev libunistring-dev postgresql curl ca-certificates
-        json-schema-test-suite clang libclang-rt-dev)
+        json-schema-test-suite clang libclang-rt-dev python3-confluent-kafka python3-psycopg2)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
