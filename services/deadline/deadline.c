@@ -154,8 +154,8 @@ static struct deadline *deadline_new(struct mc_service *svc, const struct mc_con
     d->m_breaches = mc_metrics_counter("deadline", "breaches_total", "overdue events fired");
     d->m_warnings = mc_metrics_counter("deadline", "warnings_total", "warning events fired");
     d->m_stale = mc_metrics_counter("deadline", "stale_replays_total",
-                                    "replayed dossier.received ignored: due before the retention "
-                                    "window and no clock left");
+                                    "replayed dossier.received or dossier.assigned ignored: due "
+                                    "before the retention window and no clock left");
     d->m_skipped = mc_metrics_counter("deadline", "warnings_skipped_total",
                                       "warnings not sent because the date they warn of had "
                                       "passed (after an outage or a clock jump)");
@@ -358,11 +358,13 @@ static json_t *load_col(const PGresult *res, int row, int col)
 /* Publishes a dossier.<kind> event on dossier.deadlines carrying what notify
  * needs, read from the dossier's clock row. appointment 0: none. */
 static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code, const char *kind,
-                            const char *rung, int breach, const char *reason, mc_instant now,
-                            mc_instant appointment, const char *seed, char *err, size_t errlen)
+                            const char *rung, mc_instant rung_due, int breach, const char *reason,
+                            mc_instant now, mc_instant appointment, const char *seed, char *err,
+                            size_t errlen)
 {
     const char *params[1] = {code};
-    char type[64], nowtext[MC_RFC3339_LEN], apptext[MC_RFC3339_LEN], topic[256];
+    char type[64], nowtext[MC_RFC3339_LEN], apptext[MC_RFC3339_LEN], duetext[MC_RFC3339_LEN],
+        topic[256];
     PGresult *res;
     json_t *data, *ev;
     int rc;
@@ -392,6 +394,8 @@ static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code, 
                      appointment ? json_string(fmt_time(appointment, apptext)) : json_null(),
                      "fired_at", fmt_time(now, nowtext), "reason",
                      mc_json_str_or_null(reason ? reason : mc_pg_value(res, 0, 10)));
+    if (data && rung_due)
+        json_object_set_new(data, "rung_due_at", json_string(fmt_time(rung_due, duetext)));
     PQclear(res);
     if (data == NULL)
         return mc_err(err, errlen, MC_EDB, "cannot build the %s event of %s", kind, code);
@@ -412,13 +416,15 @@ static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code, 
 static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char *err,
                         size_t errlen);
 
-/* 1 when a dossier.received is a replay of a dossier whose clock the
- * retention already removed: unknown here and due longer ago than
- * MOTCUA_RETAIN_FINISHED_DAYS (by the service's clock). Applying it would
- * open a clock that breaches at once and send an apology for a dossier long
- * finished. 0 to apply it; < 0 on a database error. */
-static int stale_replay(struct deadline *d, PGconn *conn, const char *code, const json_t *data,
-                        char *err, size_t errlen)
+/* 1 when a dossier.received or dossier.assigned (what) is a replay of a
+ * dossier whose clock the retention already removed: unknown here and due
+ * longer ago than MOTCUA_RETAIN_FINISHED_DAYS (by the service's clock).
+ * Applying a dossier.received would open a clock that breaches at once and
+ * send an apology for a dossier long finished; a dossier.assigned, a clock
+ * holding only its unit, waiting forever. 0 to apply it; < 0 on a database
+ * error. */
+static int stale_replay(struct deadline *d, PGconn *conn, const char *what, const char *code,
+                        const json_t *data, char *err, size_t errlen)
 {
     const char *params[1] = {code};
     mc_instant now, due_at;
@@ -437,7 +443,7 @@ static int stale_replay(struct deadline *d, PGconn *conn, const char *code, cons
     if (known)
         return 0;
     mc_service_count(d->svc, d->m_stale, 1);
-    mc_log_kv(MC_LOG_WARN, "replayed dossier.received ignored: due before the retention window",
+    mc_log_kv(MC_LOG_WARN, "replayed event ignored: due before the retention window", "type", what,
               "dossier_code", code, NULL);
     return 1;
 }
@@ -560,7 +566,7 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
 
     if ((rc = mc_schema_check(d->received_schema, msg->doc, "dossier.received", err, errlen)) != 0)
         return rc;
-    if ((rc = stale_replay(d, conn, code, data, err, errlen)) != 0)
+    if ((rc = stale_replay(d, conn, "dossier.received", code, data, err, errlen)) != 0)
         return rc > 0 ? 0 : rc;
     if (alone(d, code) && !json_object_get(d->b_clocks, code))
         return insert_new_clock(d, conn, code, data, err, errlen);
@@ -648,6 +654,9 @@ static int on_assigned(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     int rc;
     if ((rc = mc_schema_check(d->assigned_schema, msg->doc, "dossier.assigned", err, errlen)) != 0)
         return rc;
+    if ((rc = stale_replay(d, conn, "dossier.assigned", mc_json_str(msg->doc, "dossier_code"),
+                           json_object_get(msg->doc, "data"), err, errlen)) != 0)
+        return rc > 0 ? 0 : rc;
     if (alone(d, mc_json_str(msg->doc, "dossier_code"))) {
         json_t *row = json_pack("{s:s, s:o}", "dossier_code", mc_json_str(msg->doc, "dossier_code"),
                                 "unit", copy_or_null(mc_json_at(msg->doc, "data/unit")));
@@ -679,8 +688,8 @@ static int refuse(struct deadline *d, PGconn *conn, const json_t *ev, const stru
         return rc;
     snprintf(seed, sizeof seed, "deadline/refused/%s", mc_json_str(ev, "event_id"));
     mc_service_count(d->svc, d->m_refused, 1);
-    return emit_clock_event(d, conn, c->code, "reschedule_refused", NULL, c->breaches, why, at, 0,
-                            seed, err, errlen);
+    return emit_clock_event(d, conn, c->code, "reschedule_refused", NULL, 0, c->breaches, why, at,
+                            0, seed, err, errlen);
 }
 
 /* The legal due date of a statutory period started at start, extended by
@@ -923,7 +932,7 @@ static int recompute_clock(struct deadline *d, PGconn *conn, PGresult *res, int 
              "the working calendar was corrected: the due date moved from %s to %s",
              fmt_time(old_due, t2), t1);
     snprintf(seed, sizeof seed, "deadline/moved/%s/%d", code, c.version);
-    if ((rc = emit_clock_event(d, conn, code, "deadline_moved", NULL, c.breaches, reason, now, 0,
+    if ((rc = emit_clock_event(d, conn, code, "deadline_moved", NULL, 0, c.breaches, reason, now, 0,
                                seed, err, errlen)) != 0)
         return rc;
     return 1;
@@ -1095,12 +1104,12 @@ static int fire_due(struct deadline *d, PGconn *conn, struct clock *c, mc_instan
                                                   MC_WORKING_DAY_SECONDS);
             c->breaches++;
             mc_service_count(d->svc, d->m_breaches, 1);
-            rc = emit_clock_event(d, conn, c->code, "overdue", items[i].rung, c->breaches, NULL,
-                                  now, appointment, seed, err, errlen);
+            rc = emit_clock_event(d, conn, c->code, "overdue", items[i].rung, items[i].at,
+                                  c->breaches, NULL, now, appointment, seed, err, errlen);
         } else {
             mc_service_count(d->svc, d->m_warnings, 1);
-            rc = emit_clock_event(d, conn, c->code, "warning", items[i].rung, c->breaches, NULL,
-                                  now, 0, seed, err, errlen);
+            rc = emit_clock_event(d, conn, c->code, "warning", items[i].rung, items[i].at,
+                                  c->breaches, NULL, now, 0, seed, err, errlen);
         }
         if (rc)
             return rc;

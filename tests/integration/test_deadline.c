@@ -414,11 +414,33 @@ static void test_two_instances_fire_each_breach_once(void **state)
     json_decref(all);
 }
 
+/* Each event of events says when its rung was due (data/rung_due_at), the
+ * ledger's instant, and fired at least that late: fired_at - rung_due_at. */
+static void assert_rung_due_at(json_t *events, const char *fired_at)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(events, i, m)
+    {
+        char *due = h_sql_text(env,
+                               "SELECT motcua_rfc3339(due_instant) FROM deadline.ledger WHERE "
+                               "dossier_code = $1 AND rung = $2",
+                               mc_json_str(m, "payload/dossier_code"),
+                               mc_json_str(m, "payload/data/rung"), NULL);
+        assert_non_null(due);
+        h_assert_str(m, "payload/data/rung_due_at", due);
+        h_assert_str(m, "payload/data/fired_at", fired_at);
+        assert_true(strcmp(due, fired_at) < 0); /* the same offset: text order is time order */
+        free(due);
+    }
+}
+
 /* The clock jumps (an outage, or a replay's topic clock) from 2 April to
  * 10 May 15:00. A dossier due 19 April: its warnings ("1wd", "due-day")
  * warn of a date already gone, so they are recorded as skipped and only the
  * breach is announced. A dossier due 10 May 16:00: its warnings are late
- * but still ahead of the due date, so they fire; no breach yet. */
+ * but still ahead of the due date, so they fire, each saying when it was
+ * due (how late it is); no breach yet. */
 static void test_warnings_past_their_date_are_skipped(void **state)
 {
     const char *gone = "000.31.26.H17-240415-0301", *ahead = "000.31.26.H17-260506-0302";
@@ -437,6 +459,7 @@ static void test_warnings_past_their_date_are_skipped(void **state)
     json_decref(events);
     events = deadline_events(gone, "dossier.overdue");
     assert_int_equal(json_array_size(events), 1);
+    assert_rung_due_at(events, "2024-05-10T15:00:00+07:00");
     json_decref(events);
     assert_int_equal(h_sql_int(env,
                                "SELECT count(*) FROM deadline.ledger WHERE dossier_code = $1 AND "
@@ -446,6 +469,7 @@ static void test_warnings_past_their_date_are_skipped(void **state)
 
     events = deadline_events(ahead, "dossier.warning");
     assert_int_equal(json_array_size(events), 2);
+    assert_rung_due_at(events, "2024-05-10T15:00:00+07:00");
     json_decref(events);
     events = deadline_events(ahead, "dossier.overdue");
     assert_int_equal(json_array_size(events), 0);

@@ -170,8 +170,9 @@ static void test_old_inbox_rows_go(void **state)
 }
 
 /* A dossier finished more than 400 days ago goes with its ledger and its
- * updates; replaying its dossier.received afterwards (its inbox row gone
- * too) opens no clock, so no breach and no apology. */
+ * updates; replaying its dossier.received and its dossier.assigned
+ * afterwards (their inbox rows gone too) opens no clock, not even one
+ * holding only the unit: no breach, no apology, no row left behind. */
 static void test_finished_clocks_go_and_stay_gone(void **state)
 {
     const char *code = "000.47.26.H17-240304-0903";
@@ -225,17 +226,21 @@ static void test_finished_clocks_go_and_stay_gone(void **state)
     h_tick(env, "2025-06-02T10:00:00+07:00");
     assert_int_equal(mc_time_parse("2025-06-02T10:00:00+07:00", &replayed_at), 0);
     H_PUMP_UNTIL(env, H_TIMEOUT_MS, service_now(deadline) >= replayed_at);
+    h_produce_json(env, "dossier.assigned", code, assigned, NULL, NULL);
     h_produce_json(env, "dossier.received", code, received, NULL, NULL);
-    /* Handled: its event id is in the inbox again. */
+    /* Handled: their event ids are in the inbox again. */
     H_PUMP_UNTIL(env, H_TIMEOUT_MS,
-                 h_sql_int(env, "SELECT count(*) FROM deadline.inbox WHERE event_id = $1::uuid",
-                           mc_json_str(received, "event_id"), NULL) == 1);
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.inbox WHERE event_id IN ($1::uuid, "
+                           "$2::uuid)",
+                           mc_json_str(received, "event_id"), mc_json_str(assigned, "event_id"),
+                           NULL) == 2);
     assert_int_equal(
         h_sql_int(env, "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1", code, NULL),
         0);
     assert_int_equal(h_http_get(env, mc_service_http_port(deadline), "/metrics", body, sizeof body),
                      200);
-    assert_non_null(strstr(body, "\nmotcua_deadline_stale_replays_total 1\n"));
+    assert_non_null(strstr(body, "\nmotcua_deadline_stale_replays_total 2\n"));
     json_decref(received);
     json_decref(assigned);
     json_decref(done);
