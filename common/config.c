@@ -32,7 +32,9 @@ static const struct key_def keys[] = {
     {"MOTCUA_CLOCK", "wall", "wall, or topic (time from ticks on <prefix>clock)"},
     {"MOTCUA_BATCH_MAX", "500", "messages per database transaction"},
     {"MOTCUA_BATCH_WAIT_MS", "20", "poll interval when idle, milliseconds"},
-    {"MOTCUA_MESSAGE_MAX_BYTES", "262144", "larger messages are rejected or dead-lettered"},
+    {"MOTCUA_MESSAGE_MAX_BYTES", "0",
+     "lowers every topic's largest message (docs/topics.md; 0: the topics' own limits); larger "
+     "messages are rejected or dead-lettered unparsed"},
     {"MOTCUA_SWEEP_MAX", "500", "deadline clocks fired per transaction"},
     {"MOTCUA_REAPPOINT_WORKING_DAYS", "3",
      "new appointment after a breach, in working days, when the unit gave none"},
@@ -162,7 +164,7 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
                         &cfg->batch_max, err, errlen)) ||
         (rc = parse_int("MOTCUA_BATCH_WAIT_MS", lookup(kv, n, "MOTCUA_BATCH_WAIT_MS"), 1, 10000,
                         &cfg->batch_wait_ms, err, errlen)) ||
-        (rc = parse_int("MOTCUA_MESSAGE_MAX_BYTES", lookup(kv, n, "MOTCUA_MESSAGE_MAX_BYTES"), 1024,
+        (rc = parse_int("MOTCUA_MESSAGE_MAX_BYTES", lookup(kv, n, "MOTCUA_MESSAGE_MAX_BYTES"), 0,
                         16 << 20, &cfg->message_max_bytes, err, errlen)) ||
         (rc = parse_int("MOTCUA_SWEEP_MAX", lookup(kv, n, "MOTCUA_SWEEP_MAX"), 1, 100000,
                         &cfg->sweep_max, err, errlen)) ||

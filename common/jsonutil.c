@@ -55,3 +55,27 @@ json_t *mc_json_str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
 }
+
+int mc_json_depth_ok(const char *text, size_t n, int max, size_t *at)
+{
+    int depth = 0, in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = text[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++; /* the escaped character, whatever it is */
+            else if (ch == '"')
+                in_string = 0;
+        } else if (ch == '"') {
+            in_string = 1;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > max) {
+                *at = i;
+                return 0;
+            }
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    return 1;
+}

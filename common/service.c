@@ -240,7 +240,8 @@ static void parse_item(struct mc_service *svc, rd_kafka_message_t *m, struct ite
 {
     json_error_t jerr;
     const char *topic = rd_kafka_topic_name(m->rkt);
-    size_t plen = strlen(svc->cfg->topic_prefix);
+    size_t plen = strlen(svc->cfg->topic_prefix), at;
+    int max;
 
     memset(&it->msg, 0, sizeof it->msg);
     it->reason[0] = '\0';
@@ -255,17 +256,21 @@ static void parse_item(struct mc_service *svc, rd_kafka_message_t *m, struct ite
                  (const char *)m->key);
         it->msg.key = it->key;
     }
-    if (m->len > (size_t)svc->cfg->message_max_bytes) {
+    max = mc_topic_max_bytes(svc->cfg, it->msg.topic);
+    if (m->len > (size_t)max) {
         snprintf(it->reason, sizeof it->reason,
                  "message of %zu bytes (%zu KB) over the limit of %d bytes (%d KB); its bytes "
                  "stay on the topic at this offset",
-                 m->len, (m->len + 1023) / 1024, svc->cfg->message_max_bytes,
-                 svc->cfg->message_max_bytes / 1024);
+                 m->len, (m->len + 1023) / 1024, max, max / 1024);
         /* Copying it into the dead letter could exceed the broker's limit. */
         it->msg.payload = NULL;
         it->msg.len = 0;
     } else if (m->payload == NULL || m->len == 0) {
         snprintf(it->reason, sizeof it->reason, "not JSON: empty message");
+    } else if (!mc_json_depth_ok(m->payload, m->len, MC_JSON_MAX_DEPTH, &at)) {
+        snprintf(it->reason, sizeof it->reason,
+                 "JSON nested deeper than %d levels (at byte %zu); not parsed", MC_JSON_MAX_DEPTH,
+                 at);
     } else if ((it->msg.doc = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr)) ==
                NULL) {
         describe_json_error(&jerr, it->reason, sizeof it->reason);
@@ -1056,6 +1061,7 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
 {
     char seed[512], topic[256], where[320], inbox_sql[128], *full_reason = NULL;
     const char *event_id, *params[1];
+    const struct mc_topic_spec *spec;
     json_t *data = json_object(), *text;
     PGresult *res;
     int fresh;
@@ -1086,6 +1092,8 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     json_object_set_new(data, "partition", json_integer(msg->partition));
     json_object_set_new(data, "offset", json_integer(msg->offset));
     json_object_set_new(data, "reason", json_string(full_reason ? full_reason : reason));
+    spec = mc_topic_find(msg->topic);
+    json_object_set_new(data, "personal_data", json_boolean(spec == NULL || spec->personal_data));
     free(full_reason);
     text = original_text(msg);
     json_object_set_new(data, "original_text", text ? text : json_null());

@@ -20,21 +20,24 @@
  * survives the loss of any one broker, and one broker may be down for
  * maintenance without stopping producers (acks=all). Both are capped on
  * smaller clusters (see mc_topic_plan). */
+#define KIB 1024
+
 const struct mc_topic_spec mc_topics[] = {
-    {"submissions", 0, 3, 2, 30 * DAY_MS, "delete",
+    {"submissions", 0, 3, 2, 30 * DAY_MS, "delete", 256 * KIB, 1,
      "portal input, consumed within seconds; 30 days allow re-reading it after a restore"},
-    {"submission.rejected", 0, 3, 2, 30 * DAY_MS, "delete",
+    {"submission.rejected", 0, 3, 2, 30 * DAY_MS, "delete", 64 * KIB, 1,
      "answers portals read back; 30 days like the submissions they answer"},
-    {"dossier.received", 0, 3, 2, -1, "delete",
+    {"dossier.received", 0, 3, 2, -1, "delete", 512 * KIB, 1,
      "dossier history: kept, the read side rebuilds its projection from it"},
-    {"dossier.assigned", 0, 3, 2, -1, "delete", "dossier history: kept"},
-    {"dossier.updates", 0, 3, 2, -1, "delete", "dossier history: kept"},
-    {"dossier.deadlines", 0, 3, 2, -1, "delete", "dossier history: kept"},
-    {"notifications", 0, 3, 2, -1, "delete", "letters sent: kept with the dossier history"},
-    {"notification.receipts", 0, 3, 2, -1, "delete", "delivery history: kept"},
-    {"deadletter", 0, 3, 2, 90 * DAY_MS, "delete",
+    {"dossier.assigned", 0, 3, 2, -1, "delete", 64 * KIB, 0, "dossier history: kept"},
+    {"dossier.updates", 0, 3, 2, -1, "delete", 64 * KIB, 1, "dossier history: kept"},
+    {"dossier.deadlines", 0, 3, 2, -1, "delete", 128 * KIB, 1, "dossier history: kept"},
+    {"notifications", 0, 3, 2, -1, "delete", 256 * KIB, 1,
+     "letters sent: kept with the dossier history"},
+    {"notification.receipts", 0, 3, 2, -1, "delete", 16 * KIB, 1, "delivery history: kept"},
+    {"deadletter", 0, 3, 2, 90 * DAY_MS, "delete", 1024 * KIB, 1,
      "operators' repair window; copies may hold personal data, so not kept longer"},
-    {"clock", 1, 3, 2, 7 * DAY_MS, "delete",
+    {"clock", 1, 3, 2, 7 * DAY_MS, "delete", 4 * KIB, 0,
      "one partition: ticks are totally ordered; only the latest matters"},
 };
 const size_t mc_topic_count = sizeof mc_topics / sizeof mc_topics[0];
@@ -45,6 +48,14 @@ const struct mc_topic_spec *mc_topic_find(const char *logical)
         if (strcmp(mc_topics[i].name, logical) == 0)
             return &mc_topics[i];
     return NULL;
+}
+
+int mc_topic_max_bytes(const struct mc_config *cfg, const char *logical)
+{
+    const struct mc_topic_spec *t = mc_topic_find(logical);
+    int max = t ? t->max_message_bytes : 256 * KIB;
+    return cfg->message_max_bytes > 0 && cfg->message_max_bytes < max ? cfg->message_max_bytes
+                                                                      : max;
 }
 
 char *mc_topic_name(const struct mc_config *cfg, const char *logical, char *buf, size_t buflen)
@@ -96,7 +107,8 @@ int mc_topics_print(const struct mc_config *cfg, const char *format, int brokers
         return MC_EINVAL;
     if (markdown)
         fprintf(out, "| topic | partitions | replication | min.insync.replicas | retention | "
-                     "cleanup | why |\n|---|---|---|---|---|---|---|\n");
+                     "cleanup | largest message | personal data | why |\n"
+                     "|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < mc_topic_count; i++) {
         const struct mc_topic_spec *t = &mc_topics[i];
         mc_topic_plan(cfg, t, brokers, &plan);
@@ -106,12 +118,14 @@ int mc_topics_print(const struct mc_config *cfg, const char *format, int brokers
                 snprintf(parts, sizeof parts, "%d", t->partitions);
             else
                 snprintf(parts, sizeof parts, "MOTCUA_TOPIC_PARTITIONS");
-            fprintf(out, "| `%s` | %s | %d | %d | %s | %s | %s |\n", plan.name, parts,
+            fprintf(out, "| `%s` | %s | %d | %d | %s | %s | %d KiB | %s | %s |\n", plan.name, parts,
                     t->replication, t->min_isr, retention_text(t->retention_ms, ret, sizeof ret),
-                    t->cleanup, t->why);
+                    t->cleanup, t->max_message_bytes / KIB, t->personal_data ? "yes" : "no",
+                    t->why);
         } else {
-            fprintf(out, "%s\t%d\t%d\t%d\t%s\t%s\n", plan.name, plan.partitions, plan.replication,
-                    plan.min_isr, plan.retention_ms, plan.cleanup);
+            fprintf(out, "%s\t%d\t%d\t%d\t%s\t%s\t%d\n", plan.name, plan.partitions,
+                    plan.replication, plan.min_isr, plan.retention_ms, plan.cleanup,
+                    t->max_message_bytes);
         }
     }
     return 0;

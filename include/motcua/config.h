@@ -24,7 +24,8 @@ struct mc_config {
     enum mc_clock_mode clock; /* MOTCUA_CLOCK=wall|topic */
     int batch_max;            /* MOTCUA_BATCH_MAX, default 500 messages */
     int batch_wait_ms;        /* MOTCUA_BATCH_WAIT_MS, default 20 */
-    int message_max_bytes;    /* MOTCUA_MESSAGE_MAX_BYTES, default 262144 */
+    int message_max_bytes;    /* MOTCUA_MESSAGE_MAX_BYTES: lowers every topic's limit; 0 (the
+                                 default): the topic table's limits alone */
     int sweep_max;            /* MOTCUA_SWEEP_MAX: clocks fired per transaction, 500 */
     int reappoint_wd;         /* MOTCUA_REAPPOINT_WORKING_DAYS: new appointment after a
                                  breach when the unit gave none, default 3 */

@@ -7,6 +7,16 @@
 
 #include "motcua/timeutil.h"
 
+/* Deepest nesting of objects and arrays a consumed message may have; the
+ * deepest of motcua's own schemas is 5. */
+#define MC_JSON_MAX_DEPTH 32
+
+/* 1 when the n bytes of text nest objects and arrays at most max deep (a
+ * scan without recursion, before any parser sees them); else 0 with *at the
+ * offset of the bracket that went deeper. Brackets inside strings do not
+ * count; the text need not be valid JSON. */
+int mc_json_depth_ok(const char *text, size_t n, int max, size_t *at);
+
 /* The value at a '/'-separated path ("applicant/name"), borrowed, or NULL. */
 json_t *mc_json_at(const json_t *doc, const char *path);
 /* The string at path, or NULL when absent or not a string. */

@@ -20,6 +20,10 @@ struct mc_topic_spec {
     int min_isr;            /* wanted min.insync.replicas, capped below the replication */
     long long retention_ms; /* retention.ms; -1 keeps every message */
     const char *cleanup;    /* cleanup.policy: "delete" or "compact" */
+    int max_message_bytes;  /* the largest message a consumer accepts (checked before parsing;
+                               MOTCUA_MESSAGE_MAX_BYTES may lower it) */
+    int personal_data;      /* 1: its messages may carry applicants' personal data (names, ids,
+                               contacts, free text), and so may a dead letter's copy of one */
     const char *why;        /* one line: why these settings */
 };
 
@@ -29,6 +33,10 @@ extern const size_t mc_topic_count;
 
 /* The entry for a logical name, or NULL. */
 const struct mc_topic_spec *mc_topic_find(const char *logical);
+
+/* The largest message a consumer of the topic accepts under cfg: the
+ * table's limit, lowered by MOTCUA_MESSAGE_MAX_BYTES when that is set. */
+int mc_topic_max_bytes(const struct mc_config *cfg, const char *logical);
 
 /* Full topic name: prefix + logical name ("submissions"), which must be in
  * the table (asserted). Returns buf. */

@@ -520,6 +520,36 @@ static void test_oversized_is_answered_to_the_portal(void **state)
     free(big);
 }
 
+/* JSON nested deeper than MC_JSON_MAX_DEPTH is refused before any parser
+ * sees it (a million '[' would exhaust a recursive parser's stack): the
+ * portal is told the limit and where it was passed. */
+static void test_too_deep_is_answered_to_the_portal(void **state)
+{
+    char text[512], want[128];
+    size_t n, at;
+    json_t *rej;
+    (void)state;
+
+    n = (size_t)snprintf(text, sizeof text,
+                         "{\"source\":\"dvc-hoabinh\",\"external_id\":\"INT-DEEP\",\"summary\":");
+    at = n + MC_JSON_MAX_DEPTH - 1; /* the top object is the first level */
+    for (int i = 0; i < 40; i++)
+        text[n++] = '[';
+    for (int i = 0; i < 40; i++)
+        text[n++] = ']';
+    text[n++] = '}';
+    send_bytes_then_valid("INT-DEEP", text, n, "INT-AFTER-DEEP");
+    rej = rejection_for("INT-DEEP");
+    assert_non_null(rej);
+    h_assert_schema(rej, "submission-rejected.v1");
+    snprintf(want, sizeof want, "JSON nested deeper than %d levels (at byte %zu); not parsed",
+             MC_JSON_MAX_DEPTH, at);
+    assert_non_null(problem_at(rej, ""));
+    assert_string_equal(problem_at(rej, ""), want);
+    json_decref(rej);
+    assert_int_equal(rejections("INT-DEEP"), 1);
+}
+
 /* Bytes whose key names no submission (not source/external_id) have no
  * portal to answer: the dead letter alone. */
 static void test_unusable_key_is_dead_letter_only(void **state)
@@ -785,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_is_answered_to_the_portal),
         cmocka_unit_test(test_nul_character_is_answered_to_the_portal),
         cmocka_unit_test(test_oversized_is_answered_to_the_portal),
+        cmocka_unit_test(test_too_deep_is_answered_to_the_portal),
         cmocka_unit_test(test_unusable_key_is_dead_letter_only),
         cmocka_unit_test(test_leap_second_is_one_instant_for_schema_and_parser),
         cmocka_unit_test(test_control_characters_in_names_are_rejected),

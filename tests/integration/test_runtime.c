@@ -118,6 +118,8 @@ static void test_oversized_message_is_dead_lettered(void **state)
              strlen(text), (strlen(text) + 1023) / 1024, SIZE_LIMIT, SIZE_LIMIT / 1024);
     h_assert_str(dl, "data/reason", reason);
     h_assert_str(dl, "data/topic", h_topic_name(env, "submissions", topic, sizeof topic));
+    /* Submissions carry applicants' data: the dead letter says so. */
+    assert_true(json_is_true(mc_json_at(dl, "data/personal_data")));
     assert_int_equal(json_integer_value(mc_json_at(dl, "data/partition")), partition);
     assert_int_equal(json_integer_value(mc_json_at(dl, "data/offset")), offset);
     /* An oversized message is not copied (it could exceed the broker's own
@@ -190,6 +192,53 @@ static void test_redelivered_poison_is_dead_lettered_once(void **state)
                      1);
     assert_int_equal(h_sql_int(env, count, NULL), 1);
     assert_int_equal(mc_pg_exec(env->conn, "ROLLBACK", 0, NULL, err, sizeof err), 0);
+}
+
+/* A message larger than the dead letter's copy limit (384 KiB; a
+ * dossier.received may have up to 512 KiB) is dead-lettered with
+ * its first 384 KiB, the reason saying so, topic, partition and offset
+ * kept, and the whole event under the broker's 1 MB default. */
+static void test_dead_letter_copy_is_cut_to_fit(void **state)
+{
+    enum { LEN = 600 * 1024, KEPT = 384 * 1024 };
+    char *payload = malloc(LEN), err[512], where[16];
+    struct mc_msg msg = {.topic = "submissions",
+                         .partition = 2,
+                         .offset = 777001,
+                         .key = SOURCE "/INT-HUGE",
+                         .len = LEN};
+    const char *row = "(SELECT payload FROM intake.outbox WHERE payload->>'type' = 'deadletter' "
+                      "AND (payload->'data'->>'offset')::bigint = 777001)";
+    char sql[512], *reason;
+    (void)state;
+
+    assert_non_null(payload);
+    memset(payload, 'x', LEN);
+    msg.payload = payload;
+    assert_int_equal(mc_pg_exec(env->conn, "BEGIN", 0, NULL, err, sizeof err), 0);
+    assert_int_equal(mc_service_deadletter(intake, env->conn, &msg, "not JSON", err, sizeof err),
+                     0);
+    snprintf(sql, sizeof sql, "SELECT %s->'data'->>'reason'", row);
+    reason = h_sql_text(env, sql, NULL);
+    assert_string_equal(reason, "not JSON; the copy holds the first 393216 of 614400 bytes");
+    snprintf(sql, sizeof sql, "SELECT length(decode(%s->'data'->>'original_base64', 'base64'))",
+             row);
+    assert_int_equal(h_sql_int(env, sql, NULL), KEPT);
+    snprintf(sql, sizeof sql,
+             "SELECT (%s->'data'->>'partition') || '/' || (%s->>'dossier_code' "
+             "IS NULL)::text",
+             row, row);
+    free(reason);
+    reason = h_sql_text(env, sql, NULL);
+    snprintf(where, sizeof where, "2/true");
+    assert_string_equal(reason, where);
+    snprintf(sql, sizeof sql, "SELECT octet_length(%s::text) < 1000000", row);
+    free(reason);
+    reason = h_sql_text(env, sql, NULL);
+    assert_string_equal(reason, "t");
+    free(reason);
+    assert_int_equal(mc_pg_exec(env->conn, "ROLLBACK", 0, NULL, err, sizeof err), 0);
+    free(payload);
 }
 
 /* Waits for intake's backend to block on a lock, then takes the database
@@ -312,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_oversized_message_is_dead_lettered),
         cmocka_unit_test(test_nul_byte_does_not_block_the_partition),
         cmocka_unit_test(test_redelivered_poison_is_dead_lettered_once),
+        cmocka_unit_test(test_dead_letter_copy_is_cut_to_fit),
         cmocka_unit_test(test_database_outage_applies_the_batch_exactly_once),
     };
     return cmocka_run_group_tests_name("integration: runtime", tests, group_setup, group_teardown);

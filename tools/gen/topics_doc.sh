@@ -34,6 +34,13 @@ up. On a cluster with fewer brokers than the replication factor, replication
 is capped at the cluster size and `min.insync.replicas` below it (at least
 1), so one node for development gets replication 1.
 
+The largest message is what a consumer of the topic accepts, checked before
+any parser sees the bytes: a bigger one is answered to its portal
+(`submissions`) and dead-lettered unparsed. `MOTCUA_MESSAGE_MAX_BYTES`
+lowers every limit (never raises one). Producers keep well under them: a
+dead letter, the largest message of all, holds at most 384 KiB of the
+original bytes (512 KiB in base64) and a text copy of at most 256 KiB.
+
 HEAD
     env -u MOTCUA_TOPIC_PREFIX -u MOTCUA_TOPIC_PARTITIONS -u MOTCUA_TOPIC_REPLICATION \
         -u MOTCUA_CONFIG_FILE "$cli" topics list --format markdown
