@@ -118,6 +118,34 @@ fail:
     return NULL;
 }
 
+struct mc_catalog *mc_catalog_from_json(const json_t *doc, char *err, size_t errlen)
+{
+    static const struct {
+        const char *key;
+        int object; /* 1: an object, 0: an array */
+    } members[] = {
+        {"procedures", 1}, {"units", 1}, {"settings", 1}, {"rule_sets", 0}, {"routing_rules", 0}};
+    struct mc_catalog *cat;
+    json_t *v[5];
+    for (size_t i = 0; i < 5; i++) {
+        v[i] = json_object_get(doc, members[i].key);
+        if (v[i] && (members[i].object ? !json_is_object(v[i]) : !json_is_array(v[i]))) {
+            mc_err(err, errlen, MC_EINVAL, "catalog: %s must be an %s", members[i].key,
+                   members[i].object ? "object" : "array");
+            return NULL;
+        }
+    }
+    cat = mc_xcalloc(1, sizeof *cat);
+    cat->procedures = v[0] ? json_deep_copy(v[0]) : json_object();
+    cat->units = v[1] ? json_deep_copy(v[1]) : json_object();
+    cat->settings = v[2] ? json_deep_copy(v[2]) : json_object();
+    cat->rule_sets = v[3] ? json_deep_copy(v[3]) : json_array();
+    cat->rules = v[4] ? json_deep_copy(v[4]) : json_array();
+    cat->calendar = mc_calendar_new(NULL);
+    cat->loaded_at = time(NULL);
+    return cat;
+}
+
 void mc_catalog_free(struct mc_catalog *cat)
 {
     if (cat == NULL)

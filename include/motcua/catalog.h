@@ -16,6 +16,13 @@ struct mc_catalog;
 struct mc_catalog *mc_catalog_load(PGconn *conn, char *err, size_t errlen);
 void mc_catalog_free(struct mc_catalog *cat);
 
+/* A catalog without a database, from a JSON object {"procedures": {code:
+ * row}, "units": {code: row}, "settings": {key: value}, "rule_sets": [row
+ * with from_day/to_day], "routing_rules": [row]} (rows as mc_catalog_load
+ * reads them), on the default calendar with no overrides: for fuzzing and
+ * tests. Returns NULL with err when a member is of the wrong type. */
+struct mc_catalog *mc_catalog_from_json(const json_t *doc, char *err, size_t errlen);
+
 /* Reloads *cat when it is older than max_age_s seconds. On failure keeps the
  * old copy and returns the error. */
 int mc_catalog_maybe_reload(struct mc_catalog **cat, PGconn *conn, int max_age_s, char *err,

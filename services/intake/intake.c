@@ -1,6 +1,7 @@
 /* intake: validates submissions, assigns dossier codes, computes the official
  * due date, stores the dossier and publishes dossier.received (or a rejection). */
 #include "intake.h"
+#include "rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,18 +132,6 @@ static void intake_rollback(void *state)
     mc_numbers_rollback(in->numbers);
 }
 
-/* Adds {"path", "problem": what + quoted subject + rest}. */
-static void add_problem(json_t *problems, const char *path, const char *what, const char *subject,
-                        const char *rest)
-{
-    char text[512];
-    if (subject)
-        snprintf(text, sizeof text, "%s%s'%.200s' %s", what, *what ? " " : "", subject, rest);
-    else
-        snprintf(text, sizeof text, "%s", what);
-    json_array_append_new(problems, json_pack("{s:s, s:s}", "path", path, "problem", text));
-}
-
 /* Publishes submission.rejected naming every problem, for the submission
  * source/external_id (either may be NULL) read at msg's offset; a
  * redelivered submission is answered once. Steals problems. */
@@ -263,122 +252,28 @@ static json_t *applicant_copy(const json_t *sub)
     return applicant;
 }
 
-/* The position (in characters, from 1) of the first control character of
- * s (U+0000-U+001F, U+007F-U+009F), or 0 when there is none. */
-static size_t control_at(const char *s, unsigned *code)
-{
-    size_t chars = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p & 0xC0) != 0x80)
-            chars++;
-        if (*p < 0x20 || *p == 0x7f) {
-            *code = *p;
-            return chars;
-        }
-        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-            *code = p[1];
-            return chars;
-        }
-    }
-    return 0;
-}
-
-/* Names and addresses go into letters and onto envelopes: no control
- * characters (a tab, a line break, an escape) in them. */
-static void check_printable(json_t *problems, const json_t *sub)
-{
-    static const char *const paths[] = {"/applicant/name", "/applicant/address", NULL};
-    const json_t *docs = json_object_get(sub, "documents"), *doc;
-    char text[160], path[64];
-    unsigned code = 0;
-    size_t at, i;
-    for (const char *const *p = paths; *p; p++) {
-        const char *v = mc_json_str(sub, *p + 1);
-        if (v && (at = control_at(v, &code)) > 0) {
-            snprintf(text, sizeof text, "contains a control character (U+%04X) at character %zu",
-                     code, at);
-            add_problem(problems, *p, text, NULL, NULL);
-        }
-    }
-    json_array_foreach(docs, i, doc)
-    {
-        const char *v = json_string_value(json_object_get(doc, "name"));
-        if (v && (at = control_at(v, &code)) > 0) {
-            snprintf(path, sizeof path, "/documents/%zu/name", i);
-            snprintf(text, sizeof text, "contains a control character (U+%04X) at character %zu",
-                     code, at);
-            add_problem(problems, path, text, NULL, NULL);
-        }
-    }
-}
-
 static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg, char *err,
                          size_t errlen, void *state)
 {
     struct intake *in = state;
-    const json_t *sub = msg->doc, *procedure, *ward, *rp_unit = NULL, *agency_unit, *rule_set;
-    json_t *problems = NULL, *data;
+    const json_t *sub = msg->doc, *agency_unit;
+    struct mc_intake_verdict v;
+    struct mc_intake_times t;
+    json_t *data, *row;
     const char *source, *external_id, *channel, *rp;
-    mc_instant submitted_at, received_at, receipt_at, due_at;
-    struct mc_duration dur;
-    const struct mc_calendar *cal;
-    char code[96], day[16], seed[256], dur_text[16], ts[4][MC_RFC3339_LEN], known[200];
+    char code[96], day[16], seed[256], ts[4][MC_RFC3339_LEN], known[200];
     const char *keys[2];
-    json_t *row;
     int number, y, m, d, rc;
-    int32_t vn_day;
-    json_int_t amount;
 
     if ((rc = mc_catalog_maybe_reload(&in->catalog, conn, CATALOG_MAX_AGE_S, err, errlen)) != 0)
         return rc;
-    if (mc_schema_validate(in->schema, sub, &problems) != 0)
-        return reject(svc, conn, in, msg, problems, err, errlen);
-
-    /* The schema holds; now the rules it cannot say, and those that need
-     * the catalog. */
-    problems = json_array();
-    check_printable(problems, sub);
+    mc_intake_judge(in->schema, in->catalog, sub, &v);
+    if (v.problems)
+        return reject(svc, conn, in, msg, v.problems, err, errlen);
     source = mc_json_str(sub, "source");
     external_id = mc_json_str(sub, "external_id");
     channel = mc_json_str(sub, "channel");
     rp = mc_json_str(sub, "reception_point");
-    procedure = mc_catalog_procedure(in->catalog, mc_json_str(sub, "procedure_code"));
-    ward = mc_catalog_unit(in->catalog, mc_json_str(sub, "ward_code"));
-    if (procedure == NULL)
-        add_problem(problems, "/procedure_code", "procedure", mc_json_str(sub, "procedure_code"),
-                    "is not in the catalog");
-    if (ward == NULL || (strcmp(mc_json_str(ward, "kind"), "ward") != 0 &&
-                         strcmp(mc_json_str(ward, "kind"), "commune") != 0))
-        add_problem(problems, "/ward_code", "", mc_json_str(sub, "ward_code"),
-                    "is not a ward or commune of the catalog");
-    if (rp && ((rp_unit = mc_catalog_unit(in->catalog, rp)) == NULL ||
-               strcmp(mc_json_str(rp_unit, "kind"), "reception") != 0))
-        add_problem(problems, "/reception_point", "", rp,
-                    "is not a reception point of the catalog");
-    /* The schema's date-time is what mc_time_parse accepts, so these hold;
-     * checked all the same, never used unparsed. */
-    if (mc_json_time(sub, "submitted_at", &submitted_at) != 0) {
-        add_problem(problems, "/submitted_at", "is not an RFC 3339 date-time with an offset", NULL,
-                    NULL);
-        return reject(svc, conn, in, msg, problems, err, errlen);
-    }
-    received_at = submitted_at;
-    if (json_object_get(sub, "received_at") &&
-        mc_json_time(sub, "received_at", &received_at) != 0) {
-        add_problem(problems, "/received_at", "is not an RFC 3339 date-time with an offset", NULL,
-                    NULL);
-        return reject(svc, conn, in, msg, problems, err, errlen);
-    }
-    if (received_at < submitted_at)
-        add_problem(problems, "/received_at", "must not be before submitted_at", NULL, NULL);
-    vn_day = mc_vn_day(received_at);
-    rule_set = mc_catalog_rule_set_on(in->catalog, vn_day);
-    if (rule_set == NULL)
-        add_problem(problems, "/received_at", "no rule set of the catalog is in force on this date",
-                    NULL, NULL);
-    if (json_array_size(problems) > 0)
-        return reject(svc, conn, in, msg, problems, err, errlen);
-    json_decref(problems);
 
     /* A resent submission creates nothing (intake_batch read which are
      * stored; earlier copies in this batch were added as accepted). */
@@ -388,11 +283,10 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
         return 0;
     }
 
-    agency_unit = mc_catalog_receiving_unit(in->catalog, rp, mc_json_str(sub, "ward_code"),
-                                            mc_json_str(procedure, "level"));
-    if (agency_unit == NULL)
-        return mc_err(err, errlen, MC_EINVAL, "no receiving agency: set default_reception");
-    mc_civil_from_days(vn_day, &y, &m, &d);
+    if ((rc = mc_intake_times(in->catalog, sub, &v, &t, err, errlen)) != 0)
+        return rc;
+    agency_unit = t.agency_unit;
+    mc_civil_from_days(v.vn_day, &y, &m, &d);
     snprintf(day, sizeof day, "%04d-%02d-%02d", y, m, d);
     keys[0] = mc_json_str(agency_unit, "agency_id");
     keys[1] = day;
@@ -402,29 +296,16 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     snprintf(code, sizeof code, "%s-%02d%02d%02d-%04d", mc_json_str(agency_unit, "agency_id"),
              y % 100, m, d, number);
 
-    amount = json_integer_value(json_object_get(procedure, "time_amount"));
-    if (strcmp(channel, "online") == 0 &&
-        json_is_integer(json_object_get(procedure, "online_time_amount")))
-        amount = json_integer_value(json_object_get(procedure, "online_time_amount"));
-    snprintf(dur_text, sizeof dur_text, "%lld%s", (long long)amount,
-             mc_json_str(procedure, "time_unit"));
-    if (mc_duration_parse(dur_text, &dur, err, errlen) != 0)
-        return mc_err(err, errlen, MC_EINVAL, "procedure %s has a bad statutory time %s",
-                      mc_json_str(procedure, "code"), dur_text);
-    /* The receiving desk's working calendar starts the clock. */
-    cal = mc_catalog_calendar_for(in->catalog, mc_json_str(agency_unit, "code"));
-    receipt_at = mc_calendar_receipt_at(cal, received_at);
-    due_at = mc_calendar_due_at(cal, received_at, &dur);
-
-    row = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "code", code,
-        "source", source, "external_id", external_id, "channel", channel, "procedure_code",
-        mc_json_str(sub, "procedure_code"), "ward_code", mc_json_str(sub, "ward_code"),
-        "reception_point", mc_json_str_or_null(rp), "receiving_agency",
-        mc_json_str(agency_unit, "agency_id"), "submitted_at", mc_time_format(submitted_at, ts[0]),
-        "received_at", mc_time_format(received_at, ts[1]), "receipt_at",
-        mc_time_format(receipt_at, ts[2]), "due_at", mc_time_format(due_at, ts[3]),
-        "statutory_time", dur_text, "rule_set", mc_json_str(rule_set, "code"), "submission", sub);
+    row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}",
+                    "code", code, "source", source, "external_id", external_id, "channel", channel,
+                    "procedure_code", mc_json_str(sub, "procedure_code"), "ward_code",
+                    mc_json_str(sub, "ward_code"), "reception_point", mc_json_str_or_null(rp),
+                    "receiving_agency", mc_json_str(agency_unit, "agency_id"), "submitted_at",
+                    mc_time_format(v.submitted_at, ts[0]), "received_at",
+                    mc_time_format(v.received_at, ts[1]), "receipt_at",
+                    mc_time_format(t.receipt_at, ts[2]), "due_at", mc_time_format(t.due_at, ts[3]),
+                    "statutory_time", t.statutory, "rule_set", mc_json_str(v.rule_set, "code"),
+                    "submission", sub);
     if (row == NULL)
         return mc_err(err, errlen, MC_EDB, "cannot build the dossier row of %s", code);
     /* The look-up above may race with a copy read by another instance
@@ -442,11 +323,12 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
         "{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:o, s:s, s:o, s:o, s:o, s:o, "
         "s:s, s:s, s:s, s:s, s:{s:s, s:s}}",
         "source", source, "external_id", external_id, "channel", channel, "procedure", "code",
-        mc_json_str(procedure, "code"), "name", mc_json_str(procedure, "name"), "field",
-        mc_json_str(procedure, "field"), "level", mc_json_str(procedure, "level"), "time", dur_text,
-        "ward_code", mc_json_str(sub, "ward_code"), "reception_point", mc_json_str_or_null(rp),
-        "receiving_agency", mc_json_str(agency_unit, "agency_id"), "applicant", applicant_copy(sub),
-        "summary", mc_json_str_or_null(mc_json_str(sub, "summary")), "documents",
+        mc_json_str(v.procedure, "code"), "name", mc_json_str(v.procedure, "name"), "field",
+        mc_json_str(v.procedure, "field"), "level", mc_json_str(v.procedure, "level"), "time",
+        t.statutory, "ward_code", mc_json_str(sub, "ward_code"), "reception_point",
+        mc_json_str_or_null(rp), "receiving_agency", mc_json_str(agency_unit, "agency_id"),
+        "applicant", applicant_copy(sub), "summary",
+        mc_json_str_or_null(mc_json_str(sub, "summary")), "documents",
         json_object_get(sub, "documents") ? json_deep_copy(json_object_get(sub, "documents"))
                                           : json_array(),
         "notify_channels",
@@ -454,14 +336,14 @@ static int intake_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
             ? json_deep_copy(json_object_get(sub, "notify_channels"))
             : json_array(),
         "submitted_at", ts[0], "received_at", ts[1], "receipt_at", ts[2], "due_at", ts[3],
-        "rule_set", "code", mc_json_str(rule_set, "code"), "supplement_policy",
-        mc_json_str(rule_set, "supplement_policy"));
+        "rule_set", "code", mc_json_str(v.rule_set, "code"), "supplement_policy",
+        mc_json_str(v.rule_set, "supplement_policy"));
     if (data == NULL)
         return mc_err(err, errlen, MC_EDB, "cannot build dossier.received");
     snprintf(seed, sizeof seed, "intake/received/%s/%s", source, external_id);
     mc_service_count(svc, in->m_received, 1);
     return mc_service_emit(svc, conn, "dossier.received", code, "dossier.received", code,
-                           received_at, data, seed, err, errlen);
+                           v.received_at, data, seed, err, errlen);
 }
 
 /* Retention: the answers given (rejections) are kept as long as finished
