@@ -5,6 +5,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
 
 #include "motcua/error.h"
 
@@ -52,6 +55,9 @@ static const struct key_def keys[] = {
     {"MOTCUA_WARNING_RUNGS", "1wd,due-day",
      "deadline warnings: Nwd (N working days before the due date), due-day (opening of the "
      "due day), P% (share of the statutory time used)"},
+    {"MOTCUA_REQUIRE_TLS", "0",
+     "1: refuse to start unless MOTCUA_PG_URL says sslmode=verify-full and MOTCUA_KAFKA_PROPS "
+     "says security.protocol=ssl or sasl_ssl"},
     {"MOTCUA_CONFIG_FILE", "", "optional file of KEY=VALUE lines (environment wins)"},
     {"MOTCUA_LOG_LEVEL", "info", "debug, info, warn or error"},
     {NULL, NULL, NULL},
@@ -103,6 +109,42 @@ static int read_file(const char *path, struct file_kv **out, size_t *n, char *er
         (*n)++;
     }
     fclose(f);
+    return 0;
+}
+
+/* MOTCUA_REQUIRE_TLS=1: PostgreSQL with sslmode=verify-full (the server's
+ * certificate checked against a CA and its name), Kafka over TLS. */
+static int check_tls(const struct mc_config *cfg, char *err, size_t errlen)
+{
+    char *perr = NULL, props[2048], *save = NULL;
+    const char *protocol = NULL;
+    int verify_full = 0;
+    PQconninfoOption *opts = PQconninfoParse(cfg->pg_url, &perr);
+    if (opts == NULL) {
+        mc_err(err, errlen, MC_EINVAL, "MOTCUA_PG_URL: %s", perr ? perr : "cannot be parsed");
+        PQfreemem(perr);
+        return MC_EINVAL;
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (strcmp(o->keyword, "sslmode") == 0)
+            verify_full = o->val && strcmp(o->val, "verify-full") == 0;
+    PQconninfoFree(opts);
+    if (!verify_full)
+        return mc_err(err, errlen, MC_EINVAL,
+                      "MOTCUA_REQUIRE_TLS=1: MOTCUA_PG_URL must say sslmode=verify-full (with "
+                      "sslrootcert naming the CA when it is not the system's)");
+    snprintf(props, sizeof props, "%s", cfg->kafka_props);
+    for (char *kv = strtok_r(props, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq && (size_t)(eq - kv) == strlen("security.protocol") &&
+            strncmp(kv, "security.protocol", (size_t)(eq - kv)) == 0)
+            protocol = eq + 1;
+    }
+    if (protocol == NULL ||
+        (strcasecmp(protocol, "ssl") != 0 && strcasecmp(protocol, "sasl_ssl") != 0))
+        return mc_err(err, errlen, MC_EINVAL,
+                      "MOTCUA_REQUIRE_TLS=1: MOTCUA_KAFKA_PROPS must say security.protocol=ssl or "
+                      "security.protocol=sasl_ssl");
     return 0;
 }
 
@@ -179,18 +221,21 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
                         36500, &cfg->retain_inbox_days, err, errlen)) ||
         (rc = parse_int("MOTCUA_RETAIN_PARKED_DAYS", lookup(kv, n, "MOTCUA_RETAIN_PARKED_DAYS"), 1,
                         36500, &cfg->retain_parked_days, err, errlen)) ||
-        (rc = parse_int("MOTCUA_RETAIN_FINISHED_DAYS",
-                        lookup(kv, n, "MOTCUA_RETAIN_FINISHED_DAYS"), 1, 36500,
-                        &cfg->retain_finished_days, err, errlen)) ||
+        (rc = parse_int("MOTCUA_RETAIN_FINISHED_DAYS", lookup(kv, n, "MOTCUA_RETAIN_FINISHED_DAYS"),
+                        1, 36500, &cfg->retain_finished_days, err, errlen)) ||
         (rc = parse_int("MOTCUA_PRUNE_INTERVAL_S", lookup(kv, n, "MOTCUA_PRUNE_INTERVAL_S"), 1,
                         604800, &cfg->prune_interval_s, err, errlen)) ||
         (rc = parse_int("MOTCUA_DRAIN_TIMEOUT_S", lookup(kv, n, "MOTCUA_DRAIN_TIMEOUT_S"), 1, 300,
-                        &cfg->drain_timeout_s, err, errlen)))
+                        &cfg->drain_timeout_s, err, errlen)) ||
+        (rc = parse_int("MOTCUA_REQUIRE_TLS", lookup(kv, n, "MOTCUA_REQUIRE_TLS"), 0, 1,
+                        &cfg->require_tls, err, errlen)))
         goto out;
     if (cfg->kafka_brokers[0] == '\0')
         rc = mc_err(err, errlen, MC_EINVAL, "MOTCUA_KAFKA_BROKERS is empty");
     else if (cfg->pg_url[0] == '\0')
         rc = mc_err(err, errlen, MC_EINVAL, "MOTCUA_PG_URL is empty");
+    else if (cfg->require_tls)
+        rc = check_tls(cfg, err, errlen);
 out:
     for (size_t i = 0; i < n; i++) {
         free(kv[i].key);

@@ -31,7 +31,8 @@ mc_as_root() {
 ensure_packages() {
     local pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libjansson-dev
         libuv1-dev libh2o-dev libcmocka-dev libunistring-dev postgresql curl ca-certificates
-        json-schema-test-suite clang libclang-rt-dev python3-confluent-kafka python3-psycopg2)
+        json-schema-test-suite clang libclang-rt-dev python3-confluent-kafka python3-psycopg2
+        openssl)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -156,6 +157,26 @@ spawn() {
     done
     mc_say "could not start $1 (see $logfile)"
     return 1
+}
+
+# Makes DIR/ca.pem (a throwaway certificate authority, 30 days) and
+# DIR/server.pem with DIR/server.key, a server certificate it signed for
+# 127.0.0.1 and localhost, for tests of TLS on loopback. Kept if present.
+# The key is readable by all (tests copy it where a server wants it, with
+# the owner and mode that server requires).
+make_test_tls() {
+    local dir=$1
+    [ -s "$dir/server.pem" ] && return 0
+    mkdir -p "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+        -days 30 -subj "/CN=motcua test CA" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" \
+        -subj "/CN=localhost" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/san.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -out "$dir/server.pem" -days 30 -extfile "$dir/san.ext" 2>/dev/null
+    chmod 644 "$dir/server.key" "$dir/ca.pem" "$dir/server.pem"
+    chmod 755 "$dir"
 }
 
 # The directory of the PostgreSQL server programs: Debian's newest

@@ -35,6 +35,7 @@ struct mc_config {
     int retain_finished_days; /* MOTCUA_RETAIN_FINISHED_DAYS, default 400 */
     int prune_interval_s;     /* MOTCUA_PRUNE_INTERVAL_S, default 3600 */
     char *warning_rungs;      /* MOTCUA_WARNING_RUNGS: "1wd,due-day" (+ "50%", "75%", "2wd", ...) */
+    int require_tls;          /* MOTCUA_REQUIRE_TLS: 1 refuses plaintext to PostgreSQL or Kafka */
 };
 
 /* Fills cfg for service from the environment (and config file). On a bad
