@@ -27,6 +27,11 @@ city must be able to promise after any crash:
 
   leader --brokers B --topic T
       prints the node id leading partition 0 of T (for the broker faults).
+
+  plant --brokers B --prefix P
+      the checker's own test: publishes a second dossier.overdue for a
+      breach already announced (the first one's copy under a new event id,
+      as a double fire would), after which verify must fail.
 """
 import argparse
 import collections
@@ -318,6 +323,23 @@ def leader(args):
     return 0
 
 
+def plant(args):
+    from confluent_kafka import Producer
+    topic = args.prefix + "dossier.deadlines"
+    for _, _, key, value in read_topic(args.brokers, topic):
+        ev = json.loads(value)
+        if ev.get("type") == "dossier.overdue":
+            ev["event_id"] = str(uuid.uuid4())
+            p = Producer({"bootstrap.servers": args.brokers})
+            p.produce(topic, key=key, value=json.dumps(ev, ensure_ascii=False).encode())
+            if p.flush(30) != 0:
+                sys.exit("check: could not publish the planted event")
+            print("planted a second dossier.overdue for %s breach %s"
+                  % (ev["dossier_code"], ev["data"]["breach"]))
+            return 0
+    sys.exit("check: no dossier.overdue to copy")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -329,8 +351,11 @@ def main():
     s = sub.add_parser("leader")
     s.add_argument("--brokers", required=True)
     s.add_argument("--topic", required=True)
+    s = sub.add_parser("plant")
+    s.add_argument("--brokers", required=True)
+    s.add_argument("--prefix", required=True)
     args = p.parse_args()
-    sys.exit(verify(args) if args.cmd == "verify" else leader(args))
+    sys.exit({"verify": verify, "leader": leader, "plant": plant}[args.cmd](args))
 
 
 if __name__ == "__main__":
