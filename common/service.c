@@ -3,6 +3,7 @@
 #include "motcua/topics.h"
 
 #include <assert.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,7 @@ struct mc_service {
     int joined;        /* consumer received an assignment (maybe empty) */
     int caught_up;     /* a poll after joining found nothing waiting */
     int stopping;      /* SIGTERM seen: drain */
+    int own_signals;   /* mc_service_run handles SIGTERM/SIGINT (a process of its own) */
     int stopped;       /* drained */
     int backoff_ms;    /* current retry delay after a failure */
     uint64_t retry_at; /* loop time (ms) of the next attempt after a failure */
@@ -747,6 +749,13 @@ static void close_handles(struct mc_service *svc)
         uv_close((uv_handle_t *)&svc->timer, close_cb);
         uv_close((uv_handle_t *)&svc->sigterm, close_cb);
         uv_close((uv_handle_t *)&svc->sigint, close_cb);
+        /* Closing them restored the default action, which would kill the
+         * process if another SIGTERM came during the cleanup that follows
+         * (librdkafka's destroy takes a while): it is stopping already. */
+        if (svc->own_signals) {
+            signal(SIGTERM, SIG_IGN);
+            signal(SIGINT, SIG_IGN);
+        }
         svc->handles = 0;
     }
     mc_http_stop(svc->http);
@@ -835,6 +844,7 @@ int mc_service_run(struct mc_service *svc)
     uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->cfg->batch_wait_ms);
     uv_signal_start(&svc->sigterm, signal_cb, SIGTERM);
     uv_signal_start(&svc->sigint, signal_cb, SIGINT);
+    svc->own_signals = 1;
     uv_run(svc->loop, UV_RUN_DEFAULT);
     return svc->stopped ? 0 : 1;
 }

@@ -5,8 +5,12 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "intake.h"
@@ -241,6 +245,69 @@ static void test_dead_letter_copy_is_cut_to_fit(void **state)
     free(payload);
 }
 
+/* SIGTERM again and again while the service drains and cleans up (an
+ * impatient operator, or a supervisor and a script both stopping it): it
+ * still exits 0. Before, the drain's end closed the signal handles, and a
+ * SIGTERM during the cleanup after it (librdkafka's destroy takes a while)
+ * killed the process with status 143; seen in the end-to-end test. */
+static void test_repeated_sigterm_exits_zero(void **state)
+{
+    const char *bindir = getenv("MOTCUA_TEST_BIN_DIR"), *tmp = getenv("TMPDIR");
+    char path[1024], portfile[1024], port[16] = "", body[256];
+    struct timespec ms = {0, 1000000};
+    int status = 0, live = 0;
+    pid_t pid, done = 0;
+    FILE *f;
+    (void)state;
+
+    if (bindir == NULL)
+        skip();
+    snprintf(path, sizeof path, "%s/services/motcua-intake", bindir);
+    snprintf(portfile, sizeof portfile, "%s/motcua-sigterm-%d.port", tmp ? tmp : "/tmp",
+             (int)getpid());
+    unlink(portfile);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("MOTCUA_PG_URL", env->db_url, 1);
+        setenv("MOTCUA_KAFKA_BROKERS", env->bootstraps, 1);
+        setenv("MOTCUA_KAFKA_PROPS", env->real_broker ? "" : H_MOCK_KAFKA_PROPS, 1);
+        setenv("MOTCUA_TOPIC_PREFIX", env->prefix, 1);
+        setenv("MOTCUA_GROUP_ID", "motcua-intake-sigterm", 1);
+        setenv("MOTCUA_HTTP_PORT", "0", 1);
+        setenv("MOTCUA_HTTP_PORT_FILE", portfile, 1);
+        unsetenv("MOTCUA_CONFIG_FILE");
+        execl(path, path, (char *)NULL);
+        _exit(127);
+    }
+    /* Up, with its signal handlers: /livez answers from the running loop. */
+    for (int i = 0; i < 3000 && !live; i++) {
+        if (port[0] == '\0' && (f = fopen(portfile, "r")) != NULL) {
+            if (fgets(port, sizeof port, f) == NULL)
+                port[0] = '\0';
+            fclose(f);
+        }
+        if (port[0] && h_http_get(env, atoi(port), "/livez", body, sizeof body) == 200)
+            live = 1;
+        else
+            nanosleep(&ms, NULL);
+    }
+    assert_true(live);
+    for (int i = 0; i < 60000 && done == 0; i++) {
+        kill(pid, SIGTERM);
+        nanosleep(&ms, NULL);
+        done = waitpid(pid, &status, WNOHANG);
+    }
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    unlink(portfile);
+    assert_int_equal(done, pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* Waits for intake's backend to block on a lock, then takes the database
  * away: no new connections, and that backend terminated mid-transaction. */
 struct outage {
@@ -362,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte_does_not_block_the_partition),
         cmocka_unit_test(test_redelivered_poison_is_dead_lettered_once),
         cmocka_unit_test(test_dead_letter_copy_is_cut_to_fit),
+        cmocka_unit_test(test_repeated_sigterm_exits_zero),
         cmocka_unit_test(test_database_outage_applies_the_batch_exactly_once),
     };
     return cmocka_run_group_tests_name("integration: runtime", tests, group_setup, group_teardown);
