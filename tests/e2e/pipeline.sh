@@ -25,7 +25,11 @@
 #          was recorded, and notify right after a letter was written, and
 #          each is restarted; daily ticks to 27 March. Asserts that
 #          nothing is lost or doubled: rows in every service's tables, and
-#          distinct events (by event_id) per dossier on every topic.
+#          distinct events (by event_id) per dossier on every topic; then
+#          delivery receipts for two letters (delivered; bounced, the SMTP
+#          reply naming an address). No personal data (names, ids, phones,
+#          e-mails, addresses, officers, the bounced address) in any log or
+#          /metrics.
 #
 # Finally stops every process it started (SIGTERM; exit 0 within 30 s),
 # drops the database and prints "e2e: N passed, M failed".
@@ -562,16 +566,40 @@ e2e_log "redelivered events skipped by the inboxes of the restarted services: ro
 e2e_log "re-sent copies seen on the topics (allowed after a crash): $(sql "SELECT coalesce(string_agg(topic || ' ' || n, ', '), 'none')
     FROM (SELECT topic, count(*) - count(DISTINCT payload->>'event_id') AS n FROM e2e.msg GROUP BY topic) x WHERE n > 0")"
 
+# ---- delivery receipts -----------------------------------------------------------
+# The sender reports back on two letters: one delivered, one bounced with
+# the SMTP reply naming the recipient's address (personal data, checked
+# below with the rest).
+mapfile -t receipt_ids < <(sql "SELECT notification_id || '|' || dossier_code FROM notify.letter
+    ORDER BY document_number LIMIT 2")
+bounced_to="e2e.nguoinhan.$$@example.vn"
+receipt_line() { # receipt_line ID|CODE STATUS DETAIL
+    printf '%s\t{"event_id":"%s","type":"notification.receipt","occurred_at":"2024-03-28T09:00:00+07:00","producer":"e2e-sender","dossier_code":"%s","data":{"notification_id":"%s","delivery_channel":"email","status":"%s","detail":"%s"}}\n' \
+        "${1#*|}" "$(uuid)" "${1#*|}" "${1%%|*}" "$2" "$3"
+}
+{
+    receipt_line "${receipt_ids[0]}" delivered "250 2.0.0 OK"
+    receipt_line "${receipt_ids[1]}" bounced "550 5.1.1 <$bounced_to>: Recipient address rejected"
+} | produce notification.receipts
+must "notify recorded both receipts" 30 sql_is 2 "SELECT count(*) FROM notify.delivery"
+check_eq "the letters' statuses follow their receipts" "delivered bounced" \
+    "$(sql "SELECT (SELECT status FROM notify.letter WHERE notification_id = $(q "${receipt_ids[0]%%|*}"))
+        || ' ' || (SELECT status FROM notify.letter WHERE notification_id = $(q "${receipt_ids[1]%%|*}"))")"
+
 # ---- personal data -------------------------------------------------------------
-# Every applicant's name, id number, phone, e-mail and address and every
-# officer sent in this run (accepted, rejected, dead-lettered, late with a
-# letter) must appear in no service log and no /metrics.
+# Every applicant's name, id number, phone, e-mail and address, every
+# officer, and the address in a bounce receipt, sent in this run (accepted,
+# rejected, dead-lettered, late with a letter, reported back) must appear in
+# no service log and no /metrics.
 for svc in "${SERVICES[@]}"; do
     curl -fsS --max-time 5 "http://127.0.0.1:${E2E_PORT[$svc]}/metrics" >"$E2E_TMP/$svc.metrics" ||
         e2e_fail "GET /metrics of motcua-$svc"
 done
-grep -oE '"(name|id_number|phone|email|address|officer)":"[^"]+"' "$E2E_TMP/produced.tsv" |
-    sed -e 's/^"[a-z_]*":"//' -e 's/"$//' | sort -u >"$E2E_TMP/personal.txt"
+{
+    grep -oE '"(name|id_number|phone|email|address|officer)":"[^"]+"' "$E2E_TMP/produced.tsv" |
+        sed -e 's/^"[a-z_]*":"//' -e 's/"$//'
+    printf '%s\n' "$bounced_to" # inside a receipt's detail
+} | sort -u >"$E2E_TMP/personal.txt"
 check "the personal-data check covers what was sent (at least 30 distinct values)" \
     test "$(wc -l <"$E2E_TMP/personal.txt")" -ge 30
 
