@@ -83,6 +83,14 @@ static const char *lookup(const struct file_kv *kv, size_t n, const char *key)
     return "";
 }
 
+static int known_key(const char *key)
+{
+    for (const struct key_def *k = keys; k->key; k++)
+        if (strcmp(k->key, key) == 0)
+            return 1;
+    return 0;
+}
+
 static int read_file(const char *path, struct file_kv **out, size_t *n, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -103,6 +111,13 @@ static int read_file(const char *path, struct file_kv **out, size_t *n, char *er
             return mc_err(err, errlen, MC_EINVAL, "%s:%d: expected MOTCUA_KEY=value", path, lineno);
         }
         *eq = '\0';
+        if (!known_key(line)) {
+            fclose(f);
+            return mc_err(err, errlen, MC_EINVAL,
+                          "%s:%d: unknown key %s (`--help` lists the keys; a typo would silently "
+                          "leave the default in force)",
+                          path, lineno, line);
+        }
         *out = mc_xrealloc(*out, (*n + 1) * sizeof **out);
         (*out)[*n].key = mc_xstrdup(line);
         (*out)[*n].value = mc_xstrdup(eq + 1);
@@ -261,6 +276,23 @@ void mc_config_free(struct mc_config *cfg)
     cfg->warning_rungs = NULL;
     cfg->kafka_brokers = cfg->kafka_props = cfg->assignor = cfg->topic_prefix = NULL;
     cfg->group_id = cfg->pg_url = cfg->http_addr = cfg->http_port_file = NULL;
+}
+
+void mc_config_markdown(FILE *out)
+{
+    fprintf(out, "| key | default | meaning |\n|---|---|---|\n");
+    for (const struct key_def *k = keys; k->key; k++) {
+        fprintf(out, "| `%s` | %s%s%s | ", k->key, k->def[0] ? "`" : "",
+                k->def[0] ? k->def : "none", k->def[0] ? "`" : "");
+        /* The help text as Markdown: no HTML tags, no cell breaks. */
+        for (const char *c = k->help; *c; c++)
+            fputs(*c == '<'   ? "&lt;"
+                  : *c == '>' ? "&gt;"
+                  : *c == '|' ? "\\|"
+                              : (char[]){*c, 0},
+                  out);
+        fputs(" |\n", out);
+    }
 }
 
 void mc_config_usage(FILE *out, const char *program)

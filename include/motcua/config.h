@@ -45,5 +45,8 @@ void mc_config_free(struct mc_config *cfg);
 
 /* Prints every key with its default and meaning. */
 void mc_config_usage(FILE *out, const char *program);
+/* The same as a Markdown table (docs/configuration.md, through `motcua
+ * config doc` and tools/gen/config_doc.sh). */
+void mc_config_markdown(FILE *out);
 
 #endif

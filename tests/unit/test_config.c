@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -59,10 +60,41 @@ static void test_require_tls(void **state)
     unsetenv("MOTCUA_REQUIRE_TLS");
 }
 
+/* A key in the config file that is not a key is an error naming it and its
+ * line: a typo (MOTCUA_BATCH_MAXX) would otherwise leave the default in
+ * force without a word. Known keys in the file are read. */
+static void test_unknown_key_in_file(void **state)
+{
+    char path[] = "/tmp/motcua-test-config-XXXXXX", err[512];
+    struct mc_config cfg;
+    int fd = mkstemp(path);
+    FILE *f;
+    (void)state;
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fputs("# a comment\nMOTCUA_BATCH_MAX=7\n", f);
+    fclose(f);
+    unsetenv("MOTCUA_BATCH_MAX");
+    unsetenv("MOTCUA_REQUIRE_TLS");
+    setenv("MOTCUA_CONFIG_FILE", path, 1);
+    assert_int_equal(mc_config_load(&cfg, "intake", err, sizeof err), 0);
+    assert_int_equal(cfg.batch_max, 7);
+    mc_config_free(&cfg);
+
+    f = fopen(path, "a");
+    fputs("MOTCUA_BATCH_MAXX=5\n", f);
+    fclose(f);
+    assert_int_not_equal(mc_config_load(&cfg, "intake", err, sizeof err), 0);
+    assert_non_null(strstr(err, ":3: unknown key MOTCUA_BATCH_MAXX"));
+    unsetenv("MOTCUA_CONFIG_FILE");
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_require_tls),
+        cmocka_unit_test(test_unknown_key_in_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

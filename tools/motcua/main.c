@@ -46,7 +46,8 @@ static int usage(FILE *out)
             "  sample submissions|updates    sample data for the demo (see --help there)\n"
             "  topics apply [--dry-run]      create the topics of the table, report drift\n"
             "  topics list [--format F]      the topic table (tsv or markdown)\n"
-            "  outbox list|retry|drop        outbox rows the broker refused, parked\n\n"
+            "  outbox list|retry|drop        outbox rows the broker refused, parked\n"
+            "  config doc                    the configuration keys as a Markdown table\n\n"
             "Topics are logical names (submissions, dossier.updates, ...); the prefix\n"
             "MOTCUA_TOPIC_PREFIX is added.\n\n");
     mc_config_usage(out, "motcua");
@@ -463,6 +464,11 @@ int main(int argc, char **argv)
         return usage(argc < 2 ? stderr : stdout);
     if (strcmp(argv[1], "sample") == 0)
         return mc_cli_sample(argc - 1, argv + 1);
+    /* The keys themselves, whatever the environment says (no loading). */
+    if (strcmp(argv[1], "config") == 0 && argc == 3 && strcmp(argv[2], "doc") == 0) {
+        mc_config_markdown(stdout);
+        return 0;
+    }
     mc_log_init("cli");
     if (mc_config_load(&cfg, "cli", err, sizeof err) != 0) {
         fprintf(stderr, "motcua: %s\n", err);
