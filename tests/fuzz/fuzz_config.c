@@ -15,6 +15,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 extern char **environ;
 static char path[256];
 
+static void remove_file(void)
+{
+    unlink(path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -33,6 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(path, sizeof path, "%s/motcua-fuzz-config-%ld",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
     setenv("MOTCUA_CONFIG_FILE", path, 1);
+    atexit(remove_file); /* left behind otherwise, one per run */
     return 0;
 }
 
