@@ -18,8 +18,9 @@ city must be able to promise after any crash:
       last tick passed has breached; no breach for a dossier whose unit
       finished it by its due date; exactly one apology letter per breach
       (one notification id on `notifications`, one notify.letter row, the
-      same id); a dossier's events all on one partition, its breaches in
-      order; rejections for exactly the planted bad and non-JSON
+      same id); a dossier's events all on one partition, in time order on
+      dossier.assigned, dossier.deadlines and notifications, its breaches
+      numbered in order; rejections for exactly the planted bad and non-JSON
       submissions; dead letters for exactly the non-JSON ones; no outbox
       row left or parked, no update left waiting for its dossier.
       Redelivered copies (the same event id again) are counted and
@@ -35,6 +36,7 @@ city must be able to promise after any crash:
 """
 import argparse
 import collections
+import datetime
 import json
 import sys
 import time
@@ -129,6 +131,30 @@ class Events:
         return [e for e in self.first.values() if e["ev"].get("type") == t]
 
 
+def order_problems(topics, names):
+    """A dossier's events (first copies, in offset order) whose occurred_at
+    goes back in time, on each topic of names."""
+    out = []
+    for t in names:
+        seq = collections.defaultdict(list)
+        for e in sorted(topics[t].first.values(), key=lambda e: (e["p"], e["o"])):
+            seq[e["ev"].get("dossier_code")].append(e)
+        for code, evs in seq.items():
+            last = None
+            for e in evs:
+                try:
+                    at = datetime.datetime.fromisoformat(e["ev"]["occurred_at"])
+                except (KeyError, TypeError, ValueError):
+                    out.append("%s[%d]@%d: occurred_at unreadable" % (t, e["p"], e["o"]))
+                    break
+                if last is not None and at < last:
+                    out.append("%s: %s at offset %d (%s) is earlier than the event before it"
+                               % (t, code, e["o"], e["ev"]["occurred_at"]))
+                    break
+                last = at
+    return out
+
+
 def verify(args):
     v = Verdict()
     expect = {}
@@ -213,6 +239,9 @@ def verify(args):
         split += ["%s: %s on partitions %s" % (t, k, sorted(p)) for k, p in parts.items()
                   if len(p) > 1]
     v.check("each event is keyed by its dossier and a dossier's events are on one partition", split)
+    v.check("a dossier's events follow each other in time on each topic (first copies, offset "
+            "order)", order_problems(topics, ("dossier.assigned", "dossier.deadlines",
+                                              "notifications")))
 
     # ---- deadlines -------------------------------------------------------------------
     clocks = {}
