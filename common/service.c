@@ -68,6 +68,7 @@ struct mc_service {
     struct pending_rows pending[PENDING_STMTS];
     int npending;
     json_t *outbox_rows; /* events a fast batch emitted, written at its end */
+    int holding;         /* outside a batch: mc_service_hold_events */
     char outbox_sql[512];
     struct {
         struct mc_metric *metric;
@@ -981,7 +982,7 @@ int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, con
     int rc = 0;
     mc_topic_name(svc->cfg, topic, name, sizeof name);
     assert(id_seed != NULL);
-    if (svc->in_batch && svc->fast) {
+    if ((svc->in_batch && svc->fast) || svc->holding) {
         json_t *row = json_pack("{s:s, s:o, s:s, s:o}", "topic", name, "key",
                                 mc_json_str_or_null(key), "seed", id_seed, "event", ev);
         if (row == NULL)
@@ -994,6 +995,32 @@ int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, con
     if (rc == 0)
         svc->outbox_dirty = 1;
     return rc;
+}
+
+void mc_service_hold_events(struct mc_service *svc)
+{
+    assert(!svc->in_batch);
+    json_array_clear(svc->outbox_rows);
+    svc->holding = 1;
+}
+
+int mc_service_write_events(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (json_array_size(svc->outbox_rows) > 0) {
+        char *text = json_dumps(svc->outbox_rows, JSON_COMPACT);
+        rc = mc_pg_exec(conn, svc->outbox_sql, 1, (const char *const *)&text, err, errlen);
+        free(text);
+    }
+    json_array_clear(svc->outbox_rows);
+    svc->holding = 0;
+    return rc;
+}
+
+void mc_service_drop_events(struct mc_service *svc)
+{
+    json_array_clear(svc->outbox_rows);
+    svc->holding = 0;
 }
 
 /* Base64 of the original bytes, so a dead letter keeps them exactly. */

@@ -112,6 +112,16 @@ int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, con
                     const char *type, const char *dossier_code, mc_instant occurred_at,
                     json_t *data, const char *id_seed, char *err, size_t errlen);
 
+/* For periodic work that emits many events in one transaction (the
+ * deadline sweep): after mc_service_hold_events, mc_service_emit keeps its
+ * events; mc_service_write_events writes them to the outbox in one
+ * statement, in emit order, inside the caller's transaction, and
+ * mc_service_drop_events forgets them (the transaction rolled back). Both
+ * end the holding. Not inside a batch. */
+void mc_service_hold_events(struct mc_service *svc);
+int mc_service_write_events(struct mc_service *svc, PGconn *conn, char *err, size_t errlen);
+void mc_service_drop_events(struct mc_service *svc);
+
 /* Writes row (a JSON object; stolen) with sql, a set-based statement whose
  * $1 is a JSON array of such objects (e.g. INSERT ... SELECT ... FROM
  * jsonb_to_recordset($1::jsonb) AS x(...) ON CONFLICT DO NOTHING; sql must

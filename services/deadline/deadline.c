@@ -4,6 +4,7 @@
  * rung and each breach exactly once (ledger keyed by dossier, deadline
  * version and rung) however many instances sweep. */
 #include "deadline.h"
+#include "rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,24 +27,14 @@
 #define SWEEP_ROUNDS 10               /* claim transactions per loop turn */
 #define RECOMPUTE_CHUNK 500           /* clocks per recompute transaction */
 #define OPEN_COUNT_EVERY_S 60         /* counting open clocks scans them all */
-#define MAX_RUNGS 8
-#define MAX_ITEMS (MAX_RUNGS + 2)
-
-enum rung_kind { RUNG_WORKING_DAYS, RUNG_DUE_DAY, RUNG_PERCENT };
-
-struct rung {
-    enum rung_kind kind;
-    int n; /* working days, or percent */
-    char name[16];
-};
+#define SWEEP_EVENT_COLUMNS 10        /* event columns after the clock's in a claim */
 
 struct deadline {
     struct mc_service *svc;
     const struct mc_config *cfg;
     struct mc_schema *received_schema, *assigned_schema, *update_schema;
     struct mc_catalog *catalog;
-    struct rung rungs[MAX_RUNGS];
-    int nrungs;
+    struct mc_dl_rules rules; /* its catalog: rules_of() */
     struct mc_metric *m_breaches, *m_warnings, *m_skipped, *m_stale, *m_lateness, *m_open,
         *m_refused, *m_swept;
     time_t open_counted_at;
@@ -81,53 +72,11 @@ static const char UPSERT_UNITS[] =
     "jsonb_to_recordset($1::jsonb) AS x(dossier_code text, unit jsonb) ON CONFLICT "
     "(dossier_code) DO UPDATE SET unit = EXCLUDED.unit, updated_at = now()";
 
-/* A clock row as the planner sees it (instants in Unix seconds, 0 = NULL). */
-struct clock {
-    char code[96];
-    char calendar_unit[64];
-    char state[16];
-    int received, version, breaches;
-    mc_instant receipt_at, due_at, rescheduled_due_at, armed_at, fired_through;
-};
-
-/* Something to fire: a warning rung or a breach, at an instant. */
-struct item {
-    char rung[24];
-    int overdue;
-    mc_instant at;
-};
-
-static int parse_rungs(struct deadline *d, const char *spec, char *err, size_t errlen)
+/* The rules with the catalog in force (a reload replaces it). */
+static const struct mc_dl_rules *rules_of(struct deadline *d)
 {
-    char *copy = mc_xstrdup(spec ? spec : ""), *save = NULL, *tok;
-    int rc = 0;
-    d->nrungs = 0;
-    for (tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
-        struct rung *r = &d->rungs[d->nrungs];
-        char *end;
-        long n = strtol(tok, &end, 10);
-        if (d->nrungs == MAX_RUNGS) {
-            rc =
-                mc_err(err, errlen, MC_EINVAL, "MOTCUA_WARNING_RUNGS: at most %d rungs", MAX_RUNGS);
-        } else if (strcmp(tok, "due-day") == 0) {
-            r->kind = RUNG_DUE_DAY;
-        } else if (end != tok && strcmp(end, "wd") == 0 && n >= 1 && n <= 60) {
-            r->kind = RUNG_WORKING_DAYS;
-            r->n = (int)n;
-        } else if (end != tok && strcmp(end, "%") == 0 && n >= 1 && n <= 99) {
-            r->kind = RUNG_PERCENT;
-            r->n = (int)n;
-        } else {
-            rc = mc_err(err, errlen, MC_EINVAL,
-                        "MOTCUA_WARNING_RUNGS: '%s' is not Nwd (1-60), due-day or P%% (1-99)", tok);
-        }
-        if (rc == 0) {
-            snprintf(r->name, sizeof r->name, "%s", tok);
-            d->nrungs++;
-        }
-    }
-    free(copy);
-    return rc;
+    d->rules.catalog = d->catalog;
+    return &d->rules;
 }
 
 static struct deadline *deadline_new(struct mc_service *svc, const struct mc_config *cfg,
@@ -140,7 +89,8 @@ static struct deadline *deadline_new(struct mc_service *svc, const struct mc_con
     d->b_count = json_object();
     d->b_clocks = json_object();
     d->b_waiting = json_object();
-    if (parse_rungs(d, cfg->warning_rungs, err, errlen) != 0 ||
+    d->rules.reappoint_wd = cfg->reappoint_wd;
+    if (mc_dl_parse_rungs(&d->rules, cfg->warning_rungs, err, errlen) != 0 ||
         (d->received_schema = mc_schema_load_named("dossier-received.v1", err, errlen)) == NULL ||
         (d->assigned_schema = mc_schema_load_named("dossier-assigned.v1", err, errlen)) == NULL ||
         (d->update_schema = mc_schema_load_named("dossier-update.v1", err, errlen)) == NULL ||
@@ -208,12 +158,6 @@ static void deadline_fini(void *state)
     deadline_free(state);
 }
 
-/* The working calendar of a clock: its receiving desk's (or the city's). */
-static const struct mc_calendar *cal_of(const struct deadline *d, const char *calendar_unit)
-{
-    return mc_catalog_calendar_for(d->catalog, calendar_unit[0] ? calendar_unit : NULL);
-}
-
 static char *dump(const json_t *j)
 {
     return json_dumps(j ? j : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
@@ -224,62 +168,13 @@ static char *fmt_time(mc_instant t, char *buf)
     return mc_time_format(t, buf);
 }
 
-/* ---- the plan: what fires when -------------------------------------------- */
-
-/* Every warning rung and breach of the clock's current deadline version, in
- * time order. The target of the rungs is the rescheduled date when there is
- * one; the first breach is always at the legal due date. */
-static int plan(const struct deadline *d, const struct clock *c, struct item *items)
+/* An instant, or SQL NULL for 0. */
+static const char *time_or_null(mc_instant t, char *buf)
 {
-    const struct mc_calendar *cal = cal_of(d, c->calendar_unit);
-    mc_instant target = c->rescheduled_due_at ? c->rescheduled_due_at : c->due_at;
-    int64_t total = mc_calendar_working_between(cal, c->receipt_at, target);
-    int n = 0;
-
-    for (int i = 0; i < d->nrungs; i++) {
-        const struct rung *r = &d->rungs[i];
-        mc_instant at = 0;
-        if (r->kind == RUNG_WORKING_DAYS) {
-            int64_t before = (int64_t)r->n * MC_WORKING_DAY_SECONDS;
-            if (total <= before)
-                continue; /* the statutory time is shorter than the rung */
-            at = mc_calendar_add_working(cal, mc_calendar_receipt_at(cal, c->receipt_at),
-                                         total - before);
-        } else if (r->kind == RUNG_PERCENT) {
-            at = mc_calendar_add_working(cal, mc_calendar_receipt_at(cal, c->receipt_at),
-                                         total * r->n / 100);
-        } else {
-            at = mc_calendar_receipt_at(cal, mc_vn_day_start(mc_vn_day(target)));
-            if (at >= target || at <= c->receipt_at)
-                continue; /* due the day it was received: nothing to warn of */
-        }
-        snprintf(items[n].rung, sizeof items[n].rung, "%s", r->name);
-        items[n].overdue = 0;
-        items[n++].at = at;
-    }
-    /* A breach is when the due instant has passed: one second after it. */
-    snprintf(items[n].rung, sizeof items[n].rung, "overdue");
-    items[n].overdue = 1;
-    items[n++].at = c->due_at + 1;
-    if (c->rescheduled_due_at > c->due_at) {
-        snprintf(items[n].rung, sizeof items[n].rung, "overdue-rescheduled");
-        items[n].overdue = 1;
-        items[n++].at = c->rescheduled_due_at + 1;
-    }
-    for (int i = 1; i < n; i++) /* insertion sort: n is tiny */
-        for (int j = i; j > 0 && items[j].at < items[j - 1].at; j--) {
-            struct item t = items[j];
-            items[j] = items[j - 1];
-            items[j - 1] = t;
-        }
-    return n;
+    return t ? mc_time_format(t, buf) : NULL;
 }
 
-/* Items at or before this instant are done for the current version. */
-static mc_instant boundary(const struct clock *c)
-{
-    return c->fired_through > c->armed_at ? c->fired_through : c->armed_at;
-}
+/* ---- clock rows ------------------------------------------------------------- */
 
 static mc_instant col_time(const PGresult *res, int row, int col)
 {
@@ -287,17 +182,29 @@ static mc_instant col_time(const PGresult *res, int row, int col)
     return v ? (mc_instant)atoll(v) : 0;
 }
 
+/* The columns of struct mc_dl_clock, in clock_from_row's order. */
 #define CLOCK_COLUMNS                                                                              \
     "dossier_code, state, received, deadline_version, breaches, "                                  \
     "extract(epoch FROM receipt_at)::bigint, extract(epoch FROM due_at)::bigint, "                 \
     "extract(epoch FROM rescheduled_due_at)::bigint, extract(epoch FROM armed_at)::bigint, "       \
-    "extract(epoch FROM fired_through)::bigint, coalesce(calendar_unit, '')"
+    "extract(epoch FROM fired_through)::bigint, coalesce(calendar_unit, ''), "                     \
+    "coalesce(statutory_time, ''), supplement_policy = 'restart', supplements, counted_late, "     \
+    "extract(epoch FROM period_start_at)::bigint, paused_working_s, "                              \
+    "extract(epoch FROM paused_at)::bigint"
+#define CLOCK_NCOLUMNS 18
 
-static void clock_from_row(const PGresult *res, int i, struct clock *c)
+static int flag(const PGresult *res, int row, int col)
 {
+    return strcmp(PQgetvalue(res, row, col), "t") == 0;
+}
+
+static void clock_from_row(const PGresult *res, int i, struct mc_dl_clock *c)
+{
+    int state = mc_dl_state_parse(PQgetvalue(res, i, 1));
+    memset(c, 0, sizeof *c);
     snprintf(c->code, sizeof c->code, "%s", PQgetvalue(res, i, 0));
-    snprintf(c->state, sizeof c->state, "%s", PQgetvalue(res, i, 1));
-    c->received = strcmp(PQgetvalue(res, i, 2), "t") == 0;
+    c->state = state < 0 ? MC_DL_STOPPED : (enum mc_dl_state)state; /* CHECKed by the table */
+    c->received = flag(res, i, 2);
     c->version = atoi(PQgetvalue(res, i, 3));
     c->breaches = atoi(PQgetvalue(res, i, 4));
     c->receipt_at = col_time(res, i, 5);
@@ -306,10 +213,18 @@ static void clock_from_row(const PGresult *res, int i, struct clock *c)
     c->armed_at = col_time(res, i, 8);
     c->fired_through = col_time(res, i, 9);
     snprintf(c->calendar_unit, sizeof c->calendar_unit, "%s", PQgetvalue(res, i, 10));
+    snprintf(c->statutory, sizeof c->statutory, "%s", PQgetvalue(res, i, 11));
+    c->restart_policy = flag(res, i, 12);
+    c->supplements = atoi(PQgetvalue(res, i, 13));
+    c->counted_late = flag(res, i, 14);
+    c->period_start_at = col_time(res, i, 15);
+    c->paused_working_s = atoll(PQgetvalue(res, i, 16));
+    c->paused_at = col_time(res, i, 17);
 }
 
 /* Loads (and locks) one clock. Returns 1 found, 0 not found, <0 error. */
-static int load_clock(PGconn *conn, const char *code, struct clock *c, char *err, size_t errlen)
+static int load_clock(PGconn *conn, const char *code, struct mc_dl_clock *c, char *err,
+                      size_t errlen)
 {
     const char *params[1] = {code};
     PGresult *res = mc_pg_query(
@@ -325,24 +240,43 @@ static int load_clock(PGconn *conn, const char *code, struct clock *c, char *err
     return found;
 }
 
-/* Stores the next fire instant of a clock from its plan. */
-static int rearm(PGconn *conn, const struct deadline *d, const struct clock *c, char *err,
-                 size_t errlen)
+/* Stores what the rules change in a clock, with its next fire instant
+ * (reason: a new reschedule reason, NULL to keep the stored one). */
+static int store_clock(PGconn *conn, struct deadline *d, const struct mc_dl_clock *c,
+                       const char *reason, char *err, size_t errlen)
 {
-    struct item items[MAX_ITEMS];
-    char next[MC_RFC3339_LEN];
-    const char *params[2] = {c->code, NULL};
-    int n;
-    if (c->received && strcmp(c->state, "open") == 0) {
-        n = plan(d, c, items);
-        for (int i = 0; i < n; i++)
-            if (items[i].at > boundary(c)) {
-                params[1] = fmt_time(items[i].at, next);
-                break;
-            }
+    char t[6][MC_RFC3339_LEN], version[16], breaches[16], supplements[16], paused[24];
+    const char *params[15];
+    snprintf(version, sizeof version, "%d", c->version);
+    snprintf(breaches, sizeof breaches, "%d", c->breaches);
+    snprintf(supplements, sizeof supplements, "%d", c->supplements);
+    snprintf(paused, sizeof paused, "%lld", (long long)c->paused_working_s);
+    params[0] = c->code;
+    params[1] = mc_dl_state_name(c->state);
+    params[2] = version;
+    params[3] = breaches;
+    params[4] = supplements;
+    params[5] = c->counted_late ? "t" : "f";
+    params[6] = time_or_null(c->period_start_at, t[0]);
+    params[7] = paused;
+    params[8] = time_or_null(c->due_at, t[1]);
+    params[9] = time_or_null(c->rescheduled_due_at, t[2]);
+    params[10] = reason;
+    params[11] = time_or_null(c->armed_at, t[3]);
+    params[12] = time_or_null(c->paused_at, t[4]);
+    params[13] = time_or_null(c->fired_through, t[5]);
+    {
+        char next[MC_RFC3339_LEN];
+        params[14] = time_or_null(mc_dl_next_fire(rules_of(d), c), next);
+        return mc_pg_exec(conn,
+                          "UPDATE deadline.clock SET state = $2, deadline_version = $3, breaches "
+                          "= $4, supplements = $5, counted_late = $6, period_start_at = $7, "
+                          "paused_working_s = $8, due_at = $9, rescheduled_due_at = $10, "
+                          "reschedule_reason = coalesce($11, reschedule_reason), armed_at = $12, "
+                          "paused_at = $13, fired_through = $14, next_fire_at = $15, updated_at "
+                          "= now() WHERE dossier_code = $1",
+                          15, params, err, errlen);
     }
-    return mc_pg_exec(conn, "UPDATE deadline.clock SET next_fire_at = $2 WHERE dossier_code = $1",
-                      2, params, err, errlen);
 }
 
 /* ---- events ---------------------------------------------------------------- */
@@ -355,48 +289,52 @@ static json_t *load_col(const PGresult *res, int row, int col)
     return v ? v : json_null();
 }
 
-/* Publishes a dossier.<kind> event on dossier.deadlines carrying what notify
- * needs, read from the dossier's clock row. appointment 0: none. */
-static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code, const char *kind,
-                            const char *rung, mc_instant rung_due, int breach, const char *reason,
-                            mc_instant now, mc_instant appointment, const char *seed, char *err,
-                            size_t errlen)
+/* The columns an event on dossier.deadlines carries from the clock row, in
+ * event_data's order. */
+#define EVENT_COLUMNS                                                                              \
+    "channel, notify_channels::text, applicant::text, procedure::text, unit::text, "               \
+    "motcua_rfc3339(received_at), motcua_rfc3339(receipt_at), motcua_rfc3339(due_at), "            \
+    "motcua_rfc3339(rescheduled_due_at), reschedule_reason"
+
+/* What one event on dossier.deadlines says beyond the clock row. */
+struct clock_event {
+    const char *kind; /* warning, overdue, reschedule_refused, deadline_moved */
+    const char *rung; /* NULL: none */
+    mc_instant rung_due;
+    int version, breach;
+    const char *reason;          /* NULL: the clock's reschedule reason */
+    mc_instant now, appointment; /* appointment 0: none */
+};
+
+/* The data of a dossier.<kind> event, from the EVENT_COLUMNS of a row
+ * starting at column col. NULL when it cannot be built. */
+static json_t *event_data(const PGresult *res, int row, int col, const struct clock_event *e)
 {
-    const char *params[1] = {code};
-    char type[64], nowtext[MC_RFC3339_LEN], apptext[MC_RFC3339_LEN], duetext[MC_RFC3339_LEN],
-        topic[256];
-    PGresult *res;
-    json_t *data, *ev;
+    char nowtext[MC_RFC3339_LEN], apptext[MC_RFC3339_LEN], duetext[MC_RFC3339_LEN];
+    json_t *data = json_pack(
+        "{s:s, s:i, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:s, s:o}", "kind",
+        e->kind, "breach", e->breach, "rung", mc_json_str_or_null(e->rung), "deadline_version",
+        e->version, "channel", PQgetvalue(res, row, col), "notify_channels",
+        load_col(res, row, col + 1), "applicant", load_col(res, row, col + 2), "procedure",
+        load_col(res, row, col + 3), "unit", load_col(res, row, col + 4), "received_at",
+        PQgetvalue(res, row, col + 5), "receipt_at", PQgetvalue(res, row, col + 6), "due_at",
+        PQgetvalue(res, row, col + 7), "rescheduled_due_at",
+        mc_json_str_or_null(mc_pg_value(res, row, col + 8)), "new_appointment_at",
+        e->appointment ? json_string(fmt_time(e->appointment, apptext)) : json_null(), "fired_at",
+        fmt_time(e->now, nowtext), "reason",
+        mc_json_str_or_null(e->reason ? e->reason : mc_pg_value(res, row, col + 9)));
+    if (data && e->rung_due)
+        json_object_set_new(data, "rung_due_at", json_string(fmt_time(e->rung_due, duetext)));
+    return data;
+}
+
+/* Emits a dossier.<kind> event (data stolen) on dossier.deadlines. */
+static int emit_data(struct deadline *d, PGconn *conn, const char *code, const char *kind,
+                     json_t *data, mc_instant now, const char *seed, char *err, size_t errlen)
+{
+    char type[64], topic[256];
+    json_t *ev;
     int rc;
-    res = mc_pg_query(conn,
-                      "SELECT deadline_version, channel, notify_channels::text, applicant::text, "
-                      "procedure::text, unit::text, motcua_rfc3339(received_at), "
-                      "motcua_rfc3339(receipt_at), motcua_rfc3339(due_at), "
-                      "motcua_rfc3339(rescheduled_due_at), reschedule_reason "
-                      "FROM deadline.clock WHERE dossier_code = $1 AND received",
-                      1, params, err, errlen);
-    if (res == NULL)
-        return MC_EDB;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return mc_err(err, errlen, MC_EINVAL, "dossier %s is not known to the deadline service",
-                      code);
-    }
-    data = json_pack("{s:s, s:i, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:o, "
-                     "s:o, s:s, s:o}",
-                     "kind", kind, "breach", breach, "rung", mc_json_str_or_null(rung),
-                     "deadline_version", atoi(PQgetvalue(res, 0, 0)), "channel",
-                     PQgetvalue(res, 0, 1), "notify_channels", load_col(res, 0, 2), "applicant",
-                     load_col(res, 0, 3), "procedure", load_col(res, 0, 4), "unit",
-                     load_col(res, 0, 5), "received_at", PQgetvalue(res, 0, 6), "receipt_at",
-                     PQgetvalue(res, 0, 7), "due_at", PQgetvalue(res, 0, 8), "rescheduled_due_at",
-                     mc_json_str_or_null(mc_pg_value(res, 0, 9)), "new_appointment_at",
-                     appointment ? json_string(fmt_time(appointment, apptext)) : json_null(),
-                     "fired_at", fmt_time(now, nowtext), "reason",
-                     mc_json_str_or_null(reason ? reason : mc_pg_value(res, 0, 10)));
-    if (data && rung_due)
-        json_object_set_new(data, "rung_due_at", json_string(fmt_time(rung_due, duetext)));
-    PQclear(res);
     if (data == NULL)
         return mc_err(err, errlen, MC_EDB, "cannot build the %s event of %s", kind, code);
     snprintf(type, sizeof type, "dossier.%s", kind);
@@ -409,6 +347,30 @@ static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code, 
                        seed, NULL, err, errlen);
     json_decref(ev);
     return rc;
+}
+
+/* Publishes a dossier.<kind> event about one dossier, reading what notify
+ * needs from its clock row. */
+static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code,
+                            const struct clock_event *e, const char *seed, char *err, size_t errlen)
+{
+    const char *params[1] = {code};
+    PGresult *res;
+    json_t *data;
+    res = mc_pg_query(conn,
+                      "SELECT " EVENT_COLUMNS " FROM deadline.clock WHERE dossier_code = $1 "
+                      "AND received",
+                      1, params, err, errlen);
+    if (res == NULL)
+        return MC_EDB;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mc_err(err, errlen, MC_EINVAL, "dossier %s is not known to the deadline service",
+                      code);
+    }
+    data = event_data(res, 0, 0, e);
+    PQclear(res);
+    return emit_data(d, conn, code, e->kind, data, e->now, seed, err, errlen);
 }
 
 /* ---- consumed events -------------------------------------------------------- */
@@ -472,15 +434,14 @@ static int insert_new_clock(struct deadline *d, PGconn *conn, const char *code, 
     const json_t *receiving = mc_catalog_receiving_unit(
         d->catalog, mc_json_str(data, "reception_point"), mc_json_str(data, "ward_code"),
         mc_json_str(data, "procedure/level"));
-    struct item items[MAX_ITEMS];
-    struct clock c;
+    struct mc_dl_clock c;
     char next[MC_RFC3339_LEN];
     json_t *row;
-    int n, rc;
+    int rc;
 
     memset(&c, 0, sizeof c);
     snprintf(c.code, sizeof c.code, "%s", code);
-    snprintf(c.state, sizeof c.state, "open");
+    c.state = MC_DL_OPEN;
     snprintf(c.calendar_unit, sizeof c.calendar_unit, "%s",
              receiving ? mc_json_str(receiving, "code") : "");
     c.received = 1;
@@ -488,11 +449,8 @@ static int insert_new_clock(struct deadline *d, PGconn *conn, const char *code, 
     if ((rc = mc_json_time_required(data, "receipt_at", &c.receipt_at, code, err, errlen)) != 0 ||
         (rc = mc_json_time_required(data, "due_at", &c.due_at, code, err, errlen)) != 0)
         return rc;
-    next[0] = '\0';
-    n = plan(d, &c, items);
-    for (int i = 0; i < n && next[0] == '\0'; i++)
-        if (items[i].at > boundary(&c))
-            fmt_time(items[i].at, next);
+    if (time_or_null(mc_dl_next_fire(rules_of(d), &c), next) == NULL)
+        next[0] = '\0';
     row =
         json_pack("{s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
                   "dossier_code", code, "channel", mc_json_str(data, "channel"), "notify_channels",
@@ -560,7 +518,7 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     const char *params[12];
     const json_t *receiving;
     const char *code = mc_json_str(msg->doc, "dossier_code");
-    struct clock c;
+    struct mc_dl_clock c;
     PGresult *res;
     int rc;
 
@@ -643,7 +601,7 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
         return rc;
     if ((rc = load_clock(conn, code, &c, err, errlen)) < 0)
         return rc;
-    return rearm(conn, d, &c, err, errlen);
+    return store_clock(conn, d, &c, NULL, err, errlen);
 }
 
 static int on_assigned(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
@@ -678,166 +636,48 @@ static int on_assigned(struct deadline *d, PGconn *conn, const struct mc_msg *ms
 }
 
 /* A refusal goes back to the unit on dossier.deadlines, saying why. */
-static int refuse(struct deadline *d, PGconn *conn, const json_t *ev, const struct clock *c,
-                  const char *why, char *err, size_t errlen)
+static int refuse(struct deadline *d, PGconn *conn, const json_t *ev, const struct mc_dl_clock *c,
+                  mc_instant at, const char *why, char *err, size_t errlen)
 {
+    struct clock_event e = {.kind = "reschedule_refused",
+                            .version = c->version,
+                            .breach = c->breaches,
+                            .reason = why,
+                            .now = at};
     char seed[256];
-    mc_instant at;
-    int rc;
-    if ((rc = mc_json_time_required(ev, "occurred_at", &at, c->code, err, errlen)) != 0)
-        return rc;
     snprintf(seed, sizeof seed, "deadline/refused/%s", mc_json_str(ev, "event_id"));
     mc_service_count(d->svc, d->m_refused, 1);
-    return emit_clock_event(d, conn, c->code, "reschedule_refused", NULL, 0, c->breaches, why, at,
-                            0, seed, err, errlen);
-}
-
-/* The legal due date of a statutory period started at start, extended by
- * the pause policy's accumulated waiting time. */
-static mc_instant legal_due(const struct deadline *d, const char *calendar_unit, mc_instant start,
-                            const char *statutory, int64_t paused_s)
-{
-    struct mc_duration dur;
-    char e[128];
-    mc_instant due;
-    if (mc_duration_parse(statutory, &dur, e, sizeof e) != 0)
-        return 0;
-    due = mc_calendar_due_at(cal_of(d, calendar_unit), start, &dur);
-    return paused_s > 0 ? mc_calendar_add_working(cal_of(d, calendar_unit), due, paused_s) : due;
+    return emit_clock_event(d, conn, c->code, &e, seed, err, errlen);
 }
 
 /* Applies one unit update to a received clock (the caller has the update
- * stored in deadline.update). */
+ * stored in deadline.update): the rules decide, this stores. */
 static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char *err,
                         size_t errlen)
 {
-    const char *code = mc_json_str(ev, "dossier_code");
-    const char *status = mc_json_str(ev, "data/status");
-    const char *occurred_text = mc_json_str(ev, "occurred_at");
-    const char *params[4] = {code, NULL, NULL, NULL};
-    char t1[MC_RFC3339_LEN], t2[MC_RFC3339_LEN], num[32];
-    struct clock c;
-    mc_instant occurred, new_due;
-    int rc, open, paused;
+    const char *code = mc_json_str(ev, "dossier_code"), *why, *params[1];
+    struct mc_dl_update u = {.status = mc_json_str(ev, "data/status"),
+                             .reason = mc_json_str(ev, "data/reason")};
+    struct mc_dl_clock c;
+    int rc;
 
     if ((rc = load_clock(conn, code, &c, err, errlen)) < 0)
         return rc;
-    if ((rc = mc_json_time_required(ev, "occurred_at", &occurred, code, err, errlen)) != 0)
+    if ((rc = mc_json_time_required(ev, "occurred_at", &u.occurred, code, err, errlen)) != 0)
         return rc;
-    open = strcmp(c.state, "open") == 0;
-    paused = strcmp(c.state, "paused") == 0;
-
-    if (strcmp(status, "result_ready") == 0 || strcmp(status, "returned") == 0 ||
-        strcmp(status, "withdrawn") == 0 || strcmp(status, "stopped") == 0) {
-        if (!open && !paused)
-            goto applied; /* already final */
-        params[1] = strcmp(status, "result_ready") == 0 ? "finished" : status;
-        if ((rc = mc_pg_exec(conn,
-                             "UPDATE deadline.clock SET state = $2, next_fire_at = NULL, "
-                             "paused_at = NULL, updated_at = now() WHERE dossier_code = $1",
-                             2, params, err, errlen)) != 0)
-            return rc;
-        goto applied;
-    }
-    if (strcmp(status, "supplement_requested") == 0) {
-        if (!open && !paused)
-            goto applied;
-        /* A second request on the same dossier counts it as late. */
-        params[1] = occurred_text;
-        if ((rc = mc_pg_exec(conn,
-                             "UPDATE deadline.clock SET state = 'paused', paused_at = "
-                             "coalesce(paused_at, $2::timestamptz), supplements = supplements + 1, "
-                             "counted_late = counted_late OR supplements + 1 >= 2, "
-                             "next_fire_at = NULL, updated_at = now() WHERE dossier_code = $1",
-                             2, params, err, errlen)) != 0)
-            return rc;
-        goto applied;
-    }
-    if (strcmp(status, "supplement_received") == 0) {
-        PGresult *res;
-        const char *policy, *statutory;
-        mc_instant start, paused_at;
-        int64_t paused_s;
-        if (!paused)
-            goto applied; /* nothing was asked for */
-        res = mc_pg_query(conn,
-                          "SELECT supplement_policy, statutory_time, extract(epoch FROM "
-                          "period_start_at)::bigint, paused_working_s, extract(epoch FROM "
-                          "paused_at)::bigint FROM deadline.clock WHERE dossier_code = $1",
-                          1, params, err, errlen);
-        if (res == NULL)
-            return MC_EDB;
-        policy = PQgetvalue(res, 0, 0);
-        statutory = PQgetvalue(res, 0, 1);
-        start = col_time(res, 0, 2);
-        paused_s = atoll(PQgetvalue(res, 0, 3));
-        paused_at = col_time(res, 0, 4);
-        if (strcmp(policy, "restart") == 0) {
-            /* The full statutory time runs again from the completed supplement. */
-            start = occurred;
-            paused_s = 0;
-        } else {
-            paused_s +=
-                mc_calendar_working_between(cal_of(d, c.calendar_unit), paused_at, occurred);
-        }
-        new_due = legal_due(d, c.calendar_unit, start, statutory, paused_s);
-        PQclear(res);
-        if (new_due == 0)
-            return mc_err(err, errlen, MC_EINVAL, "dossier %s has no valid statutory time", code);
-        params[1] = fmt_time(start, t1);
-        params[2] = fmt_time(new_due, t2);
-        snprintf(num, sizeof num, "%lld", (long long)paused_s);
-        params[3] = num;
-        {
-            /* The later rungs of the new version count from the resumption. */
-            const char *p5[5] = {code, params[1], params[2], params[3], occurred_text};
-            if ((rc = mc_pg_exec(conn,
-                                 "UPDATE deadline.clock SET state = 'open', paused_at = NULL, "
-                                 "period_start_at = $2, due_at = $3, paused_working_s = $4, "
-                                 "deadline_version = deadline_version + 1, armed_at = $5, "
-                                 "updated_at = now() WHERE dossier_code = $1",
-                                 5, p5, err, errlen)) != 0)
-                return rc;
-        }
-        goto rearm;
-    }
-    if (strcmp(status, "reschedule") == 0) {
-        const char *why = NULL;
-        mc_instant requested = 0;
-        if (mc_json_str(ev, "data/reason") == NULL ||
-            mc_json_time(ev, "data/new_due_at", &requested) != 0)
-            why = "a reschedule needs new_due_at and reason";
-        else if (!open && !paused)
-            why = "the dossier is no longer being processed";
-        else if (c.rescheduled_due_at)
-            why = "the appointment may be moved only once";
-        else if (requested <= c.due_at)
-            why = "the new date must be after the due date";
-        if (why) {
-            if ((rc = refuse(d, conn, ev, &c, why, err, errlen)) != 0)
-                return rc;
-            goto applied;
-        }
-        /* The official due date is kept; the new date is stored beside it and
-         * the warnings are re-armed against it. */
-        params[1] = fmt_time(requested, t1);
-        params[2] = mc_json_str(ev, "data/reason");
-        params[3] = occurred_text;
-        if ((rc = mc_pg_exec(conn,
-                             "UPDATE deadline.clock SET rescheduled_due_at = $2, "
-                             "reschedule_reason = $3, deadline_version = deadline_version + 1, "
-                             "armed_at = $4, updated_at = now() WHERE dossier_code = $1",
-                             4, params, err, errlen)) != 0)
-            return rc;
-        goto rearm;
-    }
-    goto applied; /* processing, paying, transfer: history only */
-
-rearm:
-    if ((rc = load_clock(conn, code, &c, err, errlen)) < 0 ||
-        (rc = rearm(conn, d, &c, err, errlen)) != 0)
+    u.has_new_due = mc_json_time(ev, "data/new_due_at", &u.new_due_at) == 0;
+    if (u.status == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "update of %s has no status", code);
+    rc = mc_dl_apply_update(rules_of(d), &c, &u, &why, err, errlen);
+    if (rc == MC_DL_CHANGED)
+        rc = store_clock(conn, d, &c, strcmp(u.status, "reschedule") == 0 ? u.reason : NULL, err,
+                         errlen);
+    else if (rc == MC_DL_REFUSED)
+        rc = refuse(d, conn, ev, &c, u.occurred, why, err, errlen);
+    else if (rc == MC_DL_HISTORY)
+        rc = 0;
+    if (rc != 0)
         return rc;
-applied:
     params[0] = mc_json_str(ev, "event_id");
     return mc_pg_exec(conn, "UPDATE deadline.update SET applied = true WHERE event_id = $1", 1,
                       params, err, errlen);
@@ -847,7 +687,7 @@ static int on_update(struct deadline *d, PGconn *conn, const struct mc_msg *msg,
                      size_t errlen)
 {
     const char *params[7];
-    struct clock c;
+    struct mc_dl_clock c;
     int rc;
 
     if ((rc = mc_schema_check(d->update_schema, msg->doc, "dossier.update", err, errlen)) != 0)
@@ -901,39 +741,38 @@ static int deadline_handle(struct mc_service *svc, PGconn *conn, const struct mc
 
 /* ---- calendar corrections ------------------------------------------------------ */
 
-/* Moves the due date of one clock (a row of the recompute query) to what
+/* Moves the due date of one clock (locked by the recompute query) to what
  * the calendar says now, if it differs: a new deadline version, re-armed
  * warnings and a dossier.deadline_moved event at now. 1 when it moved. */
-static int recompute_clock(struct deadline *d, PGconn *conn, PGresult *res, int i, mc_instant now,
+static int recompute_clock(struct deadline *d, PGconn *conn, const char *code, mc_instant now,
                            char *err, size_t errlen)
 {
-    const char *code = PQgetvalue(res, i, 0);
-    mc_instant old_due = col_time(res, i, 4);
-    mc_instant new_due = legal_due(d, PQgetvalue(res, i, 5), col_time(res, i, 2),
-                                   PQgetvalue(res, i, 1), atoll(PQgetvalue(res, i, 3)));
     char t1[MC_RFC3339_LEN], t2[MC_RFC3339_LEN], reason[256], seed[256];
-    const char *params[2] = {code, t1};
-    struct clock c;
+    struct clock_event e = {.kind = "deadline_moved", .now = now, .reason = reason};
+    struct mc_dl_clock c;
+    mc_instant old_due, new_due;
     int rc;
+    if ((rc = load_clock(conn, code, &c, err, errlen)) <= 0)
+        return rc < 0 ? rc : 0;
+    old_due = c.due_at;
+    new_due = mc_dl_legal_due(rules_of(d), c.calendar_unit, c.period_start_at, c.statutory,
+                              c.paused_working_s);
     if (new_due == 0 || new_due == old_due)
         return 0;
-    fmt_time(new_due, t1);
     /* armed_at is kept: what fired stays fired (fired_through), and an item
      * of the new version that is already due (a due date moved earlier)
      * fires at the next sweep instead of never. */
-    if ((rc = mc_pg_exec(conn,
-                         "UPDATE deadline.clock SET due_at = $2, deadline_version = "
-                         "deadline_version + 1, updated_at = now() WHERE dossier_code = $1",
-                         2, params, err, errlen)) != 0 ||
-        (rc = load_clock(conn, code, &c, err, errlen)) < 0 ||
-        (rc = rearm(conn, d, &c, err, errlen)) != 0)
-        return rc < 0 ? rc : MC_EDB;
+    c.due_at = new_due;
+    c.version++;
+    if ((rc = store_clock(conn, d, &c, NULL, err, errlen)) != 0)
+        return rc;
     snprintf(reason, sizeof reason,
              "the working calendar was corrected: the due date moved from %s to %s",
-             fmt_time(old_due, t2), t1);
+             fmt_time(old_due, t2), fmt_time(new_due, t1));
     snprintf(seed, sizeof seed, "deadline/moved/%s/%d", code, c.version);
-    if ((rc = emit_clock_event(d, conn, code, "deadline_moved", NULL, 0, c.breaches, reason, now, 0,
-                               seed, err, errlen)) != 0)
+    e.version = c.version;
+    e.breach = c.breaches;
+    if ((rc = emit_clock_event(d, conn, code, &e, seed, err, errlen)) != 0)
         return rc;
     return 1;
 }
@@ -997,16 +836,14 @@ static int recompute_step(struct deadline *d, PGconn *conn, mc_instant now, int 
     params[0] = cursor;
     params[1] = chunk;
     if ((res = mc_pg_query(conn,
-                           "SELECT dossier_code, statutory_time, extract(epoch FROM "
-                           "period_start_at)::bigint, paused_working_s, extract(epoch FROM "
-                           "due_at)::bigint, coalesce(calendar_unit, '') FROM deadline.clock "
+                           "SELECT dossier_code FROM deadline.clock "
                            "WHERE received AND state IN ('open', 'paused') AND breaches = 0 AND "
                            "dossier_code > $1 ORDER BY dossier_code LIMIT $2 FOR UPDATE",
                            2, params, err, errlen)) == NULL)
         goto fail;
     n = PQntuples(res);
     for (int i = 0; i < n; i++) {
-        if ((rc = recompute_clock(d, conn, res, i, now, err, errlen)) < 0 || rc == MC_EDB) {
+        if ((rc = recompute_clock(d, conn, PQgetvalue(res, i, 0), now, err, errlen)) < 0) {
             PQclear(res);
             goto fail;
         }
@@ -1045,87 +882,147 @@ fail : {
 
 /* ---- the sweep ------------------------------------------------------------ */
 
-/* Fires every item of one claimed clock that is due by now, then re-arms it. */
-static int fire_due(struct deadline *d, PGconn *conn, struct clock *c, mc_instant now, char *err,
-                    size_t errlen)
+/* Set-based: the ledger rows of a sweep round; those new are returned
+ * (a row there already fired: another instance, or a retried sweep). */
+static const char INSERT_LEDGER[] =
+    "INSERT INTO deadline.ledger (dossier_code, deadline_version, rung, kind, fired_at, "
+    "due_instant) SELECT dossier_code, deadline_version, rung, kind, fired_at, due_instant FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(dossier_code text, deadline_version integer, rung text, "
+    "kind text, fired_at timestamptz, due_instant timestamptz) ON CONFLICT DO NOTHING "
+    "RETURNING dossier_code || chr(10) || deadline_version || chr(10) || rung";
+
+/* Set-based: what a sweep round changed in its clocks. */
+static const char UPDATE_FIRED[] =
+    "UPDATE deadline.clock c SET breaches = x.breaches, fired_through = x.fired_through, "
+    "next_fire_at = x.next_fire_at, updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS "
+    "x(dossier_code text, breaches integer, fired_through timestamptz, next_fire_at "
+    "timestamptz) WHERE c.dossier_code = x.dossier_code";
+
+/* The claim of a sweep round: due clocks with what their events carry
+ * (SKIP LOCKED, so instances share the work). */
+static const char CLAIM_DUE[] =
+    "SELECT " CLOCK_COLUMNS ", " EVENT_COLUMNS " FROM deadline.clock WHERE next_fire_at <= $1 "
+    "ORDER BY next_fire_at LIMIT $2 FOR UPDATE SKIP LOCKED";
+
+static void ledger_key(char *buf, size_t len, const struct mc_dl_clock *c, const char *rung)
 {
-    struct item items[MAX_ITEMS];
-    int n = plan(d, c, items), rc;
-    const struct mc_calendar *cal = cal_of(d, c->calendar_unit);
+    snprintf(buf, len, "%s\n%d\n%s", c->code, c->version, rung);
+}
 
-    /* What the warnings warn of: the unit's new date when there is one. */
-    mc_instant warned_of = c->rescheduled_due_at ? c->rescheduled_due_at : c->due_at;
+/* Emits the event of one fresh item of a claimed clock (row i of res). */
+static int emit_fire(struct deadline *d, PGconn *conn, const PGresult *res, int i,
+                     const struct mc_dl_clock *c, const struct mc_dl_fire *f, mc_instant now,
+                     char *err, size_t errlen)
+{
+    struct clock_event e = {.kind = f->item.overdue ? "overdue" : "warning",
+                            .rung = f->item.rung,
+                            .rung_due = f->item.at,
+                            .version = c->version,
+                            .breach = c->breaches,
+                            .now = now,
+                            .appointment = f->appointment};
+    char seed[512];
+    mc_metric_observe(d->m_lateness, (double)(now - f->item.at));
+    mc_service_count(d->svc, f->item.overdue ? d->m_breaches : d->m_warnings, 1);
+    snprintf(seed, sizeof seed, "deadline/%s/%d/%s", c->code, c->version, f->item.rung);
+    return emit_data(d, conn, c->code, e.kind, event_data(res, i, CLOCK_NCOLUMNS, &e), now, seed,
+                     err, errlen);
+}
 
+/* One sweep round in the caller's transaction: claims up to limit due
+ * clocks, records their due items in the ledger, emits the events of the
+ * items recorded for the first time and stores the clocks, one statement
+ * of each kind for the whole round. *claimed gets the clocks claimed. */
+static int sweep_round(struct deadline *d, PGconn *conn, mc_instant now, int limit, int *claimed,
+                       char *err, size_t errlen)
+{
+    char nowtext[MC_RFC3339_LEN], limtext[16], *text;
+    const char *params[2] = {fmt_time(now, nowtext), limtext};
+    const struct mc_dl_rules *rules = rules_of(d);
+    struct mc_dl_clock *clocks = NULL;
+    struct mc_dl_fire *fires = NULL;
+    int *nfires = NULL, n, rc = 0;
+    json_t *ledger = json_array(), *fresh = json_object(), *stored = json_array();
+    PGresult *res;
+
+    snprintf(limtext, sizeof limtext, "%d", limit);
+    *claimed = 0;
+    if ((res = mc_pg_query(conn, CLAIM_DUE, 2, params, err, errlen)) == NULL) {
+        rc = MC_EDB;
+        goto out;
+    }
+    n = *claimed = PQntuples(res);
+    clocks = mc_xcalloc((size_t)(n ? n : 1), sizeof *clocks);
+    fires = mc_xcalloc((size_t)(n ? n : 1) * MC_DL_MAX_ITEMS, sizeof *fires);
+    nfires = mc_xcalloc((size_t)(n ? n : 1), sizeof *nfires);
     for (int i = 0; i < n; i++) {
-        char vtext[16], nowtext[MC_RFC3339_LEN], duetext[MC_RFC3339_LEN], seed[512];
-        const char *params[6];
-        PGresult *res;
-        int fresh, skipped;
-        if (items[i].at <= boundary(c) || items[i].at > now)
-            continue;
-        /* After an outage or a clock jump past the date it warns of, a
-         * warning has nothing left to say: the breach says it. It is
-         * recorded as skipped so that it never fires later. A warning that
-         * is late but still ahead of the date fires. */
-        skipped = !items[i].overdue && now > warned_of;
-        snprintf(vtext, sizeof vtext, "%d", c->version);
-        params[0] = c->code;
-        params[1] = vtext;
-        params[2] = items[i].rung;
-        params[3] = items[i].overdue ? "overdue" : skipped ? "skipped" : "warning";
-        params[4] = fmt_time(now, nowtext);
-        params[5] = fmt_time(items[i].at, duetext);
-        res = mc_pg_query(conn,
-                          "INSERT INTO deadline.ledger (dossier_code, deadline_version, rung, "
-                          "kind, fired_at, due_instant) VALUES ($1, $2, $3, $4, $5, $6) "
-                          "ON CONFLICT DO NOTHING RETURNING 1",
-                          6, params, err, errlen);
-        if (res == NULL)
-            return MC_EDB;
-        fresh = PQntuples(res) == 1;
-        PQclear(res);
-        c->fired_through = items[i].at;
-        if (!fresh)
-            continue; /* fired before: another instance, or a retried sweep */
-        if (skipped) {
-            mc_service_count(d->svc, d->m_skipped, 1);
-            continue;
+        clock_from_row(res, i, &clocks[i]);
+        nfires[i] = mc_dl_due(rules, &clocks[i], now, &fires[i * MC_DL_MAX_ITEMS]);
+        for (int j = 0; j < nfires[i]; j++) {
+            const struct mc_dl_fire *f = &fires[i * MC_DL_MAX_ITEMS + j];
+            char due[MC_RFC3339_LEN];
+            json_array_append_new(
+                ledger,
+                json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "dossier_code", clocks[i].code,
+                          "deadline_version", clocks[i].version, "rung", f->item.rung, "kind",
+                          f->item.overdue ? "overdue"
+                          : f->skipped    ? "skipped"
+                                          : "warning",
+                          "fired_at", nowtext, "due_instant", fmt_time(f->item.at, due)));
         }
-        mc_metric_observe(d->m_lateness, (double)(now - items[i].at));
-        snprintf(seed, sizeof seed, "deadline/%s/%d/%s", c->code, c->version, items[i].rung);
-        if (items[i].overdue) {
-            /* The new appointment: the unit's rescheduled date while still
-             * ahead, otherwise the configured working days from now. */
-            mc_instant appointment =
-                c->rescheduled_due_at > now
-                    ? c->rescheduled_due_at
-                    : mc_calendar_add_working(cal, mc_calendar_receipt_at(cal, now),
-                                              (int64_t)d->cfg->reappoint_wd *
-                                                  MC_WORKING_DAY_SECONDS);
-            c->breaches++;
-            mc_service_count(d->svc, d->m_breaches, 1);
-            rc = emit_clock_event(d, conn, c->code, "overdue", items[i].rung, items[i].at,
-                                  c->breaches, NULL, now, appointment, seed, err, errlen);
-        } else {
-            mc_service_count(d->svc, d->m_warnings, 1);
-            rc = emit_clock_event(d, conn, c->code, "warning", items[i].rung, items[i].at,
-                                  c->breaches, NULL, now, 0, seed, err, errlen);
+    }
+    if (json_array_size(ledger) > 0) {
+        text = json_dumps(ledger, JSON_COMPACT);
+        rc = mc_pg_collect(conn, INSERT_LEDGER, text, fresh, err, errlen);
+        free(text);
+        if (rc != 0)
+            goto out;
+    }
+    mc_service_hold_events(d->svc);
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct mc_dl_clock *c = &clocks[i];
+        char ft[MC_RFC3339_LEN], next[MC_RFC3339_LEN];
+        for (int j = 0; j < nfires[i] && rc == 0; j++) {
+            const struct mc_dl_fire *f = &fires[i * MC_DL_MAX_ITEMS + j];
+            char key[256];
+            int is_fresh;
+            ledger_key(key, sizeof key, c, f->item.rung);
+            is_fresh = json_object_get(fresh, key) != NULL;
+            mc_dl_fired(c, f, is_fresh);
+            if (!is_fresh)
+                continue;
+            if (f->skipped)
+                mc_service_count(d->svc, d->m_skipped, 1);
+            else
+                rc = emit_fire(d, conn, res, i, c, f, now, err, errlen);
         }
-        if (rc)
-            return rc;
+        json_array_append_new(
+            stored,
+            json_pack("{s:s, s:i, s:o, s:o}", "dossier_code", c->code, "breaches", c->breaches,
+                      "fired_through", mc_json_str_or_null(time_or_null(c->fired_through, ft)),
+                      "next_fire_at",
+                      mc_json_str_or_null(time_or_null(mc_dl_next_fire(rules, c), next))));
     }
-    {
-        char btext[16], ftext[MC_RFC3339_LEN];
-        const char *params[3] = {c->code, btext,
-                                 c->fired_through ? fmt_time(c->fired_through, ftext) : NULL};
-        snprintf(btext, sizeof btext, "%d", c->breaches);
-        if ((rc = mc_pg_exec(conn,
-                             "UPDATE deadline.clock SET breaches = $2, fired_through = $3, "
-                             "updated_at = now() WHERE dossier_code = $1",
-                             3, params, err, errlen)) != 0)
-            return rc;
+    if (rc != 0) {
+        mc_service_drop_events(d->svc);
+        goto out;
     }
-    return rearm(conn, d, c, err, errlen);
+    if ((rc = mc_service_write_events(d->svc, conn, err, errlen)) != 0)
+        goto out;
+    if (n > 0) {
+        text = json_dumps(stored, JSON_COMPACT);
+        rc = mc_pg_exec(conn, UPDATE_FIRED, 1, (const char *const *)&text, err, errlen);
+        free(text);
+    }
+out:
+    PQclear(res);
+    free(clocks);
+    free(fires);
+    free(nfires);
+    json_decref(ledger);
+    json_decref(fresh);
+    json_decref(stored);
+    return rc;
 }
 
 /* Claims due clocks (SKIP LOCKED, so instances share the work), fires them,
@@ -1134,8 +1031,7 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
 {
     struct deadline *d = state;
     const struct mc_config *cfg = mc_service_config(svc);
-    char err[1024], nowtext[MC_RFC3339_LEN], limit[16];
-    const char *params[2] = {nowtext, limit};
+    char err[1024];
     mc_instant now;
     PGresult *res;
     int n, rc = 0, rounds = 0, more = 0;
@@ -1148,27 +1044,10 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
         goto fail;
     if ((rc = recompute_step(d, conn, now, &more, err, sizeof err)) != 0)
         goto fail;
-    fmt_time(now, nowtext);
-    snprintf(limit, sizeof limit, "%d", cfg->sweep_max);
     do {
         if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, sizeof err)) != 0)
             goto fail;
-        res = mc_pg_query(conn,
-                          "SELECT " CLOCK_COLUMNS " FROM deadline.clock WHERE next_fire_at <= $1 "
-                          "ORDER BY next_fire_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-                          2, params, err, sizeof err);
-        if (res == NULL) {
-            rc = MC_EDB;
-            goto rollback;
-        }
-        n = PQntuples(res);
-        for (int i = 0; i < n && rc == 0; i++) {
-            struct clock c;
-            clock_from_row(res, i, &c);
-            rc = fire_due(d, conn, &c, now, err, sizeof err);
-        }
-        PQclear(res);
-        if (rc)
+        if ((rc = sweep_round(d, conn, now, cfg->sweep_max, &n, err, sizeof err)) != 0)
             goto rollback;
         if ((rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, sizeof err)) != 0)
             goto fail;

@@ -488,6 +488,50 @@ static void test_warnings_past_their_date_are_skipped(void **state)
     json_decref(events);
 }
 
+/* A breach already in the ledger (fired before: another instance, or a
+ * sweep retried after its events were written) is not announced again, is
+ * not counted again, and the clock moves past it. Its neighbour in the
+ * same sweep round, not in the ledger, breaches as usual. */
+static void test_breach_in_ledger_is_not_sent_again(void **state)
+{
+    const char *fired = "000.31.26.H17-240513-0401", *fresh = "000.31.26.H17-240513-0402";
+    json_t *events;
+    (void)state;
+
+    open_dossier(fired, "1.001612", "PTCKH", "2024-05-13T08:00:00+07:00",
+                 "2024-05-13T16:00:00+07:00");
+    open_dossier(fresh, "1.001612", "PTCKH", "2024-05-13T08:00:00+07:00",
+                 "2024-05-13T16:00:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, clock_known(fired) && clock_known(fresh));
+    assert_int_equal(h_sql_int(env,
+                               "WITH x AS (INSERT INTO deadline.ledger (dossier_code, "
+                               "deadline_version, rung, kind, fired_at, due_instant) VALUES ($1, "
+                               "1, 'overdue', 'overdue', '2024-05-13T16:00:05+07:00', "
+                               "'2024-05-13T16:00:01+07:00') RETURNING 1) SELECT count(*) FROM x",
+                               fired, NULL),
+                     1);
+
+    tick_and_settle("2024-05-14T09:00:00+07:00");
+    events = deadline_events(fired, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 0);
+    json_decref(events);
+    events = deadline_events(fresh, "dossier.overdue");
+    assert_int_equal(json_array_size(events), 1);
+    json_decref(events);
+    assert_int_equal(breaches_in_ledger(fired), 1);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1 AND "
+                               "breaches = 0 AND next_fire_at IS NULL AND fired_through = "
+                               "'2024-05-13T16:00:01+07:00'",
+                               fired, NULL),
+                     1);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1 AND "
+                               "breaches = 1 AND next_fire_at IS NULL",
+                               fresh, NULL),
+                     1);
+}
+
 /* Clocks opened set-based (a dossier alone in its batch: next fire instant
  * planned in C, written with the batch) equal clocks opened one by one
  * (updates waiting for the dossier: written and re-armed at once), column
@@ -568,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_reschedule_once_then_second_breach),
         cmocka_unit_test(test_two_instances_fire_each_breach_once),
         cmocka_unit_test(test_warnings_past_their_date_are_skipped),
+        cmocka_unit_test(test_breach_in_ledger_is_not_sent_again),
         cmocka_unit_test(test_clocks_opened_set_based_equal_one_by_one),
     };
     return cmocka_run_group_tests_name("integration: deadline", tests, group_setup, group_teardown);
