@@ -509,6 +509,36 @@ static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_
     return rc;
 }
 
+/* Dead-letters a parked update the rules refused (err says why) when its
+ * dossier arrived, from the bytes and place it was read (row i of res:
+ * event, payload, partition, offset), and marks it done. */
+static int deadletter_parked(struct deadline *d, PGconn *conn, const PGresult *res, int i,
+                             const json_t *ev, char *err, size_t errlen)
+{
+    const char *payload = mc_pg_value(res, i, 1) ? mc_pg_value(res, i, 1) : PQgetvalue(res, i, 0);
+    const char *params[1] = {mc_json_str(ev, "event_id")};
+    char reason[1024], key[128];
+    struct mc_msg msg;
+    int rc;
+    snprintf(reason, sizeof reason, "%s", err);
+    snprintf(key, sizeof key, "%s", mc_json_str(ev, "dossier_code"));
+    memset(&msg, 0, sizeof msg);
+    msg.topic = "dossier.updates";
+    msg.key = key;
+    msg.partition = mc_pg_value(res, i, 2) ? atoi(mc_pg_value(res, i, 2)) : 0;
+    msg.offset = mc_pg_value(res, i, 3) ? atoll(mc_pg_value(res, i, 3)) : 0;
+    msg.payload = payload;
+    msg.len = strlen(payload);
+    msg.doc = json_loads(payload, 0, NULL);
+    mc_log_kv(MC_LOG_WARN, "parked update refused", "dossier_code", key, "reason", reason, NULL);
+    rc = d->svc ? mc_service_deadletter(d->svc, conn, &msg, reason, err, errlen) : 0;
+    json_decref(msg.doc);
+    if (rc < 0)
+        return rc;
+    return mc_pg_exec(conn, "UPDATE deadline.update SET applied = true WHERE event_id = $1", 1,
+                      params, err, errlen);
+}
+
 static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
                        size_t errlen)
 {
@@ -578,15 +608,17 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     if (rc == 0)
         return 0; /* known already */
 
-    /* Updates that arrived before the dossier now apply, in the order they happened. */
+    /* Updates that arrived before the dossier now apply, in the order they
+     * happened; one the rules refuse goes to the dead letters alone. */
     params[0] = code;
     res = mc_pg_query(conn,
                       "SELECT json_build_object('event_id', event_id, 'dossier_code', "
                       "dossier_code, 'occurred_at', motcua_rfc3339(occurred_at), 'data', "
                       "json_strip_nulls(json_build_object('status', status, 'unit_code', "
                       "unit_code, 'reason', reason, 'new_due_at', "
-                      "motcua_rfc3339(new_due_at))))::text FROM deadline.update WHERE "
-                      "dossier_code = $1 AND NOT applied ORDER BY occurred_at, event_id",
+                      "motcua_rfc3339(new_due_at))))::text, payload::text, read_partition, "
+                      "read_offset FROM deadline.update WHERE dossier_code = $1 AND NOT applied "
+                      "ORDER BY occurred_at, event_id",
                       1, params, err, errlen);
     if (res == NULL)
         return MC_EDB;
@@ -594,6 +626,8 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         json_t *ev = json_loads(PQgetvalue(res, i, 0), 0, NULL);
         rc = apply_update(d, conn, ev, err, errlen);
+        if (rc == MC_EINVAL)
+            rc = deadletter_parked(d, conn, res, i, ev, err, errlen);
         json_decref(ev);
     }
     PQclear(res);

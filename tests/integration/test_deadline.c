@@ -235,6 +235,52 @@ static void test_update_before_dossier_is_kept(void **state)
     json_decref(done);
 }
 
+/* An update parked for its dossier whose date is wrong (2204 for 2024) is
+ * dead-lettered, naming the date, when the dossier arrives; the dossier's
+ * clock opens as usual. Before, the error of the parked update failed the
+ * dossier.received itself, which was dead-lettered: no clock at all. */
+static void test_parked_update_with_a_wrong_date_is_dead_lettered(void **state)
+{
+    const char *code = "000.47.26.H17-240321-0104";
+    json_t *bad =
+        h_update_event(code, "supplement_requested", "04807", "2204-03-21T10:00:00+07:00");
+    json_t *all, *mine, *ev;
+    (void)state;
+
+    json_object_set_new(json_object_get(bad, "data"), "reason",
+                        json_string("Thiếu bản chính Giấy chứng sinh."));
+    send_update(bad);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env, "SELECT count(*) FROM deadline.update WHERE event_id = $1::uuid",
+                           mc_json_str(bad, "event_id"), NULL) == 1);
+    open_dossier(code, "1.001022", "04807", "2024-03-21T09:00:00+07:00",
+                 "2024-03-26T09:00:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 clock_known(code) &&
+                     h_sql_int(env,
+                               "SELECT count(*) FROM deadline.update WHERE event_id = $1::uuid "
+                               "AND NOT applied",
+                               mc_json_str(bad, "event_id"), NULL) == 0);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1 AND "
+                               "state = 'open' AND supplements = 0 AND next_fire_at IS NOT NULL",
+                               code, NULL),
+                     1);
+    all = h_read_topic(env, "deadletter", 1, 10000);
+    mine = h_select(all, "key", code);
+    assert_int_equal(json_array_size(mine), 1);
+    ev = json_object_get(json_array_get(mine, 0), "payload");
+    h_assert_schema(ev, "deadletter.v1");
+    h_assert_str(ev, "producer", "motcua-deadline");
+    assert_true(h_matches("occurred_at 2204-03-21T10:00:00\\+07:00: not within 30 days before "
+                          "and 10 years after the dossier's receipt",
+                          mc_json_str(ev, "data/reason")));
+    assert_non_null(strstr(mc_json_str(ev, "data/original_text"), mc_json_str(bad, "event_id")));
+    json_decref(mine);
+    json_decref(all);
+    json_decref(bad);
+}
+
 /* One reschedule is accepted beside the official due date; a second one is
  * refused with the reason; the first breach (official date) gives the
  * rescheduled date as the appointment; missing that date is breach 2. */
@@ -609,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_overdue_fires_exactly_once),
         cmocka_unit_test(test_result_ready_before_due_never_breaches),
         cmocka_unit_test(test_update_before_dossier_is_kept),
+        cmocka_unit_test(test_parked_update_with_a_wrong_date_is_dead_lettered),
         cmocka_unit_test(test_reschedule_once_then_second_breach),
         cmocka_unit_test(test_two_instances_fire_each_breach_once),
         cmocka_unit_test(test_warnings_past_their_date_are_skipped),
