@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include "motcua/datadir.h"
 #include "motcua/error.h"
 
 struct key_def {
@@ -59,6 +60,9 @@ static const struct key_def keys[] = {
      "1: refuse to start unless MOTCUA_PG_URL says sslmode=verify-full and MOTCUA_KAFKA_PROPS "
      "says security.protocol=ssl or sasl_ssl"},
     {"MOTCUA_CONFIG_FILE", "", "optional file of KEY=VALUE lines (environment wins)"},
+    {"MOTCUA_DATA_DIR", "",
+     "directory holding schemas/ (JSON Schemas, migrations/, seed/); empty: <binary's "
+     "directory>/../share/motcua when installed there, else the source tree it was built from"},
     {"MOTCUA_LOG_LEVEL", "info", "debug, info, warn or error"},
     {NULL, NULL, NULL},
 };
@@ -244,6 +248,10 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
                         &cfg->drain_timeout_s, err, errlen)) ||
         (rc = parse_int("MOTCUA_REQUIRE_TLS", lookup(kv, n, "MOTCUA_REQUIRE_TLS"), 0, 1,
                         &cfg->require_tls, err, errlen)))
+        goto out;
+    if (lookup(kv, n, "MOTCUA_DATA_DIR")[0] != '\0')
+        mc_data_dir_set(lookup(kv, n, "MOTCUA_DATA_DIR"));
+    if ((rc = mc_data_dir_check(err, errlen)) != 0)
         goto out;
     if (cfg->kafka_brokers[0] == '\0')
         rc = mc_err(err, errlen, MC_EINVAL, "MOTCUA_KAFKA_BROKERS is empty");

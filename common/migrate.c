@@ -2,24 +2,28 @@
 #include "motcua/migrate.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "motcua/datadir.h"
 #include "motcua/error.h"
 #include "motcua/pg.h"
 
 const char *mc_migrations_dir(void)
 {
-    const char *d = getenv("MOTCUA_MIGRATIONS_DIR");
-    return d && *d ? d : MOTCUA_SOURCE_DIR "/schemas/migrations";
+    static char dir[PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/schemas/migrations", mc_data_dir());
+    return dir;
 }
 
 const char *mc_seed_dir(void)
 {
-    const char *d = getenv("MOTCUA_SEED_DIR");
-    return d && *d ? d : MOTCUA_SOURCE_DIR "/schemas/seed";
+    static char dir[PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/schemas/seed", mc_data_dir());
+    return dir;
 }
 
 static char *read_all(const char *path, char *err, size_t errlen)

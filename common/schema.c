@@ -1,9 +1,11 @@
 /* JSON Schema validator for the draft 2020-12 subset described in
  * include/motcua/schema.h: every message is checked with it at the boundary. */
 #include "motcua/schema.h"
+#include "motcua/datadir.h"
 #include "motcua/error.h"
 #include "motcua/timeutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -11,10 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef MOTCUA_SOURCE_DIR
-#define MOTCUA_SOURCE_DIR "." /* CMake always defines it; this keeps odd builds compiling */
-#endif
 
 #define DRAFT_2020_12 "https://json-schema.org/draft/2020-12/schema"
 #define MAX_PROBLEMS 64
@@ -612,8 +610,9 @@ fail:
 
 const char *mc_schema_dir(void)
 {
-    const char *dir = getenv("MOTCUA_SCHEMA_DIR");
-    return dir != NULL && dir[0] != '\0' ? dir : MOTCUA_SOURCE_DIR "/schemas";
+    static char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/schemas", mc_data_dir());
+    return dir;
 }
 
 struct mc_schema *mc_schema_load_named(const char *name, char *err, size_t errlen)

@@ -14,6 +14,27 @@ declare -A E2E_PORT=() # service -> HTTP port
 
 e2e_log() { printf '[e2e %4ss] %s\n' "$SECONDS" "$*" >&2; }
 
+# e2e_binaries DIR: where the programs are. DIR is a build tree
+# (services/motcua-<svc>, tools/motcua, tools/motcua-devkafka) or an install
+# prefix (bin/, as `cmake --install` lays it out). Sets E2E_SVC_DIR and
+# E2E_TOOL_DIR; fails naming the first program missing.
+e2e_binaries() {
+    local dir prog
+    dir=$(cd "$1" && pwd) || return 1
+    if [ -x "$dir/bin/motcua-intake" ]; then
+        E2E_SVC_DIR=$dir/bin E2E_TOOL_DIR=$dir/bin
+    else
+        E2E_SVC_DIR=$dir/services E2E_TOOL_DIR=$dir/tools
+    fi
+    for prog in "$E2E_SVC_DIR"/motcua-{intake,router,deadline,notify} \
+        "$E2E_TOOL_DIR"/motcua "$E2E_TOOL_DIR"/motcua-devkafka; do
+        if [ ! -x "$prog" ]; then
+            echo "e2e: $prog is not built" >&2
+            return 1
+        fi
+    done
+}
+
 e2e_pass() {
     E2E_PASSED=$((E2E_PASSED + 1))
     printf '  ok   %s\n' "$1" >&2
@@ -199,7 +220,7 @@ start_service() {
     rm -f "$E2E_TMP/$svc.port"
     start_proc "$svc" "$E2E_TMP/$svc.log" env -u MOTCUA_HTTP_PORT -u MOTCUA_GROUP_ID \
         MOTCUA_PG_URL="$(service_pg_url "$svc")" \
-        MOTCUA_HTTP_PORT_FILE="$E2E_TMP/$svc.port" "$E2E_BIN/services/motcua-$svc"
+        MOTCUA_HTTP_PORT_FILE="$E2E_TMP/$svc.port" "$E2E_SVC_DIR/motcua-$svc"
 }
 
 # ready NAME: the service answers 200 on /readyz (and its port is known).
@@ -235,7 +256,7 @@ swept_to() {
 
 # ---- the CLI and topics ------------------------------------------------------------
 
-mc() { "$E2E_BIN/tools/motcua" "$@"; }
+mc() { "$E2E_TOOL_DIR/motcua" "$@"; }
 
 # produce TOPIC < lines "KEY<TAB>VALUE"
 produce() {

@@ -3,7 +3,7 @@
 # service binaries as processes, the embedded broker and a database of our
 # own, a hand-written month of dossiers and a crash in the middle.
 #
-#   bash tests/e2e/pipeline.sh <build dir>
+#   bash tests/e2e/pipeline.sh <build dir | install prefix>
 #
 # Needs MOTCUA_TEST_PG_URL (a superuser URL on the maintenance database, as
 # ./tests/run provides). Creates database e2e_<pid>; on the Apache Kafka
@@ -40,24 +40,19 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 if [ $# -ne 1 ] || [ ! -d "$1" ]; then
-    echo "usage: bash pipeline.sh <build dir>" >&2
+    echo "usage: bash pipeline.sh <build dir | install prefix>" >&2
     exit 2
 fi
-E2E_BIN=$(cd "$1" && pwd)
+if ! e2e_binaries "$1"; then
+    echo "e2e: 0 passed, 1 failed" >&2
+    exit 1
+fi
 if [ -z "${MOTCUA_TEST_PG_URL:-}" ]; then
     echo "e2e: MOTCUA_TEST_PG_URL is not set: give a PostgreSQL superuser URL such as" \
         "postgresql://motcua@127.0.0.1:5432/postgres (./tests/run sets it)" >&2
     echo "e2e: 0 passed, 1 failed" >&2
     exit 1
 fi
-for prog in services/motcua-intake services/motcua-router services/motcua-deadline \
-    services/motcua-notify tools/motcua tools/motcua-devkafka; do
-    if [ ! -x "$E2E_BIN/$prog" ]; then
-        echo "e2e: $E2E_BIN/$prog is not built" >&2
-        echo "e2e: 0 passed, 1 failed" >&2
-        exit 1
-    fi
-done
 for tool in psql curl; do
     command -v "$tool" >/dev/null || {
         echo "e2e: $tool is not installed" >&2
@@ -140,7 +135,7 @@ if [ -n "${MOTCUA_TEST_KAFKA_BROKERS:-}" ]; then
 else
     # No Apache Kafka (MOTCUA_BROKER=devkafka): the embedded mock cluster.
     export MOTCUA_KAFKA_PROPS="session.timeout.ms=6000,heartbeat.interval.ms=1000,fetch.wait.max.ms=20"
-    start_proc devkafka "$E2E_TMP/devkafka.log" "$E2E_BIN/tools/motcua-devkafka" \
+    start_proc devkafka "$E2E_TMP/devkafka.log" "$E2E_TOOL_DIR/motcua-devkafka" \
         --bootstrap-file "$E2E_TMP/bootstrap" --partitions 3
     must "motcua-devkafka writes its bootstrap list" 30 test -s "$E2E_TMP/bootstrap"
     MOTCUA_KAFKA_BROKERS=$(tr -d ' \n' <"$E2E_TMP/bootstrap")

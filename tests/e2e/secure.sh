@@ -29,7 +29,10 @@ if [ $# -ne 1 ] || [ ! -d "$1" ]; then
     echo "usage: bash secure.sh <build dir>" >&2
     exit 2
 fi
-E2E_BIN=$(cd "$1" && pwd)
+if ! e2e_binaries "$1"; then
+    echo "e2e: 0 passed, 1 failed"
+    exit 1
+fi
 if ! command -v java >/dev/null 2>&1; then
     echo "secure: needs Java for Apache Kafka (MOTCUA_BROKER=devkafka machines skip it)" >&2
     echo "e2e: 0 passed, 1 failed"
@@ -120,11 +123,11 @@ unset MOTCUA_CONFIG_FILE MOTCUA_GROUP_ID MOTCUA_HTTP_PORT
 
 # ---- MOTCUA_REQUIRE_TLS refuses plaintext settings --------------------------------
 export MOTCUA_REQUIRE_TLS=1
-out=$(MOTCUA_PG_URL="postgresql://x@localhost:$port/secure" "$E2E_BIN/services/motcua-intake" 2>&1)
+out=$(MOTCUA_PG_URL="postgresql://x@localhost:$port/secure" "$E2E_SVC_DIR/motcua-intake" 2>&1)
 status=$?
 check_eq "MOTCUA_REQUIRE_TLS=1: a service with a plaintext database URL exits 2" 2 "$status"
 check "... naming sslmode=verify-full" grep -q "MOTCUA_PG_URL must say sslmode=verify-full" <<<"$out"
-out=$(MOTCUA_KAFKA_PROPS="session.timeout.ms=6000" "$E2E_BIN/services/motcua-router" 2>&1)
+out=$(MOTCUA_KAFKA_PROPS="session.timeout.ms=6000" "$E2E_SVC_DIR/motcua-router" 2>&1)
 status=$?
 check_eq "MOTCUA_REQUIRE_TLS=1: a service with plaintext Kafka exits 2" 2 "$status"
 check "... naming security.protocol" grep -q "security.protocol=ssl or security.protocol=sasl_ssl" <<<"$out"

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "motcua/datadir.h"
 #include "motcua/error.h"
 #include "motcua/schema.h"
 
@@ -160,7 +161,8 @@ static struct mc_schema *load_text_ok(const char *text)
 
 static int setup(void **state)
 {
-    unsetenv("MOTCUA_SCHEMA_DIR");
+    unsetenv("MOTCUA_DATA_DIR");
+    mc_data_dir_set(NULL);
     return 0;
 }
 
@@ -665,12 +667,20 @@ static void test_schema_dir(void **state)
 {
     char err[512] = "";
 
+    /* A build-tree binary reads the source tree's schemas. */
     assert_string_equal(mc_schema_dir(), MOTCUA_SOURCE_DIR "/schemas");
-    setenv("MOTCUA_SCHEMA_DIR", "/nonexistent/schemas", 1);
+    assert_string_equal(mc_data_dir_origin(), "source tree");
+    assert_int_equal(mc_data_dir_check(err, sizeof err), 0);
+    setenv("MOTCUA_DATA_DIR", "/nonexistent", 1);
+    mc_data_dir_set(NULL);
     assert_string_equal(mc_schema_dir(), "/nonexistent/schemas");
+    assert_string_equal(mc_data_dir_origin(), "MOTCUA_DATA_DIR");
     assert_null(mc_schema_load_named("submission.v1", err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/schemas/submission.v1.schema.json"));
-    unsetenv("MOTCUA_SCHEMA_DIR");
+    assert_int_equal(mc_data_dir_check(err, sizeof err), MC_EINVAL);
+    assert_non_null(strstr(err, "/nonexistent/schemas is missing; set MOTCUA_DATA_DIR"));
+    unsetenv("MOTCUA_DATA_DIR");
+    mc_data_dir_set(NULL);
     assert_null(mc_schema_load_named("../etc/passwd", err, sizeof err));
 }
 
