@@ -24,9 +24,10 @@
 #define CATALOG_MAX_AGE_S 60
 #define TOPIC_CLOCK_POLL_MS 50
 #define WALL_SWEEP_MAX_SLEEP_MS 60000 /* NOTIFY wakes us earlier */
-#define SWEEP_ROUNDS 10               /* claim transactions per loop turn */
+#define SWEEP_ROUNDS 10               /* claim transactions per loop turn, at most */
+#define SWEEP_TURN_CLOCKS 5000        /* and clocks: HTTP is served between turns */
 #define RECOMPUTE_CHUNK 500           /* clocks per recompute transaction */
-#define OPEN_COUNT_EVERY_S 60         /* counting open clocks scans them all */
+#define OPEN_COUNT_EVERY_S 60         /* the open-clock gauge's refresh */
 #define SWEEP_EVENT_COLUMNS 10        /* event columns after the clock's in a claim */
 
 struct deadline {
@@ -113,7 +114,9 @@ static struct deadline *deadline_new(struct mc_service *svc, const struct mc_con
         mc_metrics_counter("deadline", "reschedules_refused_total", "reschedules refused");
     d->m_swept = mc_metrics_gauge("deadline", "swept_until_seconds",
                                   "clock instant (Unix seconds) up to which every due clock fired");
-    d->m_open = mc_metrics_gauge("deadline", "open_clocks", "clocks with something left to fire");
+    d->m_open = mc_metrics_gauge("deadline", "open_clocks",
+                                 "clocks with something left to fire (the planner's estimate, "
+                                 "as of the last autovacuum or analyze)");
     d->m_lateness = mc_metrics_histogram("deadline", "fire_lateness_seconds",
                                          "how late a fire was after its due instant (clock time)",
                                          bounds, sizeof bounds / sizeof bounds[0]);
@@ -1085,7 +1088,8 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
             goto rollback;
         if ((rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, sizeof err)) != 0)
             goto fail;
-    } while (n == cfg->sweep_max && ++rounds < SWEEP_ROUNDS);
+    } while (n == cfg->sweep_max && ++rounds < SWEEP_ROUNDS &&
+             (rounds + 1) * cfg->sweep_max <= SWEEP_TURN_CLOCKS);
     if (n == cfg->sweep_max || more) {
         *next_ms = 0; /* more is due: come back after serving the loop */
         return 0;
@@ -1116,9 +1120,13 @@ static int deadline_sweep(struct mc_service *svc, PGconn *conn, int64_t *next_ms
         *next_ms = wait < 0 ? 0 : wait > WALL_SWEEP_MAX_SLEEP_MS ? WALL_SWEEP_MAX_SLEEP_MS : wait;
     }
     if (time(NULL) >= d->open_counted_at + OPEN_COUNT_EVERY_S) {
-        res =
-            mc_pg_query(conn, "SELECT count(*) FROM deadline.clock WHERE next_fire_at IS NOT NULL",
-                        0, NULL, err, sizeof err);
+        /* The planner's estimate of the partial index's rows (refreshed by
+         * autovacuum): counting them scanned the index, 1.9 s at 10 M open
+         * clocks, during which no clock fired. */
+        res = mc_pg_query(conn,
+                          "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = "
+                          "'deadline.clock_next_fire'::regclass",
+                          0, NULL, err, sizeof err);
         if (res == NULL) {
             rc = MC_EDB;
             goto fail;
