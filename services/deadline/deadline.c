@@ -28,7 +28,6 @@
 #define SWEEP_TURN_CLOCKS 5000        /* and clocks: HTTP is served between turns */
 #define RECOMPUTE_CHUNK 500           /* clocks per recompute transaction */
 #define OPEN_COUNT_EVERY_S 60         /* the open-clock gauge's refresh */
-#define SWEEP_EVENT_COLUMNS 10        /* event columns after the clock's in a claim */
 
 struct deadline {
     struct mc_service *svc;
