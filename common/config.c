@@ -56,6 +56,11 @@ static const struct key_def keys[] = {
     {"MOTCUA_WARNING_RUNGS", "1wd,due-day",
      "deadline warnings: Nwd (N working days before the due date), due-day (opening of the "
      "due day), P% (share of the statutory time used)"},
+    {"MOTCUA_API_LOOKUPS_PER_MINUTE", "30",
+     "motcua-api: dossier lookups allowed per client address and minute (then 429 with "
+     "Retry-After)"},
+    {"MOTCUA_API_LOOKUP_BURST", "10", "motcua-api: lookups a client address may make at once"},
+    {"MOTCUA_API_STREAMS_MAX", "200", "motcua-api: event stream clients served at once"},
     {"MOTCUA_REQUIRE_TLS", "0",
      "1: refuse to start unless MOTCUA_PG_URL says sslmode=verify-full and MOTCUA_KAFKA_PROPS "
      "says security.protocol=ssl or sasl_ssl"},
@@ -246,6 +251,13 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
                         604800, &cfg->prune_interval_s, err, errlen)) ||
         (rc = parse_int("MOTCUA_DRAIN_TIMEOUT_S", lookup(kv, n, "MOTCUA_DRAIN_TIMEOUT_S"), 1, 300,
                         &cfg->drain_timeout_s, err, errlen)) ||
+        (rc = parse_int("MOTCUA_API_LOOKUPS_PER_MINUTE",
+                        lookup(kv, n, "MOTCUA_API_LOOKUPS_PER_MINUTE"), 1, 100000,
+                        &cfg->api_lookups_per_minute, err, errlen)) ||
+        (rc = parse_int("MOTCUA_API_LOOKUP_BURST", lookup(kv, n, "MOTCUA_API_LOOKUP_BURST"), 1,
+                        100000, &cfg->api_lookup_burst, err, errlen)) ||
+        (rc = parse_int("MOTCUA_API_STREAMS_MAX", lookup(kv, n, "MOTCUA_API_STREAMS_MAX"), 1,
+                        100000, &cfg->api_streams_max, err, errlen)) ||
         (rc = parse_int("MOTCUA_REQUIRE_TLS", lookup(kv, n, "MOTCUA_REQUIRE_TLS"), 0, 1,
                         &cfg->require_tls, err, errlen)))
         goto out;

@@ -45,6 +45,28 @@ struct handler {
     struct mc_http *http;
 };
 
+/* An event stream (mc_http_stream_start). h2o writes one buffer at a time
+ * and asks for the next with proceed(): what is broadcast meanwhile waits
+ * in pending. proceed() and stop() may be called from inside h2o_send(). */
+struct stream {
+    h2o_generator_t gen; /* first: h2o hands it back to proceed() and stop() */
+    h2o_req_t *req;
+    struct mc_http *http;
+    struct stream *prev, *next;
+    char *inflight; /* handed to h2o_send, kept until proceed() */
+    char *pending;
+    size_t pending_len, pending_cap, max_pending;
+    int idle;    /* proceed() came and nothing was sent since */
+    int closing; /* end the response at the next proceed() */
+};
+
+struct mc_http_req {
+    h2o_req_t *req;
+    struct mc_http *http;
+    const char *method, *path, *query;
+    char peer[64];
+};
+
 struct mc_http {
     uv_loop_t *loop;
     h2o_globalconf_t config;
@@ -55,6 +77,10 @@ struct mc_http {
     mc_http_ready_cb ready_cb;
     void *opaque;
     struct conn *conns;
+    struct stream *streams;
+    int nstreams;
+    mc_http_app_cb app_cb;
+    void *app_opaque;
     int ctx_ready;       /* h2o_context_init done */
     int listener_closed; /* its close callback ran */
     int stopping;
@@ -82,6 +108,29 @@ static void respond_text(h2o_req_t *req, int status, const char *reason, const c
     respond(req, status, reason, "text/plain; charset=utf-8", body, strlen(body));
 }
 
+/* A NUL-terminated copy in the request's memory. */
+static const char *pool_str(h2o_req_t *req, const char *p, size_t len)
+{
+    char *s = h2o_mem_alloc_pool(&req->pool, len + 1);
+    memcpy(s, p, len);
+    s[len] = '\0';
+    return s;
+}
+
+static void peer_text(h2o_req_t *req, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+
+    snprintf(buf, len, "unknown");
+    if (sslen == 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, buf, len);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, buf, len);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct mc_http *http = ((struct handler *)self)->http;
@@ -89,6 +138,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     int known = path_is(path, "/livez") || path_is(path, "/readyz") || path_is(path, "/metrics");
 
     if (!known) {
+        if (http->app_cb != NULL && !http->stopping) {
+            struct mc_http_req r = {.req = req, .http = http};
+            r.method = pool_str(req, req->method.base, req->method.len);
+            r.path = pool_str(req, path.base, path.len);
+            r.query = req->query_at == SIZE_MAX ? ""
+                                                : pool_str(req, req->path.base + req->query_at + 1,
+                                                           req->path.len - req->query_at - 1);
+            peer_text(req, r.peer, sizeof r.peer);
+            if (http->app_cb(&r, http->app_opaque) == 0)
+                return 0;
+        }
         respond_text(req, 404, "Not Found", "not found");
         return 0;
     }
@@ -304,6 +364,254 @@ int mc_http_port(const struct mc_http *http)
     return http->port;
 }
 
+/* ---- the application's requests ----------------------------------------- */
+
+void mc_http_set_app(struct mc_http *http, mc_http_app_cb cb, void *opaque)
+{
+    http->app_cb = cb;
+    http->app_opaque = opaque;
+}
+
+const char *mc_http_req_method(const struct mc_http_req *req)
+{
+    return req->method;
+}
+
+const char *mc_http_req_path(const struct mc_http_req *req)
+{
+    return req->path;
+}
+
+const char *mc_http_req_query(const struct mc_http_req *req)
+{
+    return req->query;
+}
+
+const char *mc_http_req_header(const struct mc_http_req *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return NULL;
+    return pool_str(req->req, req->req->headers.entries[i].value.base,
+                    req->req->headers.entries[i].value.len);
+}
+
+const char *mc_http_req_peer(const struct mc_http_req *req)
+{
+    return req->peer;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int mc_http_query_param(const char *query, const char *name, char *buf, size_t buflen)
+{
+    size_t nlen = strlen(name);
+    const char *p = query;
+
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, '&');
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            size_t o = 0;
+            for (const char *c = p + nlen + 1; c < p + plen; c++) {
+                int ch = (unsigned char)*c;
+                if (ch == '%') {
+                    int hi = c + 2 < p + plen ? hexval(c[1]) : -1;
+                    int lo = hi >= 0 ? hexval(c[2]) : -1;
+                    if (lo < 0)
+                        return -2;
+                    ch = hi * 16 + lo;
+                    c += 2;
+                } else if (ch == '+') {
+                    ch = ' ';
+                }
+                if (ch == 0 || o + 1 >= buflen)
+                    return -2;
+                buf[o++] = (char)ch;
+            }
+            if (buflen == 0)
+                return -2;
+            buf[o] = '\0';
+            return (int)o;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return -1;
+}
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 301:
+        return "Moved Permanently";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
+    }
+}
+
+static void add_headers(h2o_req_t *req, const char *const *headers)
+{
+    for (int i = 0; headers != NULL && headers[i] != NULL && headers[i + 1] != NULL; i += 2) {
+        const char *name = pool_str(req, headers[i], strlen(headers[i]));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL,
+                              headers[i + 1], strlen(headers[i + 1]));
+    }
+}
+
+void mc_http_reply(struct mc_http_req *r, int status, const char *type, const char *body,
+                   size_t len, const char *const *headers)
+{
+    add_headers(r->req, headers);
+    respond(r->req, status, reason_of(status), type, body, len);
+}
+
+static void stream_unlink(struct stream *s)
+{
+    struct mc_http *http = s->http;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        http->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    http->nstreams--;
+    free(s->inflight);
+    free(s->pending);
+    free(s);
+}
+
+/* Hands what is pending to h2o. s may be gone when this returns. */
+static void stream_send(struct stream *s)
+{
+    h2o_iovec_t buf = h2o_iovec_init(s->pending, s->pending_len);
+    h2o_req_t *req = s->req;
+
+    s->inflight = s->pending;
+    s->pending = NULL;
+    s->pending_len = s->pending_cap = 0;
+    s->idle = 0;
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+/* Ends the response; s is freed. Only when idle. */
+static void stream_end(struct stream *s)
+{
+    h2o_req_t *req = s->req;
+    stream_unlink(s);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+}
+
+static void stream_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    struct stream *s = (struct stream *)gen;
+    (void)req;
+    free(s->inflight);
+    s->inflight = NULL;
+    s->idle = 1;
+    if (s->closing)
+        stream_end(s);
+    else if (s->pending_len > 0)
+        stream_send(s);
+}
+
+static void stream_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    stream_unlink((struct stream *)gen);
+}
+
+static void stream_append(struct stream *s, const char *data, size_t len)
+{
+    if (s->pending_len + len > s->pending_cap) {
+        s->pending_cap = (s->pending_len + len) * 2;
+        s->pending = mc_xrealloc(s->pending, s->pending_cap);
+    }
+    memcpy(s->pending + s->pending_len, data, len);
+    s->pending_len += len;
+}
+
+int mc_http_stream_start(struct mc_http_req *r, const char *type, size_t max_pending,
+                         int max_streams)
+{
+    struct mc_http *http = r->http;
+    struct stream *s;
+    static const char hello[] = ": motcua\n\n"; /* a comment: the headers go out now */
+
+    if (http->nstreams >= max_streams)
+        return -1;
+    s = mc_xcalloc(1, sizeof *s);
+    s->gen.proceed = stream_proceed;
+    s->gen.stop = stream_stop;
+    s->req = r->req;
+    s->http = http;
+    s->max_pending = max_pending;
+    s->next = http->streams;
+    if (http->streams != NULL)
+        http->streams->prev = s;
+    http->streams = s;
+    http->nstreams++;
+    r->req->res.status = 200;
+    r->req->res.reason = "OK";
+    h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type,
+                   strlen(type));
+    h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_start_response(r->req, &s->gen);
+    stream_append(s, hello, sizeof hello - 1);
+    stream_send(s);
+    return 0;
+}
+
+void mc_http_broadcast(struct mc_http *http, const char *data, size_t len)
+{
+    for (struct stream *s = http->streams, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->closing)
+            continue;
+        if (s->pending_len + len > s->max_pending) {
+            /* A client that does not read: let it go (it reconnects). */
+            s->closing = 1;
+            s->pending_len = 0;
+            if (s->idle)
+                stream_end(s);
+            continue;
+        }
+        stream_append(s, data, len);
+        if (s->idle)
+            stream_send(s);
+    }
+}
+
+int mc_http_stream_count(const struct mc_http *http)
+{
+    return http->nstreams;
+}
+
 void mc_http_stop(struct mc_http *http)
 {
     struct conn *conn;
@@ -312,6 +620,15 @@ void mc_http_stop(struct mc_http *http)
         return;
     http->stopping = 1;
     uv_close((uv_handle_t *)&http->listener, on_listener_closed);
+    /* Event streams never end by themselves: end them, so that h2o then
+     * reads the EOF below and closes their connections. */
+    for (struct stream *s = http->streams, *next; s != NULL; s = next) {
+        next = s->next;
+        s->closing = 1;
+        s->pending_len = 0;
+        if (s->idle)
+            stream_end(s);
+    }
     for (conn = http->conns; conn != NULL; conn = conn->next) {
         uv_os_fd_t fd;
 

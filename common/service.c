@@ -605,6 +605,8 @@ done:
     if (rc == 0)
         for (int i = 0; i < svc->ncounts; i++)
             mc_metric_add(svc->counts[i].metric, svc->counts[i].v);
+    if (rc == 0 && svc->def->commit_cb)
+        svc->def->commit_cb(svc, svc->state);
     discard_pending(svc);
     svc->in_batch = 0;
     svc->fast = 0;
@@ -834,6 +836,12 @@ static int ready_cb(char *why, size_t whylen, void *opaque)
     return 1;
 }
 
+static int app_cb(struct mc_http_req *req, void *opaque)
+{
+    struct mc_service *svc = opaque;
+    return svc->def->http_cb(svc, req, svc->state);
+}
+
 int mc_service_ready(const struct mc_service *svc)
 {
     char why[128];
@@ -930,6 +938,8 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
     svc->http = mc_http_start(loop, cfg->http_addr, cfg->http_port, ready_cb, svc, err, errlen);
     if (svc->http == NULL)
         goto fail;
+    if (def->http_cb)
+        mc_http_set_app(svc->http, app_cb, svc);
     if (cfg->http_port_file && cfg->http_port_file[0])
         write_port_file(cfg->http_port_file, mc_http_port(svc->http));
     {
@@ -1281,6 +1291,11 @@ int mc_service_now(const struct mc_service *svc, mc_instant *now)
         return 0;
     }
     return mc_clock_now(svc->clock, now);
+}
+
+struct mc_http *mc_service_http(const struct mc_service *svc)
+{
+    return svc->http;
 }
 
 int mc_service_http_port(const struct mc_service *svc)

@@ -1,9 +1,16 @@
 # shellcheck shell=bash
 # Shared functions of the embedded stack: sourced by deploy/local/{up,down,demo}
-# and tests/run. Defines functions and MOTCUA_ROOT only; starts nothing.
+# and tests/run. Defines functions and the variables below only; starts nothing.
 
 MOTCUA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MOTCUA_BUILD_DIR=${MOTCUA_BUILD_DIR:-$MOTCUA_ROOT/build}
+# Where up, down and the demo keep the stack (default .motcua/ in the
+# checkout; the board's browser test runs a demo of its own elsewhere).
+MOTCUA_STATE_DIR=${MOTCUA_STATE_DIR:-$MOTCUA_ROOT/.motcua}
+# The services of the stack, in start order: the four of the pipeline and
+# the read side.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+MOTCUA_SERVICES=(intake router deadline notify api)
 # The unprivileged system user that runs PostgreSQL when we are root, and the
 # name of the cluster's superuser in every case.
 MOTCUA_PG_OS_USER=motcua

@@ -35,7 +35,10 @@ struct mc_config {
     int retain_finished_days; /* MOTCUA_RETAIN_FINISHED_DAYS, default 400 */
     int prune_interval_s;     /* MOTCUA_PRUNE_INTERVAL_S, default 3600 */
     char *warning_rungs;      /* MOTCUA_WARNING_RUNGS: "1wd,due-day" (+ "50%", "75%", "2wd", ...) */
-    int require_tls;          /* MOTCUA_REQUIRE_TLS: 1 refuses plaintext to PostgreSQL or Kafka */
+    int api_lookups_per_minute; /* MOTCUA_API_LOOKUPS_PER_MINUTE, default 30 */
+    int api_lookup_burst;       /* MOTCUA_API_LOOKUP_BURST, default 10 */
+    int api_streams_max;        /* MOTCUA_API_STREAMS_MAX, default 200 */
+    int require_tls;            /* MOTCUA_REQUIRE_TLS: 1 refuses plaintext to PostgreSQL or Kafka */
 };
 
 /* Fills cfg for service from the environment (and config file). On a bad

@@ -18,6 +18,8 @@
 #include "motcua/timeutil.h"
 
 struct mc_service;
+struct mc_http;
+struct mc_http_req;
 
 /* One consumed message, valid during the handler call. */
 struct mc_msg {
@@ -85,6 +87,13 @@ struct mc_service_def {
      * Returns 0 or an error (retried at the next interval). */
     int (*prune_cb)(struct mc_service *svc, PGconn *conn, long long *pruned, char *err,
                     size_t errlen, void *state);
+    /* Optional: a batch committed; the service may announce what it
+     * changed (the read side's event stream). */
+    void (*commit_cb)(struct mc_service *svc, void *state);
+    /* Optional: HTTP requests other than /livez, /readyz and /metrics (the
+     * read side's API), answered as mc_http_app_cb answers them; state is
+     * NULL until init_cb ran. Returns 0 when answered, -1 for a 404. */
+    int (*http_cb)(struct mc_service *svc, struct mc_http_req *req, void *state);
 };
 
 /* Creates the runtime on loop (connects to PostgreSQL and Kafka, subscribes,
@@ -156,6 +165,8 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
 const struct mc_config *mc_service_config(const struct mc_service *svc);
 /* "Now" from the clock; MC_ENOTFOUND before the first tick in topic mode. */
 int mc_service_now(const struct mc_service *svc, mc_instant *now);
+/* The HTTP server (mc_http_broadcast). */
+struct mc_http *mc_service_http(const struct mc_service *svc);
 /* Bound HTTP port (tests). */
 int mc_service_http_port(const struct mc_service *svc);
 /* Applies the retention now: inbox rows older than MOTCUA_RETAIN_INBOX_DAYS,

@@ -416,6 +416,8 @@ void h_pump_step(struct h_pump *pump)
                     pump->what);
         _fail(pump->file, pump->line);
     }
+    /* The services' HTTP (the read side's event streams) lives on the loop. */
+    uv_run(&pump->env->loop, UV_RUN_NOWAIT);
     usleep(10000);
 }
 
@@ -860,7 +862,7 @@ json_t *h_update_event(const char *code, const char *status, const char *unit_co
 struct http_call {
     int port;
     const char *path;
-    char response[8192];
+    char response[65536];
     size_t len;
     atomic_int done;
 };
@@ -895,7 +897,8 @@ static void *http_thread(void *arg)
     return NULL;
 }
 
-int h_http_get(struct h_env *env, int port, const char *path, char *body, size_t bodylen)
+int h_http_request(struct h_env *env, int port, const char *path, char *head, size_t headlen,
+                   char *body, size_t bodylen)
 {
     struct http_call *call = calloc(1, sizeof *call);
     pthread_t thread;
@@ -916,8 +919,15 @@ int h_http_get(struct h_env *env, int port, const char *path, char *body, size_t
     if (sscanf(call->response, "HTTP/1.%*d %d", &status) != 1)
         status = -1;
     b = strstr(call->response, "\r\n\r\n");
+    if (head && headlen)
+        snprintf(head, headlen, "%.*s", b ? (int)(b - call->response) : 0, call->response);
     if (body && bodylen)
         snprintf(body, bodylen, "%s", b ? b + 4 : "");
     free(call);
     return status;
+}
+
+int h_http_get(struct h_env *env, int port, const char *path, char *body, size_t bodylen)
+{
+    return h_http_request(env, port, path, NULL, 0, body, bodylen);
 }

@@ -182,5 +182,9 @@ json_t *h_unit_json(struct h_env *env, const char *unit_code);
 /* GET http://127.0.0.1:port/path while running env's loop (which serves the
  * services' HTTP). Returns the status (or -1) and copies the body. */
 int h_http_get(struct h_env *env, int port, const char *path, char *body, size_t bodylen);
+/* The same, also copying the status line and headers (lines joined by
+ * CRLF) into head. Responses up to 64 KiB. */
+int h_http_request(struct h_env *env, int port, const char *path, char *head, size_t headlen,
+                   char *body, size_t bodylen);
 
 #endif

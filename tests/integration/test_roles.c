@@ -14,10 +14,8 @@ static const struct {
     const char *role;
     const char *schema;
 } services[] = {
-    {"motcua_intake", "intake"},
-    {"motcua_router", "routing"},
-    {"motcua_deadline", "deadline"},
-    {"motcua_notify", "notify"},
+    {"motcua_intake", "intake"}, {"motcua_router", "routing"}, {"motcua_deadline", "deadline"},
+    {"motcua_notify", "notify"}, {"motcua_api", "api"},
 };
 #define NSERVICES (sizeof services / sizeof services[0])
 
@@ -121,6 +119,9 @@ static void test_own_tables_are_writable(void **state)
         {"motcua_deadline", "DELETE FROM deadline.clock"},
         {"motcua_deadline", "DELETE FROM deadline.ledger"},
         {"motcua_notify", "DELETE FROM notify.letter"},
+        {"motcua_api", "DELETE FROM api.dossier"},
+        {"motcua_api", "DELETE FROM api.timeline"},
+        {"motcua_api", "DELETE FROM api.letter"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
@@ -130,11 +131,35 @@ static void test_own_tables_are_writable(void **state)
     }
 }
 
+/* The read side's requests run as motcua_api_read (SET ROLE from
+ * motcua_api): they read the projection and the catalog, nothing else, and
+ * write nothing. */
+static void test_api_requests_only_read_the_projection(void **state)
+{
+    PGconn *conn = connect_as("motcua_api");
+    const char *role = "motcua_api_read";
+    (void)state;
+    PQclear(PQexec(conn, "SET ROLE motcua_api_read"));
+    expect(conn, role, "SELECT count(*) FROM api.dossier", ALLOWED);
+    expect(conn, role, "SELECT count(*) FROM api.timeline", ALLOWED);
+    expect(conn, role, "SELECT count(*) FROM api.letter", ALLOWED);
+    expect(conn, role, "SELECT count(*) FROM api.unit_month(now(), now(), NULL)", ALLOWED);
+    expect(conn, role, "SELECT count(*) FROM catalog.unit", ALLOWED);
+    expect(conn, role, "DELETE FROM api.dossier", DENIED);
+    expect(conn, role, "INSERT INTO api.timeline (dossier_code, at, kind) VALUES ('x', now(), 'y')",
+           DENIED);
+    expect(conn, role, "SELECT count(*) FROM api.inbox", DENIED);
+    expect(conn, role, "SELECT count(*) FROM intake.dossier", DENIED);
+    expect(conn, role, "SELECT count(*) FROM notify.letter", DENIED);
+    PQfinish(conn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_role_owns_only_its_schema),
         cmocka_unit_test(test_own_tables_are_writable),
+        cmocka_unit_test(test_api_requests_only_read_the_projection),
     };
     return cmocka_run_group_tests_name("integration: roles", tests, setup, teardown);
 }

@@ -1,0 +1,619 @@
+/* The read side's HTTP API (schemas/openapi.yaml) and the board's files.
+ * Requests read the projection on a connection of their own, as the role
+ * motcua_api_read in read-only transactions; each statement is bounded
+ * (statement_timeout) and each answer is small (pages, capped lists). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "api.h"
+#include "motcua/config.h"
+#include "motcua/datadir.h"
+#include "motcua/error.h"
+#include "motcua/http.h"
+#include "motcua/jsonutil.h"
+#include "motcua/log.h"
+#include "motcua/metrics.h"
+#include "motcua/pg.h"
+#include "motcua/timeutil.h"
+#include "national.h"
+#include "ratelimit.h"
+
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 200
+#define STREAM_MAX_PENDING (256 * 1024)
+#define FILE_MAX (4 * 1024 * 1024)
+
+/* ---- statements (run as motcua_api_read) --------------------------------- */
+
+/* $1 code, $2 id number. */
+static const char LOOKUP[] =
+    "SELECT d.id_check IS NOT NULL AND "
+    "d.id_check = encode(sha256(convert_to($1 || ':' || $2, 'UTF8')), 'hex'), d.state, "
+    "jsonb_build_object('code', d.code, 'state', d.state, "
+    "'procedure', jsonb_build_object('code', d.procedure_code, 'name', d.procedure_name), "
+    "'channel', d.channel, 'receiving_agency', d.receiving_agency, "
+    "'reception_point', d.reception_point, "
+    "'unit', CASE WHEN d.unit_code IS NULL THEN NULL "
+    "ELSE jsonb_build_object('code', d.unit_code, 'name', d.unit_name) END, "
+    "'received_at', public.motcua_rfc3339(d.received_at), "
+    "'receipt_at', public.motcua_rfc3339(d.receipt_at), "
+    "'due_at', public.motcua_rfc3339(d.due_at), "
+    "'rescheduled_due_at', public.motcua_rfc3339(d.rescheduled_due_at), "
+    "'finished_at', public.motcua_rfc3339(d.finished_at), 'late', d.late, "
+    "'timeline', coalesce((SELECT jsonb_agg(jsonb_build_object('at', "
+    "public.motcua_rfc3339(t.at), 'kind', t.kind) || CASE WHEN t.unit_code IS NULL THEN "
+    "'{}'::jsonb ELSE jsonb_build_object('unit_code', t.unit_code) END || t.detail "
+    "ORDER BY t.at, t.id) FROM (SELECT * FROM api.timeline WHERE dossier_code = d.code "
+    "ORDER BY at, id LIMIT 200) t), '[]'::jsonb), "
+    "'letters', coalesce((SELECT jsonb_agg(jsonb_build_object('notification_id', "
+    "l.notification_id, 'kind', l.kind, 'document_number', l.document_number, 'channel', "
+    "l.channel, 'issued_at', public.motcua_rfc3339(l.issued_at), 'delivery', l.delivery, "
+    "'delivery_at', public.motcua_rfc3339(l.delivery_at)) ORDER BY l.issued_at, "
+    "l.notification_id) FROM api.letter l WHERE l.dossier_code = d.code), '[]'::jsonb))::text "
+    "FROM api.dossier d WHERE d.code = $1";
+
+/* $1 unit, $2 state (open, due-soon, late), $3 now, $4 after (code or
+ * NULL), $5 limit. Dossiers without a due date yet sort last. */
+static const char WORKLIST[] =
+    "SELECT jsonb_build_object('code', d.code, 'state', d.state, 'procedure_code', "
+    "d.procedure_code, 'procedure_name', d.procedure_name, 'receipt_at', "
+    "public.motcua_rfc3339(d.receipt_at), 'due_at', public.motcua_rfc3339(d.due_at), "
+    "'rescheduled_due_at', public.motcua_rfc3339(d.rescheduled_due_at), "
+    "'late', d.late OR coalesce(d.due_at < $3::timestamptz, false), 'warned', "
+    "d.warned_at IS NOT NULL)::text, "
+    "d.state, d.code FROM api.dossier d WHERE d.unit_code = $1 AND d.closed_at IS NULL "
+    "AND CASE $2 WHEN 'late' THEN d.late OR d.due_at < $3::timestamptz "
+    "WHEN 'due-soon' THEN NOT (d.late OR d.due_at < $3::timestamptz) "
+    "AND d.warned_at IS NOT NULL ELSE true END "
+    "AND ($4::text IS NULL OR (coalesce(d.due_at, 'infinity'), d.code) > "
+    "(SELECT coalesce(a.due_at, 'infinity'), a.code FROM api.dossier a WHERE a.code = $4)) "
+    "ORDER BY coalesce(d.due_at, 'infinity'), d.code LIMIT $5::int";
+
+static const char AFTER_EXISTS[] = "SELECT 1 FROM api.dossier WHERE code = $1 AND unit_code = $2";
+
+/* The figures of one unit-month row of api.unit_month as JSON. */
+#define UNIT_MONTH_JSON                                                                            \
+    "jsonb_build_object('unit', jsonb_build_object('code', m.unit_code, 'name', m.unit_name, "     \
+    "'kind', m.unit_kind), 'received', m.received, 'online', m.online, 'online_share', "           \
+    "CASE WHEN m.received > 0 THEN round(m.online::numeric / m.received, 4) END, "                 \
+    "'finished', m.finished, 'finished_on_time', m.finished_on_time, 'finished_late', "            \
+    "m.finished_late, 'open_in_time', m.open_in_time, 'open_late', m.open_late, "                  \
+    "'on_time', m.finished_on_time + m.open_in_time, 'late', m.finished_late + m.open_late, "      \
+    "'on_time_rate', CASE WHEN m.finished_on_time + m.open_in_time + m.finished_late + "           \
+    "m.open_late > 0 THEN round((m.finished_on_time + m.open_in_time)::numeric / "                 \
+    "(m.finished_on_time + m.open_in_time + m.finished_late + m.open_late), 4) END, "              \
+    "'letters', m.letters, 'average_processing_wd', m.average_processing_wd)"
+
+/* $1 month start, $2 cut, $3 unit or NULL. */
+static const char INDICATORS[] =
+    "SELECT coalesce(jsonb_agg(" UNIT_MONTH_JSON " ORDER BY m.unit_code), '[]'::jsonb)::text "
+    "FROM api.unit_month($1::timestamptz, $2::timestamptz, $3) m";
+
+/* $1 month start, $2 cut: units by on-time rate (none counted last), then
+ * fewer late dossiers, fewer letters, code. */
+static const char RANKING[] =
+    "SELECT coalesce(jsonb_agg(r.j || jsonb_build_object('rank', r.rank) ORDER BY r.rank), "
+    "'[]'::jsonb)::text FROM (SELECT " UNIT_MONTH_JSON " AS j, row_number() OVER (ORDER BY "
+    "CASE WHEN m.finished_on_time + m.open_in_time + m.finished_late + m.open_late > 0 THEN "
+    "(m.finished_on_time + m.open_in_time)::numeric / (m.finished_on_time + m.open_in_time + "
+    "m.finished_late + m.open_late) END DESC NULLS LAST, m.finished_late + m.open_late, "
+    "m.letters, m.unit_code) AS rank FROM api.unit_month($1::timestamptz, $2::timestamptz, "
+    "NULL) m) r";
+
+/* $1 month start, $2 now. Per unit: open, due today, late now, the
+ * month's on-time rate; the late list; the on-time rate of the last 12
+ * months, city-wide. */
+static const char BOARD[] =
+    "WITH m AS (SELECT * FROM api.unit_month($1::timestamptz, $2::timestamptz, NULL)), "
+    "today AS (SELECT (date_trunc('day', $2::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh') "
+    "AT TIME ZONE 'Asia/Ho_Chi_Minh') AS s), "
+    "o AS (SELECT d.unit_code, count(*) AS open, count(*) FILTER (WHERE d.due_at >= today.s AND "
+    "d.due_at < today.s + interval '1 day') AS due_today, count(*) FILTER (WHERE d.late OR "
+    "d.due_at < $2::timestamptz) AS late FROM api.dossier d, today WHERE d.closed_at IS NULL "
+    "AND d.receipt_at IS NOT NULL GROUP BY d.unit_code) "
+    "SELECT jsonb_build_object('now', public.motcua_rfc3339($2::timestamptz), 'month', "
+    "to_char($1::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM'), "
+    "'units', coalesce((SELECT jsonb_agg(jsonb_build_object('code', m.unit_code, 'name', "
+    "m.unit_name, 'kind', m.unit_kind, 'open', coalesce(o.open, 0), 'due_today', "
+    "coalesce(o.due_today, 0), 'late', coalesce(o.late, 0), 'received', m.received, "
+    "'on_time', m.finished_on_time + m.open_in_time, 'late_month', m.finished_late + "
+    "m.open_late, 'letters', m.letters, 'on_time_rate', CASE WHEN m.finished_on_time + "
+    "m.open_in_time + m.finished_late + m.open_late > 0 THEN round((m.finished_on_time + "
+    "m.open_in_time)::numeric / (m.finished_on_time + m.open_in_time + m.finished_late + "
+    "m.open_late), 4) END) ORDER BY m.unit_code) FROM m LEFT JOIN o ON o.unit_code = "
+    "m.unit_code), '[]'::jsonb), "
+    "'late_list', coalesce((SELECT jsonb_agg(jsonb_build_object('code', x.code, 'unit', "
+    "jsonb_build_object('code', x.unit_code, 'name', x.unit_name), 'procedure_name', "
+    "x.procedure_name, 'due_at', public.motcua_rfc3339(x.due_at), 'late_at', "
+    "public.motcua_rfc3339(x.late_at), 'rescheduled_due_at', "
+    "public.motcua_rfc3339(x.rescheduled_due_at), 'state', x.state, 'letter', x.letter) "
+    "ORDER BY x.late_at DESC, x.code) FROM (SELECT d.*, (SELECT jsonb_build_object("
+    "'document_number', l.document_number, 'channel', l.channel, 'issued_at', "
+    "public.motcua_rfc3339(l.issued_at), 'delivery', l.delivery) FROM api.letter l WHERE "
+    "l.dossier_code = d.code ORDER BY l.issued_at DESC NULLS LAST LIMIT 1) AS letter "
+    "FROM api.dossier d WHERE d.late AND (d.closed_at IS NULL OR d.closed_at >= "
+    "$1::timestamptz) ORDER BY d.late_at DESC, d.code LIMIT 50) x), '[]'::jsonb), "
+    "'trend', (SELECT jsonb_agg(jsonb_build_object('month', to_char(lm, 'YYYY-MM'), 'on_time', "
+    "t.on_time, 'late', t.late, 'on_time_rate', CASE WHEN t.on_time + t.late > 0 THEN "
+    "round(t.on_time::numeric / (t.on_time + t.late), 4) END) ORDER BY lm) "
+    "FROM generate_series(($1::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh') - interval "
+    "'11 months', $1::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh', interval '1 month') lm "
+    "CROSS JOIN LATERAL (SELECT coalesce(sum(u.finished_on_time + u.open_in_time), 0) AS "
+    "on_time, coalesce(sum(u.finished_late + u.open_late), 0) AS late FROM "
+    "api.unit_month(lm AT TIME ZONE 'Asia/Ho_Chi_Minh', $2::timestamptz, NULL) u) t))::text";
+
+/* ---- answers ------------------------------------------------------------- */
+
+static void reply_json(struct api *api, struct mc_http_req *req, int status, const char *body)
+{
+    mc_metric_add(api->m_requests, 1);
+    mc_http_reply(req, status, "application/json", body, strlen(body), NULL);
+}
+
+/* An RFC 9457 problem: status, a title per kind, what is wrong. */
+static void problem(struct api *api, struct mc_http_req *req, int status, const char *title,
+                    const char *detail, const char *const *headers)
+{
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", title, "status",
+                            status, "detail", detail);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    mc_metric_add(api->m_requests, 1);
+    mc_http_reply(req, status, "application/problem+json", text, strlen(text), headers);
+    free(text);
+    json_decref(doc);
+}
+
+static void unavailable(struct api *api, struct mc_http_req *req, const char *err)
+{
+    static const char *const retry[] = {"retry-after", "5", NULL};
+    mc_log_kv(MC_LOG_WARN, "api request failed", "path", mc_http_req_path(req), "error", err, NULL);
+    problem(api, req, 503, "Service Unavailable",
+            "the projection cannot be read just now; try again shortly", retry);
+}
+
+/* The requests' connection: motcua_api_read, read-only, bounded. */
+static PGconn *reader(struct api *api, char *err, size_t errlen)
+{
+    static const char *const setup[] = {
+        "SET ROLE motcua_api_read",
+        "SET default_transaction_read_only = on",
+        "SET statement_timeout = '5s'",
+    };
+    if (mc_pg_alive(api->reader))
+        return api->reader;
+    PQfinish(api->reader);
+    api->reader =
+        mc_pg_connect(mc_service_config(api->svc)->pg_url, "motcua-api-read", err, errlen);
+    for (size_t i = 0; api->reader && i < sizeof setup / sizeof setup[0]; i++)
+        if (mc_pg_exec(api->reader, setup[i], 0, NULL, err, errlen) != 0) {
+            PQfinish(api->reader);
+            api->reader = NULL;
+        }
+    return api->reader;
+}
+
+/* Runs a read; NULL after answering 503. */
+static PGresult *read_sql(struct api *api, struct mc_http_req *req, const char *sql, int n,
+                          const char *const *params)
+{
+    char err[512];
+    PGconn *conn = reader(api, err, sizeof err);
+    PGresult *res = conn ? mc_pg_query(conn, sql, n, params, err, sizeof err) : NULL;
+    if (res == NULL)
+        unavailable(api, req, err);
+    return res;
+}
+
+static void add_national(json_t *obj)
+{
+    struct mc_national n;
+    if (mc_api_national(mc_json_str(obj, "state"), &n) == 0)
+        json_object_set_new(obj, "national_status",
+                            json_pack("{s:i, s:s}", "code", n.code, "key", n.key));
+}
+
+static mc_instant service_now(struct api *api)
+{
+    mc_instant now;
+    return mc_service_now(api->svc, &now) == 0 ? now : mc_time_now();
+}
+
+/* "YYYY-MM" (2000..2199) into the RFC 3339 instant of its first local
+ * midnight. Returns 0 or -1. */
+static int month_start(const char *month, char *out, size_t len)
+{
+    int y, m;
+    char rest;
+    if (strlen(month) != 7 || sscanf(month, "%4d-%2d%c", &y, &m, &rest) != 2 || month[4] != '-' ||
+        y < 2000 || y > 2199 || m < 1 || m > 12)
+        return -1;
+    snprintf(out, len, "%04d-%02d-01T00:00:00+07:00", y, m);
+    return 0;
+}
+
+/* The month param (or the current month when absent and allowed). Answers
+ * 400 and returns -1 when it is malformed. */
+static int month_param(struct api *api, struct mc_http_req *req, int required, mc_instant now,
+                       char *start, size_t len)
+{
+    char month[16];
+    int n = mc_http_query_param(mc_http_req_query(req), "month", month, sizeof month);
+    if (n == -1 && !required) {
+        int y, m, d;
+        mc_civil_from_days(mc_vn_day(now), &y, &m, &d);
+        snprintf(month, sizeof month, "%04d-%02d", y, m);
+    } else if (n == -1) {
+        problem(api, req, 400, "Bad Request", "the query parameter month (YYYY-MM) is required",
+                NULL);
+        return -1;
+    }
+    if (n < -1 || month_start(month, start, len) != 0) {
+        problem(api, req, 400, "Bad Request",
+                "month must be a month of 2000 to 2199 written YYYY-MM, e.g. 2024-03", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* A code or unit in a path: letters, digits, '.', '-', '_', 1..64 bytes. */
+static int code_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > 64)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              c == '.' || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- endpoints ----------------------------------------------------------- */
+
+/* GET /v1/dossiers/{code}?id_number=...: the citizen's lookup. The same
+ * 404 for an unknown code and a wrong id number. */
+static void get_dossier(struct api *api, struct mc_http_req *req, const char *code)
+{
+    static const char not_found[] = "no dossier has this code and applicant id number";
+    char id[64], retry[16];
+    int retry_s, n;
+    const char *params[2];
+    PGresult *res;
+    json_t *doc;
+    char *text;
+
+    if (!mc_ratelimit_take(api->lookups, mc_http_req_peer(req), now_ms(), &retry_s)) {
+        const char *headers[] = {"retry-after", retry, NULL};
+        snprintf(retry, sizeof retry, "%d", retry_s);
+        mc_metric_add(api->m_limited, 1);
+        problem(api, req, 429, "Too Many Requests",
+                "too many lookups from this address; try again after the time in Retry-After",
+                headers);
+        return;
+    }
+    n = mc_http_query_param(mc_http_req_query(req), "id_number", id, sizeof id);
+    if (n == -1 || n == 0) {
+        problem(api, req, 400, "Bad Request",
+                "the query parameter id_number (the applicant's id number) is required", NULL);
+        return;
+    }
+    if (n < 0 || !code_ok(code, strlen(code))) {
+        problem(api, req, 404, "Not Found", not_found, NULL);
+        return;
+    }
+    params[0] = code;
+    params[1] = id;
+    if ((res = read_sql(api, req, LOOKUP, 2, params)) == NULL)
+        return;
+    if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        PQclear(res);
+        problem(api, req, 404, "Not Found", not_found, NULL);
+        return;
+    }
+    doc = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+    PQclear(res);
+    add_national(doc);
+    text = json_dumps(doc, JSON_COMPACT);
+    reply_json(api, req, 200, text);
+    free(text);
+    json_decref(doc);
+}
+
+/* GET /v1/units/{unit}/dossiers?state=open|due-soon|late&limit=&after=. */
+static void get_worklist(struct api *api, struct mc_http_req *req, const char *unit)
+{
+    const char *query = mc_http_req_query(req);
+    char state[16] = "open", limit_text[16], after[80], now_text[MC_RFC3339_LEN], fetch[16];
+    int n, limit = PAGE_DEFAULT;
+    const char *params[5];
+    PGresult *res;
+    json_t *items, *doc;
+    char *text;
+
+    if ((n = mc_http_query_param(query, "state", state, sizeof state)) == -1)
+        snprintf(state, sizeof state, "open");
+    if (n < -1 || (strcmp(state, "open") != 0 && strcmp(state, "due-soon") != 0 &&
+                   strcmp(state, "late") != 0)) {
+        problem(api, req, 400, "Bad Request", "state must be open, due-soon or late", NULL);
+        return;
+    }
+    if ((n = mc_http_query_param(query, "limit", limit_text, sizeof limit_text)) != -1) {
+        char *end;
+        long v = n > 0 ? strtol(limit_text, &end, 10) : 0;
+        if (n <= 0 || *end != '\0' || v < 1 || v > PAGE_MAX) {
+            problem(api, req, 400, "Bad Request", "limit must be a whole number from 1 to 200",
+                    NULL);
+            return;
+        }
+        limit = (int)v;
+    }
+    n = mc_http_query_param(query, "after", after, sizeof after);
+    if (n != -1 && (n < 0 || !code_ok(after, (size_t)n))) {
+        problem(api, req, 400, "Bad Request",
+                "after must be the code of the last dossier of the previous page", NULL);
+        return;
+    }
+    if (n != -1) {
+        params[0] = after;
+        params[1] = unit;
+        if ((res = read_sql(api, req, AFTER_EXISTS, 2, params)) == NULL)
+            return;
+        if (PQntuples(res) == 0) {
+            PQclear(res);
+            problem(api, req, 404, "Not Found",
+                    "after names no dossier of this unit: start again without it", NULL);
+            return;
+        }
+        PQclear(res);
+    }
+    mc_time_format(service_now(api), now_text);
+    snprintf(fetch, sizeof fetch, "%d", limit + 1);
+    params[0] = unit;
+    params[1] = state;
+    params[2] = now_text;
+    params[3] = n != -1 ? after : NULL;
+    params[4] = fetch;
+    if ((res = read_sql(api, req, WORKLIST, 5, params)) == NULL)
+        return;
+    items = json_array();
+    for (int i = 0; i < PQntuples(res) && i < limit; i++) {
+        json_t *item = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        add_national(item);
+        json_array_append_new(items, item);
+    }
+    doc = json_pack("{s:s, s:s, s:o, s:o}", "unit", unit, "state", state, "items", items, "next",
+                    PQntuples(res) > limit ? json_string(PQgetvalue(res, limit - 1, 2))
+                                           : json_null());
+    PQclear(res);
+    text = json_dumps(doc, JSON_COMPACT);
+    reply_json(api, req, 200, text);
+    free(text);
+    json_decref(doc);
+}
+
+/* GET /v1/indicators?month=YYYY-MM[&unit=], /v1/ranking?month=YYYY-MM and
+ * /v1/board[?month=]: one JSON document built by the database. */
+static void get_figures(struct api *api, struct mc_http_req *req, const char *what)
+{
+    char start[40], now_text[MC_RFC3339_LEN], unit[80];
+    const char *params[3];
+    mc_instant now = service_now(api);
+    int board = strcmp(what, "board") == 0, n = -1;
+    PGresult *res;
+    char *body;
+
+    if (month_param(api, req, !board, now, start, sizeof start) != 0)
+        return;
+    mc_time_format(now, now_text);
+    params[0] = start;
+    params[1] = now_text;
+    params[2] = NULL;
+    if (strcmp(what, "indicators") == 0) {
+        n = mc_http_query_param(mc_http_req_query(req), "unit", unit, sizeof unit);
+        if (n != -1 && (n < 0 || !code_ok(unit, (size_t)n))) {
+            problem(api, req, 404, "Not Found", "no unit of the catalog has this code", NULL);
+            return;
+        }
+        params[2] = n != -1 ? unit : NULL;
+    }
+    res = read_sql(api, req,
+                   board                             ? BOARD
+                   : strcmp(what, "indicators") == 0 ? INDICATORS
+                                                     : RANKING,
+                   board                             ? 2
+                   : strcmp(what, "indicators") == 0 ? 3
+                                                     : 2,
+                   params);
+    if (res == NULL)
+        return;
+    if (board) {
+        body = mc_xstrdup(PQgetvalue(res, 0, 0));
+    } else {
+        char month[8];
+        json_t *list = json_loads(PQgetvalue(res, 0, 0), 0, NULL), *doc;
+        if (n != -1 && json_array_size(list) == 0) {
+            PQclear(res);
+            json_decref(list);
+            problem(api, req, 404, "Not Found", "no unit of the catalog has this code", NULL);
+            return;
+        }
+        snprintf(month, sizeof month, "%.7s", start);
+        doc = json_pack("{s:s, s:o}", "month", month,
+                        strcmp(what, "ranking") == 0 ? "ranking" : "units", list);
+        body = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+    }
+    PQclear(res);
+    reply_json(api, req, 200, body);
+    free(body);
+}
+
+/* ---- the board's files --------------------------------------------------- */
+
+static const char *type_of(const char *name)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
+        {".json", "application/json"},
+    };
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].type;
+    return NULL;
+}
+
+int api_load_files(struct api *api, char *err, size_t errlen)
+{
+    char dir[4096];
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(dir, sizeof dir, "%s/board", mc_data_dir());
+    if ((d = opendir(dir)) == NULL)
+        return mc_err(err, errlen, MC_EINVAL,
+                      "the board's files are missing: no directory %s (data directory from %s)",
+                      dir, mc_data_dir_origin());
+    while ((e = readdir(d)) != NULL) {
+        char path[8192];
+        struct stat st;
+        FILE *f;
+        const char *type = type_of(e->d_name);
+        if (e->d_name[0] == '.' || type == NULL)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > FILE_MAX ||
+            (f = fopen(path, "rb")) == NULL)
+            continue;
+        api->files = mc_xrealloc(api->files, (size_t)(api->nfiles + 1) * sizeof *api->files);
+        api->files[api->nfiles].name = mc_xstrdup(e->d_name);
+        api->files[api->nfiles].type = type;
+        api->files[api->nfiles].body = mc_xmalloc((size_t)st.st_size + 1);
+        api->files[api->nfiles].len = fread(api->files[api->nfiles].body, 1, (size_t)st.st_size, f);
+        api->nfiles++;
+        fclose(f);
+    }
+    closedir(d);
+    for (int i = 0; i < api->nfiles; i++)
+        if (strcmp(api->files[i].name, "index.html") == 0)
+            return 0;
+    return mc_err(err, errlen, MC_EINVAL, "the board's files are missing: no %s/index.html", dir);
+}
+
+void api_free_files(struct api *api)
+{
+    for (int i = 0; i < api->nfiles; i++) {
+        free(api->files[i].name);
+        free(api->files[i].body);
+    }
+    free(api->files);
+    api->files = NULL;
+    api->nfiles = 0;
+}
+
+static int get_file(struct api *api, struct mc_http_req *req, const char *name)
+{
+    static const char *const headers[] = {"cache-control", "no-cache", NULL};
+    if (name[0] == '\0')
+        name = "index.html";
+    for (int i = 0; i < api->nfiles; i++)
+        if (strcmp(api->files[i].name, name) == 0) {
+            mc_metric_add(api->m_requests, 1);
+            mc_http_reply(req, 200, api->files[i].type, api->files[i].body, api->files[i].len,
+                          headers);
+            return 0;
+        }
+    return -1;
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+/* path minus prefix when path starts with it, else NULL. */
+static const char *after_prefix(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(path, prefix, n) == 0 ? path + n : NULL;
+}
+
+int api_http(struct mc_service *svc, struct mc_http_req *req, void *state)
+{
+    struct api *api = state;
+    const char *path = mc_http_req_path(req), *method = mc_http_req_method(req), *rest;
+    (void)svc;
+
+    if (api == NULL) {
+        static const char body[] = "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\","
+                                   "\"status\":503,\"detail\":\"starting: the database is not "
+                                   "reachable yet\"}";
+        mc_http_reply(req, 503, "application/problem+json", body, sizeof body - 1, NULL);
+        return 0;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        static const char *const allow[] = {"allow", "GET, HEAD", NULL};
+        problem(api, req, 405, "Method Not Allowed", "only GET and HEAD are served", allow);
+        return 0;
+    }
+    if (strcmp(path, "/") == 0 || strcmp(path, "/board") == 0) {
+        static const char *const location[] = {"location", "/board/", NULL};
+        mc_http_reply(req, 301, "text/plain; charset=utf-8", "/board/", 7, location);
+        return 0;
+    }
+    if ((rest = after_prefix(path, "/board/")) != NULL)
+        return get_file(api, req, rest);
+    if ((rest = after_prefix(path, "/v1/dossiers/")) != NULL && strchr(rest, '/') == NULL) {
+        get_dossier(api, req, rest);
+        return 0;
+    }
+    if ((rest = after_prefix(path, "/v1/units/")) != NULL) {
+        const char *slash = strchr(rest, '/');
+        if (slash != NULL && strcmp(slash, "/dossiers") == 0) {
+            char unit[80];
+            if (!code_ok(rest, (size_t)(slash - rest))) {
+                problem(api, req, 404, "Not Found", "no unit has this code", NULL);
+                return 0;
+            }
+            snprintf(unit, sizeof unit, "%.*s", (int)(slash - rest), rest);
+            get_worklist(api, req, unit);
+            return 0;
+        }
+    }
+    if (strcmp(path, "/v1/indicators") == 0) {
+        get_figures(api, req, "indicators");
+        return 0;
+    }
+    if (strcmp(path, "/v1/ranking") == 0) {
+        get_figures(api, req, "ranking");
+        return 0;
+    }
+    if (strcmp(path, "/v1/board") == 0) {
+        get_figures(api, req, "board");
+        return 0;
+    }
+    if (strcmp(path, "/v1/events") == 0) {
+        mc_metric_add(api->m_requests, 1);
+        if (mc_http_stream_start(req, "text/event-stream", STREAM_MAX_PENDING,
+                                 mc_service_config(svc)->api_streams_max) != 0) {
+            static const char *const retry[] = {"retry-after", "10", NULL};
+            problem(api, req, 503, "Service Unavailable",
+                    "too many event streams are open; try again later", retry);
+        }
+        return 0;
+    }
+    problem(api, req, 404, "Not Found", "no such resource (see schemas/openapi.yaml)", NULL);
+    return 0;
+}
