@@ -189,7 +189,8 @@ async function lookup(ev) {
   const steps = el("ol", { class: "timeline" });
   for (const t of doc.timeline)
     steps.append(el("li", {}, el("time", {}, vnTime(t.at)), " ", KIND_LABELS[t.kind] ?? t.kind,
-      t.reason ? ` — ${t.reason}` : "",
+      // A refused reschedule is the unit's affair; its reason is for operators.
+      t.reason && t.kind !== "reschedule_refused" ? ` — ${t.reason}` : "",
       t.kind === "letter_receipt" ? ` — ${DELIVERY_LABELS[t.delivery] ?? t.delivery}` : ""));
   out.replaceChildren(
     el("dl", {},
@@ -210,5 +211,6 @@ if (typeof document !== "undefined") {
     $("#lookup").addEventListener("submit", lookup);
     refresh();
     live();
+    setInterval(refresh, 60000); // also without the stream (a proxy that cuts it)
   });
 }

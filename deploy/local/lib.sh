@@ -39,7 +39,7 @@ ensure_packages() {
     local pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libjansson-dev
         libuv1-dev libh2o-dev libcmocka-dev libunistring-dev postgresql curl ca-certificates
         json-schema-test-suite clang libclang-rt-dev python3-confluent-kafka python3-psycopg2
-        openssl)
+        openssl python3-venv chromium fonts-noto-core)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

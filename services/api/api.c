@@ -460,14 +460,19 @@ static void api_commit(struct mc_service *svc, void *state)
         announce(api, t);
 }
 
-/* Periodic: what the last commits changed, if not announced yet; the
- * streams' gauge. */
+/* Periodic: what the last commits changed, if not announced yet, and the
+ * clock's new minute (what is due today or late moves with time alone: the
+ * demo's clock jumps by hours); the streams' gauge. */
 static int api_work(struct mc_service *svc, PGconn *conn, int64_t *next_ms, void *state)
 {
     struct api *api = state;
     uint64_t t = now_ms();
-    (void)svc;
+    mc_instant now;
     (void)conn;
+    if (mc_service_now(svc, &now) == 0 && now / 60 != api->announced_minute) {
+        api->announced_minute = now / 60;
+        api->unsent_changes++;
+    }
     if (api->unsent_changes > 0 && t - api->last_broadcast_ms >= BROADCAST_EVERY_MS)
         announce(api, t);
     mc_metric_set(api->m_streams, mc_http_stream_count(mc_service_http(api->svc)));

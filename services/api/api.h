@@ -34,6 +34,7 @@ struct api {
     json_t *batch_units, *unsent_units;
     int batch_changes, unsent_changes;
     uint64_t last_broadcast_ms;
+    int64_t announced_minute; /* the clock's minute the stream last announced */
 
     /* The requests' own connection, as motcua_api_read, read-only. */
     PGconn *reader;

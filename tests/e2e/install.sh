@@ -29,7 +29,6 @@ root=$(cd "$here/../.." && pwd)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/motcua-install.XXXXXX")
 chmod 755 "$tmp"
-started_at=$SECONDS
 # shellcheck disable=SC2317 # reached through the trap
 finish() {
     local status=0
@@ -38,13 +37,9 @@ finish() {
         printf '  - %s\n' "${E2E_FAILURES[@]}" >&2
     fi
     rm -rf "$tmp"
-    printf 'e2e: %d passed, %d failed (%d s)\n' "$E2E_PASSED" "$E2E_FAILED" \
-        "$((SECONDS - started_at))"
-    exit "$status"
+    e2e_exit "$status"
 }
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+e2e_traps finish
 
 src=$tmp/src build=$tmp/build prefix=$tmp/prefix
 mkdir -p "$src"
@@ -56,8 +51,7 @@ fi
 e2e_log "building and installing into $prefix"
 if ! { cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_INSTALL_PREFIX="$prefix" >"$tmp/cmake.log" 2>&1 &&
-    cmake --build "$build" -j2 --target motcua-intake motcua-router motcua-deadline \
-        motcua-notify motcua motcua-devkafka >>"$tmp/cmake.log" 2>&1 &&
+    cmake --build "$build" -j2 --target programs >>"$tmp/cmake.log" 2>&1 &&
     cmake --install "$build" >>"$tmp/cmake.log" 2>&1; }; then
     tail -n 30 "$tmp/cmake.log" >&2
     e2e_fail "build and install"

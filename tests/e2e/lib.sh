@@ -14,6 +14,25 @@ declare -A E2E_PORT=() # service -> HTTP port
 
 e2e_log() { printf '[e2e %4ss] %s\n' "$SECONDS" "$*" >&2; }
 
+# e2e_exit STATUS: prints the summary line ("e2e: N passed, M failed (S s)",
+# counted from when this file was sourced) and exits with STATUS. The end of
+# every test's exit trap.
+E2E_STARTED=$SECONDS
+e2e_exit() {
+    printf 'e2e: %d passed, %d failed (%d s)\n' "$E2E_PASSED" "$E2E_FAILED" \
+        "$((SECONDS - E2E_STARTED))"
+    exit "$1"
+}
+
+# e2e_traps FUNCTION: FUNCTION runs at exit (it ends with e2e_exit); an
+# interrupt or SIGTERM exits 130 or 143 through it.
+e2e_traps() {
+    # shellcheck disable=SC2064 # the function's name, now
+    trap "$1" EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
 # e2e_binaries DIR: where the programs are. DIR is a build tree
 # (services/motcua-<svc>, tools/motcua, tools/motcua-devkafka) or an install
 # prefix (bin/, as `cmake --install` lays it out). Sets E2E_SVC_DIR and
@@ -26,7 +45,7 @@ e2e_binaries() {
     else
         E2E_SVC_DIR=$dir/services E2E_TOOL_DIR=$dir/tools
     fi
-    for prog in "$E2E_SVC_DIR"/motcua-{intake,router,deadline,notify} \
+    for prog in "$E2E_SVC_DIR"/motcua-{intake,router,deadline,notify,api} \
         "$E2E_TOOL_DIR"/motcua "$E2E_TOOL_DIR"/motcua-devkafka; do
         if [ ! -x "$prog" ]; then
             echo "e2e: $prog is not built" >&2

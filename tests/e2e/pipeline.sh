@@ -9,7 +9,7 @@
 # ./tests/run provides). Creates database e2e_<pid>; on the Apache Kafka
 # broker of MOTCUA_TEST_KAFKA_BROKERS (./tests/run starts one) provisions the
 # topics under the prefix e2e-<pid>. with `motcua topics apply`, else starts
-# motcua-devkafka; starts motcua-{intake,router,deadline,notify} with MOTCUA_CLOCK=topic, and:
+# motcua-devkafka; starts motcua-{intake,router,deadline,notify,api} with MOTCUA_CLOCK=topic, and:
 #
 #  wave 1  six valid submissions (distinct procedures, wards, channels,
 #          received 4-5 March 2024), three invalid ones, one that is not JSON
@@ -75,7 +75,6 @@ service_pg_url() {
     printf '%s://motcua_%s@%s/%s%s\n' "$pg_scheme" "$1" "$pg_hostport" "$E2E_DB" "$pg_query"
 }
 db_created=
-started_at=$SECONDS
 
 # shellcheck disable=SC2317 # reached through the trap
 finish() {
@@ -98,13 +97,9 @@ finish() {
     else
         e2e_log "logs kept in $E2E_TMP"
     fi
-    printf 'e2e: %d passed, %d failed (%d s)\n' "$E2E_PASSED" "$E2E_FAILED" \
-        "$((SECONDS - started_at))"
-    exit "$status"
+    e2e_exit "$status"
 }
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+e2e_traps finish
 
 # ============================================================================
 e2e_log "database $E2E_DB, broker and four services (logs in $E2E_TMP)"
@@ -146,14 +141,14 @@ fi
 # "now" until the first tick).
 tick 2024-03-01T00:00:00+07:00 || e2e_abort "motcua tick failed"
 
-SERVICES=(intake router deadline notify)
+SERVICES=(intake router deadline notify api)
 for svc in "${SERVICES[@]}"; do
     start_service "$svc"
 done
 for svc in "${SERVICES[@]}"; do
     must "motcua-$svc answers 200 on /readyz" 60 ready "$svc"
 done
-e2e_pass "the four services are ready ($((SECONDS - started_at)) s)"
+e2e_pass "the five services are ready ($((SECONDS - E2E_STARTED)) s)"
 
 # ---- the hand-written submissions ------------------------------------------------
 SRC=e2e-portal
@@ -581,6 +576,32 @@ check_eq "the letters' statuses follow their receipts" "delivered bounced" \
     "$(sql "SELECT (SELECT status FROM notify.letter WHERE notification_id = $(q "${receipt_ids[0]%%|*}"))
         || ' ' || (SELECT status FROM notify.letter WHERE notification_id = $(q "${receipt_ids[1]%%|*}"))")"
 
+# ---- the read side --------------------------------------------------------------
+# motcua-api's projection, fed only from the topics, agrees with the
+# pipeline's own tables, and answers the citizen's lookup.
+must "motcua-api has folded in every dossier, assignment, letter and receipt" 60 sql_true \
+    "SELECT (SELECT count(*) FROM api.dossier WHERE id_check IS NOT NULL AND unit_code IS NOT NULL)
+            = (SELECT count(*) FROM intake.dossier)
+        AND (SELECT count(*) FROM api.letter WHERE issued_at IS NOT NULL)
+            = (SELECT count(*) FROM notify.letter)
+        AND (SELECT count(*) FROM api.letter WHERE delivery <> 'sent') = 2"
+check_empty "api: each dossier at the router's unit, with the deadline's due date, late exactly when a breach fired" \
+    "SELECT d.code FROM intake.dossier d JOIN routing.assignment a ON a.dossier_code = d.code
+       JOIN deadline.clock c ON c.dossier_code = d.code LEFT JOIN api.dossier p ON p.code = d.code
+      WHERE p.code IS NULL OR p.unit_code <> a.unit_code OR p.late <> (c.breaches > 0)
+         OR p.due_at <> c.due_at"
+check_empty "api: each letter with notify's number and delivery state" \
+    "SELECT l.notification_id FROM notify.letter l LEFT JOIN api.letter p USING (notification_id)
+      WHERE p.notification_id IS NULL OR p.document_number <> l.document_number
+         OR p.delivery <> l.status"
+IFS='|' read -r lookup_code lookup_id < <(sql "SELECT code, submission->'applicant'->>'id_number'
+    FROM intake.dossier ORDER BY code LIMIT 1")
+api_url=http://127.0.0.1:${E2E_PORT[api]}
+check "GET /v1/dossiers/{code} with the applicant's id number answers the dossier" \
+    grep -q "\"code\": *\"$lookup_code\"" <<<"$(curl -fsS "$api_url/v1/dossiers/$lookup_code?id_number=$lookup_id")"
+check_eq "... and 404 with another id number" 404 \
+    "$(curl -sS -o /dev/null -w '%{http_code}' "$api_url/v1/dossiers/$lookup_code?id_number=000000000000")"
+
 # ---- personal data -------------------------------------------------------------
 # Every applicant's name, id number, phone, e-mail and address, every
 # officer, and the address in a bounce receipt, sent in this run (accepted,
@@ -613,5 +634,6 @@ if [ -n "${E2E_PID[devkafka]:-}" ]; then
 fi
 # After the stop, so the drain's lines are in the logs too.
 leaked=$(cd "$E2E_TMP" && grep -F -o -f personal.txt intake.log router.log deadline.log notify.log \
-    intake.metrics router.metrics deadline.metrics notify.metrics | sort -u | tr '\n' ';')
+    api.log intake.metrics router.metrics deadline.metrics notify.metrics api.metrics |
+    sort -u | tr '\n' ';')
 check_eq "no personal data in any service log or /metrics" "" "$leaked"

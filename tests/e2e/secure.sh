@@ -40,7 +40,6 @@ if ! command -v java >/dev/null 2>&1; then
 fi
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/motcua-secure.XXXXXX")
 chmod 755 "$E2E_TMP"
-started_at=$SECONDS
 tls=$E2E_TMP/tls
 pg=$E2E_TMP/pg
 broker=$E2E_TMP/broker
@@ -65,13 +64,9 @@ finish() {
     else
         rm -rf "$E2E_TMP"
     fi
-    printf 'e2e: %d passed, %d failed (%d s)\n' "$E2E_PASSED" "$E2E_FAILED" \
-        "$((SECONDS - started_at))"
-    exit "$status"
+    e2e_exit "$status"
 }
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+e2e_traps finish
 
 # ---- PostgreSQL: TLS and passwords only --------------------------------------
 e2e_log "PostgreSQL with TLS, Kafka with SASL_SSL (in $E2E_TMP)"
