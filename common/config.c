@@ -252,10 +252,10 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
         (rc = parse_int("MOTCUA_DRAIN_TIMEOUT_S", lookup(kv, n, "MOTCUA_DRAIN_TIMEOUT_S"), 1, 300,
                         &cfg->drain_timeout_s, err, errlen)) ||
         (rc = parse_int("MOTCUA_API_LOOKUPS_PER_MINUTE",
-                        lookup(kv, n, "MOTCUA_API_LOOKUPS_PER_MINUTE"), 1, 100000,
+                        lookup(kv, n, "MOTCUA_API_LOOKUPS_PER_MINUTE"), 1, 10000000,
                         &cfg->api_lookups_per_minute, err, errlen)) ||
         (rc = parse_int("MOTCUA_API_LOOKUP_BURST", lookup(kv, n, "MOTCUA_API_LOOKUP_BURST"), 1,
-                        100000, &cfg->api_lookup_burst, err, errlen)) ||
+                        10000000, &cfg->api_lookup_burst, err, errlen)) ||
         (rc = parse_int("MOTCUA_API_STREAMS_MAX", lookup(kv, n, "MOTCUA_API_STREAMS_MAX"), 1,
                         100000, &cfg->api_streams_max, err, errlen)) ||
         (rc = parse_int("MOTCUA_REQUIRE_TLS", lookup(kv, n, "MOTCUA_REQUIRE_TLS"), 0, 1,

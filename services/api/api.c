@@ -28,6 +28,7 @@
 
 #define CATALOG_MAX_AGE_S 60
 #define BROADCAST_EVERY_MS 500 /* the event stream announces changes at most this often */
+#define HEARTBEAT_MS 15000     /* and writes at least this often */
 #define RATELIMIT_CLIENTS 100000
 
 /* ---- statements ---------------------------------------------------------- */
@@ -473,8 +474,15 @@ static int api_work(struct mc_service *svc, PGconn *conn, int64_t *next_ms, void
         api->announced_minute = now / 60;
         api->unsent_changes++;
     }
-    if (api->unsent_changes > 0 && t - api->last_broadcast_ms >= BROADCAST_EVERY_MS)
+    if (api->unsent_changes > 0 && t - api->last_broadcast_ms >= BROADCAST_EVERY_MS) {
         announce(api, t);
+    } else if (t - api->last_broadcast_ms >= HEARTBEAT_MS) {
+        /* A comment line: keeps proxies from closing an idle stream, and
+         * the write finds the clients that left (libh2o reads nothing from
+         * a connection while its response is under way). */
+        mc_http_broadcast(mc_service_http(svc), ": heartbeat\n\n", 13);
+        api->last_broadcast_ms = t;
+    }
     mc_metric_set(api->m_streams, mc_http_stream_count(mc_service_http(api->svc)));
     *next_ms = api->unsent_changes > 0 ? BROADCAST_EVERY_MS : 5000;
     return 0;

@@ -21,9 +21,8 @@
 #include "motcua/timeutil.h"
 #include "national.h"
 #include "ratelimit.h"
+#include "request.h"
 
-#define PAGE_DEFAULT 50
-#define PAGE_MAX 200
 #define STREAM_MAX_PENDING (256 * 1024)
 #define FILE_MAX (4 * 1024 * 1024)
 
@@ -222,57 +221,6 @@ static mc_instant service_now(struct api *api)
     return mc_service_now(api->svc, &now) == 0 ? now : mc_time_now();
 }
 
-/* "YYYY-MM" (2000..2199) into the RFC 3339 instant of its first local
- * midnight. Returns 0 or -1. */
-static int month_start(const char *month, char *out, size_t len)
-{
-    int y, m;
-    char rest;
-    if (strlen(month) != 7 || sscanf(month, "%4d-%2d%c", &y, &m, &rest) != 2 || month[4] != '-' ||
-        y < 2000 || y > 2199 || m < 1 || m > 12)
-        return -1;
-    snprintf(out, len, "%04d-%02d-01T00:00:00+07:00", y, m);
-    return 0;
-}
-
-/* The month param (or the current month when absent and allowed). Answers
- * 400 and returns -1 when it is malformed. */
-static int month_param(struct api *api, struct mc_http_req *req, int required, mc_instant now,
-                       char *start, size_t len)
-{
-    char month[16];
-    int n = mc_http_query_param(mc_http_req_query(req), "month", month, sizeof month);
-    if (n == -1 && !required) {
-        int y, m, d;
-        mc_civil_from_days(mc_vn_day(now), &y, &m, &d);
-        snprintf(month, sizeof month, "%04d-%02d", y, m);
-    } else if (n == -1) {
-        problem(api, req, 400, "Bad Request", "the query parameter month (YYYY-MM) is required",
-                NULL);
-        return -1;
-    }
-    if (n < -1 || month_start(month, start, len) != 0) {
-        problem(api, req, 400, "Bad Request",
-                "month must be a month of 2000 to 2199 written YYYY-MM, e.g. 2024-03", NULL);
-        return -1;
-    }
-    return 0;
-}
-
-/* A code or unit in a path: letters, digits, '.', '-', '_', 1..64 bytes. */
-static int code_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > 64)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '.' || c == '-' || c == '_'))
-            return 0;
-    }
-    return 1;
-}
-
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -283,43 +231,21 @@ static uint64_t now_ms(void)
 /* ---- endpoints ----------------------------------------------------------- */
 
 /* GET /v1/dossiers/{code}?id_number=...: the citizen's lookup. The same
- * 404 for an unknown code and a wrong id number. */
-static void get_dossier(struct api *api, struct mc_http_req *req, const char *code)
+ * 404 for an unknown code and a wrong id number (request.c answers the
+ * same for those that cannot be). */
+static void get_dossier(struct api *api, struct mc_http_req *req, const struct api_request *r)
 {
-    static const char not_found[] = "no dossier has this code and applicant id number";
-    char id[64], retry[16];
-    int retry_s, n;
-    const char *params[2];
+    const char *params[2] = {r->code, r->id_number};
     PGresult *res;
     json_t *doc;
     char *text;
 
-    if (!mc_ratelimit_take(api->lookups, mc_http_req_peer(req), now_ms(), &retry_s)) {
-        const char *headers[] = {"retry-after", retry, NULL};
-        snprintf(retry, sizeof retry, "%d", retry_s);
-        mc_metric_add(api->m_limited, 1);
-        problem(api, req, 429, "Too Many Requests",
-                "too many lookups from this address; try again after the time in Retry-After",
-                headers);
-        return;
-    }
-    n = mc_http_query_param(mc_http_req_query(req), "id_number", id, sizeof id);
-    if (n == -1 || n == 0) {
-        problem(api, req, 400, "Bad Request",
-                "the query parameter id_number (the applicant's id number) is required", NULL);
-        return;
-    }
-    if (n < 0 || !code_ok(code, strlen(code))) {
-        problem(api, req, 404, "Not Found", not_found, NULL);
-        return;
-    }
-    params[0] = code;
-    params[1] = id;
     if ((res = read_sql(api, req, LOOKUP, 2, params)) == NULL)
         return;
     if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
         PQclear(res);
-        problem(api, req, 404, "Not Found", not_found, NULL);
+        problem(api, req, 404, "Not Found", "no dossier has this code and applicant id number",
+                NULL);
         return;
     }
     doc = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
@@ -332,42 +258,17 @@ static void get_dossier(struct api *api, struct mc_http_req *req, const char *co
 }
 
 /* GET /v1/units/{unit}/dossiers?state=open|due-soon|late&limit=&after=. */
-static void get_worklist(struct api *api, struct mc_http_req *req, const char *unit)
+static void get_worklist(struct api *api, struct mc_http_req *req, const struct api_request *r)
 {
-    const char *query = mc_http_req_query(req);
-    char state[16] = "open", limit_text[16], after[80], now_text[MC_RFC3339_LEN], fetch[16];
-    int n, limit = PAGE_DEFAULT;
+    char now_text[MC_RFC3339_LEN], fetch[16];
     const char *params[5];
     PGresult *res;
     json_t *items, *doc;
     char *text;
 
-    if ((n = mc_http_query_param(query, "state", state, sizeof state)) == -1)
-        snprintf(state, sizeof state, "open");
-    if (n < -1 || (strcmp(state, "open") != 0 && strcmp(state, "due-soon") != 0 &&
-                   strcmp(state, "late") != 0)) {
-        problem(api, req, 400, "Bad Request", "state must be open, due-soon or late", NULL);
-        return;
-    }
-    if ((n = mc_http_query_param(query, "limit", limit_text, sizeof limit_text)) != -1) {
-        char *end;
-        long v = n > 0 ? strtol(limit_text, &end, 10) : 0;
-        if (n <= 0 || *end != '\0' || v < 1 || v > PAGE_MAX) {
-            problem(api, req, 400, "Bad Request", "limit must be a whole number from 1 to 200",
-                    NULL);
-            return;
-        }
-        limit = (int)v;
-    }
-    n = mc_http_query_param(query, "after", after, sizeof after);
-    if (n != -1 && (n < 0 || !code_ok(after, (size_t)n))) {
-        problem(api, req, 400, "Bad Request",
-                "after must be the code of the last dossier of the previous page", NULL);
-        return;
-    }
-    if (n != -1) {
-        params[0] = after;
-        params[1] = unit;
+    if (r->has_after) {
+        params[0] = r->after;
+        params[1] = r->code;
         if ((res = read_sql(api, req, AFTER_EXISTS, 2, params)) == NULL)
             return;
         if (PQntuples(res) == 0) {
@@ -379,23 +280,23 @@ static void get_worklist(struct api *api, struct mc_http_req *req, const char *u
         PQclear(res);
     }
     mc_time_format(service_now(api), now_text);
-    snprintf(fetch, sizeof fetch, "%d", limit + 1);
-    params[0] = unit;
-    params[1] = state;
+    snprintf(fetch, sizeof fetch, "%d", r->limit + 1);
+    params[0] = r->code;
+    params[1] = r->state;
     params[2] = now_text;
-    params[3] = n != -1 ? after : NULL;
+    params[3] = r->has_after ? r->after : NULL;
     params[4] = fetch;
     if ((res = read_sql(api, req, WORKLIST, 5, params)) == NULL)
         return;
     items = json_array();
-    for (int i = 0; i < PQntuples(res) && i < limit; i++) {
+    for (int i = 0; i < PQntuples(res) && i < r->limit; i++) {
         json_t *item = json_loads(PQgetvalue(res, i, 0), 0, NULL);
         add_national(item);
         json_array_append_new(items, item);
     }
-    doc = json_pack("{s:s, s:s, s:o, s:o}", "unit", unit, "state", state, "items", items, "next",
-                    PQntuples(res) > limit ? json_string(PQgetvalue(res, limit - 1, 2))
-                                           : json_null());
+    doc = json_pack(
+        "{s:s, s:s, s:o, s:o}", "unit", r->code, "state", r->state, "items", items, "next",
+        PQntuples(res) > r->limit ? json_string(PQgetvalue(res, r->limit - 1, 2)) : json_null());
     PQclear(res);
     text = json_dumps(doc, JSON_COMPACT);
     reply_json(api, req, 200, text);
@@ -403,55 +304,46 @@ static void get_worklist(struct api *api, struct mc_http_req *req, const char *u
     json_decref(doc);
 }
 
-/* GET /v1/indicators?month=YYYY-MM[&unit=], /v1/ranking?month=YYYY-MM and
- * /v1/board[?month=]: one JSON document built by the database. */
-static void get_figures(struct api *api, struct mc_http_req *req, const char *what)
+/* GET /v1/indicators, /v1/ranking and /v1/board: one JSON document built
+ * by the database. */
+static void get_figures(struct api *api, struct mc_http_req *req, const struct api_request *r)
 {
-    char start[40], now_text[MC_RFC3339_LEN], unit[80];
+    char start[32], now_text[MC_RFC3339_LEN];
     const char *params[3];
     mc_instant now = service_now(api);
-    int board = strcmp(what, "board") == 0, n = -1;
     PGresult *res;
     char *body;
 
-    if (month_param(api, req, !board, now, start, sizeof start) != 0)
-        return;
+    if (r->has_month) {
+        snprintf(start, sizeof start, "%s", r->month_start);
+    } else { /* the board's default: the current month */
+        int y, m, d;
+        mc_civil_from_days(mc_vn_day(now), &y, &m, &d);
+        snprintf(start, sizeof start, "%04d-%02d-01T00:00:00+07:00", y, m);
+    }
     mc_time_format(now, now_text);
     params[0] = start;
     params[1] = now_text;
-    params[2] = NULL;
-    if (strcmp(what, "indicators") == 0) {
-        n = mc_http_query_param(mc_http_req_query(req), "unit", unit, sizeof unit);
-        if (n != -1 && (n < 0 || !code_ok(unit, (size_t)n))) {
-            problem(api, req, 404, "Not Found", "no unit of the catalog has this code", NULL);
-            return;
-        }
-        params[2] = n != -1 ? unit : NULL;
-    }
+    params[2] = r->has_code ? r->code : NULL;
     res = read_sql(api, req,
-                   board                             ? BOARD
-                   : strcmp(what, "indicators") == 0 ? INDICATORS
-                                                     : RANKING,
-                   board                             ? 2
-                   : strcmp(what, "indicators") == 0 ? 3
-                                                     : 2,
-                   params);
+                   r->route == API_BOARD        ? BOARD
+                   : r->route == API_INDICATORS ? INDICATORS
+                                                : RANKING,
+                   r->route == API_INDICATORS ? 3 : 2, params);
     if (res == NULL)
         return;
-    if (board) {
+    if (r->route == API_BOARD) {
         body = mc_xstrdup(PQgetvalue(res, 0, 0));
     } else {
-        char month[8];
         json_t *list = json_loads(PQgetvalue(res, 0, 0), 0, NULL), *doc;
-        if (n != -1 && json_array_size(list) == 0) {
+        if (r->has_code && json_array_size(list) == 0) {
             PQclear(res);
             json_decref(list);
             problem(api, req, 404, "Not Found", "no unit of the catalog has this code", NULL);
             return;
         }
-        snprintf(month, sizeof month, "%.7s", start);
-        doc = json_pack("{s:s, s:o}", "month", month,
-                        strcmp(what, "ranking") == 0 ? "ranking" : "units", list);
+        doc = json_pack("{s:s%, s:o}", "month", start, (size_t)7,
+                        r->route == API_RANKING ? "ranking" : "units", list);
         body = json_dumps(doc, JSON_COMPACT);
         json_decref(doc);
     }
@@ -529,8 +421,6 @@ void api_free_files(struct api *api)
 static int get_file(struct api *api, struct mc_http_req *req, const char *name)
 {
     static const char *const headers[] = {"cache-control", "no-cache", NULL};
-    if (name[0] == '\0')
-        name = "index.html";
     for (int i = 0; i < api->nfiles; i++)
         if (strcmp(api->files[i].name, name) == 0) {
             mc_metric_add(api->m_requests, 1);
@@ -543,18 +433,11 @@ static int get_file(struct api *api, struct mc_http_req *req, const char *name)
 
 /* ---- routing ------------------------------------------------------------- */
 
-/* path minus prefix when path starts with it, else NULL. */
-static const char *after_prefix(const char *path, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return strncmp(path, prefix, n) == 0 ? path + n : NULL;
-}
-
 int api_http(struct mc_service *svc, struct mc_http_req *req, void *state)
 {
     struct api *api = state;
-    const char *path = mc_http_req_path(req), *method = mc_http_req_method(req), *rest;
-    (void)svc;
+    struct api_request r;
+    int retry_s;
 
     if (api == NULL) {
         static const char body[] = "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\","
@@ -563,48 +446,47 @@ int api_http(struct mc_service *svc, struct mc_http_req *req, void *state)
         mc_http_reply(req, 503, "application/problem+json", body, sizeof body - 1, NULL);
         return 0;
     }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        static const char *const allow[] = {"allow", "GET, HEAD", NULL};
-        problem(api, req, 405, "Method Not Allowed", "only GET and HEAD are served", allow);
+    api_parse_request(mc_http_req_method(req), mc_http_req_path(req), mc_http_req_query(req), &r);
+    /* Every lookup counts, also those refused: guessing is what is limited. */
+    if ((r.route == API_LOOKUP ||
+         (r.route == API_BAD && strncmp(mc_http_req_path(req), "/v1/dossiers/", 13) == 0)) &&
+        !mc_ratelimit_take(api->lookups, mc_http_req_peer(req), now_ms(), &retry_s)) {
+        char retry[16];
+        const char *headers[] = {"retry-after", retry, NULL};
+        snprintf(retry, sizeof retry, "%d", retry_s);
+        mc_metric_add(api->m_limited, 1);
+        problem(api, req, 429, "Too Many Requests",
+                "too many lookups from this address; try again after the time in Retry-After",
+                headers);
         return 0;
     }
-    if (strcmp(path, "/") == 0 || strcmp(path, "/board") == 0) {
+    switch (r.route) {
+    case API_BAD: {
+        static const char *const allow[] = {"allow", "GET, HEAD", NULL};
+        problem(api, req, r.status, r.title, r.detail, r.status == 405 ? allow : NULL);
+        return 0;
+    }
+    case API_REDIRECT: {
         static const char *const location[] = {"location", "/board/", NULL};
         mc_http_reply(req, 301, "text/plain; charset=utf-8", "/board/", 7, location);
         return 0;
     }
-    if ((rest = after_prefix(path, "/board/")) != NULL)
-        return get_file(api, req, rest);
-    if ((rest = after_prefix(path, "/v1/dossiers/")) != NULL && strchr(rest, '/') == NULL) {
-        get_dossier(api, req, rest);
-        return 0;
-    }
-    if ((rest = after_prefix(path, "/v1/units/")) != NULL) {
-        const char *slash = strchr(rest, '/');
-        if (slash != NULL && strcmp(slash, "/dossiers") == 0) {
-            char unit[80];
-            if (!code_ok(rest, (size_t)(slash - rest))) {
-                problem(api, req, 404, "Not Found", "no unit has this code", NULL);
-                return 0;
-            }
-            snprintf(unit, sizeof unit, "%.*s", (int)(slash - rest), rest);
-            get_worklist(api, req, unit);
+    case API_FILE:
+        if (get_file(api, req, r.file) == 0)
             return 0;
-        }
-    }
-    if (strcmp(path, "/v1/indicators") == 0) {
-        get_figures(api, req, "indicators");
+        break;
+    case API_LOOKUP:
+        get_dossier(api, req, &r);
         return 0;
-    }
-    if (strcmp(path, "/v1/ranking") == 0) {
-        get_figures(api, req, "ranking");
+    case API_WORKLIST:
+        get_worklist(api, req, &r);
         return 0;
-    }
-    if (strcmp(path, "/v1/board") == 0) {
-        get_figures(api, req, "board");
+    case API_INDICATORS:
+    case API_RANKING:
+    case API_BOARD:
+        get_figures(api, req, &r);
         return 0;
-    }
-    if (strcmp(path, "/v1/events") == 0) {
+    case API_EVENTS:
         mc_metric_add(api->m_requests, 1);
         if (mc_http_stream_start(req, "text/event-stream", STREAM_MAX_PENDING,
                                  mc_service_config(svc)->api_streams_max) != 0) {
@@ -613,6 +495,8 @@ int api_http(struct mc_service *svc, struct mc_http_req *req, void *state)
                     "too many event streams are open; try again later", retry);
         }
         return 0;
+    case API_NOT_FOUND:
+        break;
     }
     problem(api, req, 404, "Not Found", "no such resource (see schemas/openapi.yaml)", NULL);
     return 0;

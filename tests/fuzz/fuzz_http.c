@@ -1,8 +1,12 @@
-/* libFuzzer harness: the bytes of one HTTP/1.x connection to the
- * health and metrics server (/livez, /readyz, /metrics on libh2o), served
- * on the process's own libuv loop over a real loopback socket, as the
- * services serve them. Invariant: whatever was sent, the server answers
- * with an HTTP/1.x status line or closes; it never crashes or hangs. */
+/* libFuzzer harness: the bytes of one HTTP/1.x connection to the server
+ * of every service (/livez, /readyz, /metrics on libh2o) with the read
+ * side's routes beside them (services/api/request.c parses each request;
+ * the app answers what it parsed, or a problem, and /v1/events opens an
+ * event stream fed by a broadcast), served on the process's own libuv loop
+ * over a real loopback socket, as the services serve them. Invariants:
+ * whatever was sent, the server answers with an HTTP/1.x status line or
+ * closes, or holds an event stream; it never crashes or hangs; an event
+ * stream is let go once its client leaves. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 
 #include "motcua/http.h"
 #include "motcua/metrics.h"
+#include "request.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,6 +38,38 @@ static int ready_cb(char *why, size_t whylen, void *opaque)
     return 0;
 }
 
+/* The read side's routing without its database: what was parsed. */
+static int app_cb(struct mc_http_req *req, void *opaque)
+{
+    struct api_request r;
+    char body[256];
+    (void)opaque;
+    api_parse_request(mc_http_req_method(req), mc_http_req_path(req), mc_http_req_query(req), &r);
+    (void)mc_http_req_header(req, "accept");
+    switch (r.route) {
+    case API_NOT_FOUND:
+        return -1;
+    case API_BAD:
+        snprintf(body, sizeof body, "{\"status\":%d,\"detail\":\"%s\"}", r.status, r.detail);
+        mc_http_reply(req, r.status, "application/problem+json", body, strlen(body), NULL);
+        return 0;
+    case API_EVENTS:
+        if (mc_http_stream_start(req, "text/event-stream", 4096, 4) != 0) {
+            mc_http_reply(req, 503, "text/plain", "busy", 4, NULL);
+            return 0;
+        }
+        mc_http_broadcast(http, "event: change\ndata: {}\n\n", 24);
+        return 0;
+    default: {
+        static const char *const headers[] = {"x-route", "parsed", NULL};
+        snprintf(body, sizeof body, "%d %s %s %d %s", (int)r.route, r.code, r.month_start, r.limit,
+                 mc_http_req_peer(req));
+        mc_http_reply(req, 200, "text/plain", body, strlen(body), headers);
+        return 0;
+    }
+    }
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char err[256];
@@ -45,6 +82,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     port = mc_http_port(http);
+    mc_http_set_app(http, app_cb, NULL);
     return 0;
 }
 
@@ -87,8 +125,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(fd);
     for (int turn = 0; turn < 50; turn++)
         uv_run(&loop, UV_RUN_NOWAIT);
-    if (!closed)
+    if (!closed && mc_http_stream_count(http) == 0)
         abort(); /* the server neither finished nor closed: a hang */
+    /* An event stream ends when its client has left and the server writes
+     * to it (libh2o reads nothing while a response is under way: the
+     * services' heartbeats do the writing). */
+    for (int turn = 0; turn < 20000 && mc_http_stream_count(http) > 0; turn++) {
+        if (turn % 100 == 0)
+            mc_http_broadcast(http, ": heartbeat\n\n", 13);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    if (mc_http_stream_count(http) > 0)
+        abort();
     if (got >= 9 && memcmp(reply, "HTTP/1.", 7) != 0)
         abort();
     return 0;
