@@ -1,5 +1,6 @@
-/* Prometheus metrics registry (counters, gauges, histograms; no labels) and
- * its text exposition format 0.0.4. Owned by the process's one loop. */
+/* Prometheus metrics registry (counters, gauges, histograms; gauges with
+ * one series per label set for per-partition figures) and its text
+ * exposition format 0.0.4. Owned by the process's one loop. */
 #include "motcua/metrics.h"
 
 #include <math.h>
@@ -11,9 +12,19 @@
 #include "motcua/error.h"
 #include "motcua/log.h"
 
-enum mc_metric_type { MC_METRIC_COUNTER, MC_METRIC_GAUGE, MC_METRIC_HISTOGRAM };
+enum mc_metric_type {
+    MC_METRIC_COUNTER,
+    MC_METRIC_GAUGE,
+    MC_METRIC_HISTOGRAM,
+    MC_METRIC_GAUGE_VEC
+};
 
-static const char *const type_names[] = {"counter", "gauge", "histogram"};
+static const char *const type_names[] = {"counter", "gauge", "histogram", "gauge"};
+
+struct series {
+    char *labels; /* topic="t",partition="0" */
+    double value;
+};
 
 struct mc_metric {
     struct mc_metric *next;
@@ -24,7 +35,9 @@ struct mc_metric {
     double *bounds;  /* histogram: finite upper bounds, ascending */
     uint64_t *count; /* histogram: per-bucket (not cumulative), nbounds + 1 */
     size_t nbounds;
-    uint64_t total; /* histogram: number of observations */
+    uint64_t total;        /* histogram: number of observations */
+    struct series *series; /* gauge vector: in the order first set */
+    size_t nseries;
 };
 
 /* In registration order, so the exposition is stable. */
@@ -113,10 +126,44 @@ struct mc_metric *mc_metrics_histogram(const char *service, const char *name, co
     return m;
 }
 
+struct mc_metric *mc_metrics_gauge_vec(const char *service, const char *name, const char *help)
+{
+    return lookup_or_add(MC_METRIC_GAUGE_VEC, service, name, help);
+}
+
+void mc_metric_vec_set(struct mc_metric *m, const char *labels, double v)
+{
+    size_t i;
+
+    if (m->type != MC_METRIC_GAUGE_VEC)
+        bug("vec_set on a metric without labels", m->name);
+    if (labels == NULL || strpbrk(labels, "{}\n") != NULL)
+        bug("labels must be name=\"value\" pairs", m->name);
+    for (i = 0; i < m->nseries; i++)
+        if (strcmp(m->series[i].labels, labels) == 0) {
+            m->series[i].value = v;
+            return;
+        }
+    m->series = mc_xrealloc(m->series, (m->nseries + 1) * sizeof(*m->series));
+    m->series[m->nseries].labels = mc_xstrdup(labels);
+    m->series[m->nseries++].value = v;
+}
+
+void mc_metric_vec_clear(struct mc_metric *m)
+{
+    size_t i;
+
+    if (m->type != MC_METRIC_GAUGE_VEC)
+        bug("vec_clear on a metric without labels", m->name);
+    for (i = 0; i < m->nseries; i++)
+        free(m->series[i].labels);
+    m->nseries = 0;
+}
+
 void mc_metric_add(struct mc_metric *m, double v)
 {
-    if (m->type == MC_METRIC_HISTOGRAM)
-        bug("add on a histogram", m->name);
+    if (m->type == MC_METRIC_HISTOGRAM || m->type == MC_METRIC_GAUGE_VEC)
+        bug("add on a histogram or a gauge vector", m->name);
     if (m->type == MC_METRIC_COUNTER && !(v >= 0))
         bug("counter decreased or NaN", m->name);
     m->value += v;
@@ -214,6 +261,13 @@ static void render_one(struct buf *b, const struct mc_metric *m)
     buf_printf(b, "# HELP %s ", m->name);
     put_help(b, m->help);
     buf_printf(b, "\n# TYPE %s %s\n", m->name, type_names[m->type]);
+    if (m->type == MC_METRIC_GAUGE_VEC) {
+        for (i = 0; i < m->nseries; i++) {
+            format_double(num, sizeof(num), m->series[i].value);
+            buf_printf(b, "%s{%s} %s\n", m->name, m->series[i].labels, num);
+        }
+        return;
+    }
     format_double(num, sizeof(num), m->value);
     if (m->type != MC_METRIC_HISTOGRAM) {
         buf_printf(b, "%s %s\n", m->name, num);
@@ -251,6 +305,9 @@ void mc_metrics_reset(void)
         free(m->help);
         free(m->bounds);
         free(m->count);
+        if (m->type == MC_METRIC_GAUGE_VEC)
+            mc_metric_vec_clear(m);
+        free(m->series);
         free(m);
     }
     registry_head = NULL;

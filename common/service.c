@@ -27,8 +27,9 @@
 #define DEADLETTER_COPY_MAX (384 * 1024)
 #define DEADLETTER_TEXT_MAX (256 * 1024)
 #define BACKOFF_MAX_MS 5000
-#define IDLE_RELAY_MS 1000 /* look for rows left by a crash this often */
-#define PENDING_STMTS 8    /* kinds of rows one batch may hand to mc_service_write_rows */
+#define IDLE_RELAY_MS 1000   /* look for rows left by a crash this often */
+#define GAUGES_EVERY_MS 5000 /* lag, outbox backlog and readiness gauges */
+#define PENDING_STMTS 8      /* kinds of rows one batch may hand to mc_service_write_rows */
 
 /* One message of the batch, read before the transaction. */
 struct item {
@@ -84,14 +85,16 @@ struct mc_service {
     int backoff_ms;    /* current retry delay after a failure */
     uint64_t retry_at; /* loop time (ms) of the next attempt after a failure */
     uint64_t drain_deadline;
-    uint64_t next_relay; /* loop ms */
-    uint64_t next_work;  /* loop ms */
-    uint64_t next_prune; /* loop ms */
+    uint64_t next_relay;  /* loop ms */
+    uint64_t next_work;   /* loop ms */
+    uint64_t next_prune;  /* loop ms */
+    uint64_t next_gauges; /* loop ms */
     int outbox_dirty;
     int handles; /* timer and signal handles initialised and not yet closed */
 
     struct mc_metric *m_messages, *m_deadletters, *m_duplicates, *m_batches, *m_batch_seconds,
-        *m_published, *m_parked, *m_failures, *m_ready, *m_pruned, *m_fallbacks;
+        *m_published, *m_parked, *m_failures, *m_ready, *m_pruned, *m_fallbacks, *m_lag,
+        *m_outbox_backlog, *m_outbox_age;
 };
 
 static uint64_t now_ms(void)
@@ -670,6 +673,47 @@ static int relay(struct mc_service *svc, char *err, size_t errlen)
     return rc;
 }
 
+/* The gauges operators alert on (deploy/prometheus/alerts.yml): readiness,
+ * consumer lag per assigned partition (the partition's high watermark, as
+ * last fetched, minus this consumer's position: off by at most the batch
+ * being applied), the outbox's backlog and the age of its oldest row. */
+static void update_gauges(struct mc_service *svc)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    char sql[256], err[256], labels[512];
+    PGresult *res;
+
+    mc_metric_set(svc->m_ready, mc_service_ready(svc));
+    mc_metric_vec_clear(svc->m_lag);
+    if (rd_kafka_assignment(svc->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_position(svc->consumer, parts);
+        for (int i = 0; i < parts->cnt; i++) {
+            const rd_kafka_topic_partition_t *p = &parts->elems[i];
+            int64_t lo, hi;
+            if (p->offset < 0 ||
+                rd_kafka_get_watermark_offsets(svc->consumer, p->topic, p->partition, &lo, &hi) !=
+                    RD_KAFKA_RESP_ERR_NO_ERROR ||
+                hi < 0)
+                continue; /* nothing fetched yet: no figure rather than a wrong one */
+            snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%d\"", p->topic,
+                     (int)p->partition);
+            mc_metric_vec_set(svc->m_lag, labels, (double)(hi > p->offset ? hi - p->offset : 0));
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    if (!mc_pg_alive(svc->conn))
+        return;
+    snprintf(sql, sizeof sql,
+             "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+             "FROM %s.outbox",
+             svc->def->schema);
+    if ((res = mc_pg_query(svc->conn, sql, 0, NULL, err, sizeof err)) != NULL) {
+        mc_metric_set(svc->m_outbox_backlog, strtod(PQgetvalue(res, 0, 0), NULL));
+        mc_metric_set(svc->m_outbox_age, strtod(PQgetvalue(res, 0, 1), NULL));
+        PQclear(res);
+    }
+}
+
 /* Drains pending NOTIFYs; returns 1 if there was any. */
 static int take_notifications(PGconn *conn)
 {
@@ -690,6 +734,10 @@ int mc_service_step(struct mc_service *svc, int *processed)
     uint64_t t = now_ms();
 
     *processed = 0;
+    if (t >= svc->next_gauges) { /* also while failing: ready drops to 0 */
+        svc->next_gauges = t + GAUGES_EVERY_MS;
+        update_gauges(svc);
+    }
     if (svc->retry_at && t < svc->retry_at)
         return 0;
     if ((rc = ensure_db(svc, err, sizeof err)) != 0) {
@@ -908,6 +956,16 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
                                        "rows removed by the retention (MOTCUA_RETAIN_*)");
     svc->m_failures = mc_metrics_counter(def->name, "failures_total",
                                          "failed attempts (database or broker), retried");
+    svc->m_ready = mc_metrics_gauge(def->name, "ready",
+                                    "1 when /readyz answers 200 (database reachable, consumer "
+                                    "joined and caught up), else 0");
+    svc->m_lag = mc_metrics_gauge_vec(def->name, "consumer_lag",
+                                      "messages of each assigned partition not yet consumed "
+                                      "(high watermark minus position)");
+    svc->m_outbox_backlog = mc_metrics_gauge(def->name, "outbox_backlog",
+                                             "events written to the outbox, not yet published");
+    svc->m_outbox_age = mc_metrics_gauge(def->name, "outbox_oldest_seconds",
+                                         "age of the oldest unpublished outbox event (0: none)");
     svc->m_fallbacks =
         mc_metrics_counter(def->name, "batches_one_by_one_total",
                            "batches applied again one message at a time after a message failed "

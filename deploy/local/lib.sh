@@ -39,7 +39,9 @@ ensure_packages() {
     local pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libjansson-dev
         libuv1-dev libh2o-dev libcmocka-dev libunistring-dev postgresql curl ca-certificates
         json-schema-test-suite clang libclang-rt-dev python3-confluent-kafka python3-psycopg2
-        openssl python3-venv chromium fonts-noto-core)
+        openssl python3-venv chromium fonts-noto-core prometheus)
+    # python3-venv, chromium and fonts-noto-core: the read side's tests
+    # (tests/api); prometheus: its promtool (tests/contract/prometheus.sh).
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -64,6 +66,14 @@ ensure_packages() {
     fi
     mc_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
         --no-install-recommends "${missing[@]}"
+    # The prometheus package is here for its promtool; under systemd its
+    # install starts a Prometheus server on :9090, which we do not want.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ] &&
+        systemctl is-active --quiet prometheus 2>/dev/null; then
+        mc_say "stopping and disabling the Prometheus server the prometheus package started" \
+            "(only its promtool is used)"
+        mc_as_root systemctl disable --now prometheus || true
+    fi
 }
 
 # Configures (when there is no build tree yet, or MOTCUA_CMAKE_ARGS asks for

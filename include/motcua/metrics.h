@@ -1,5 +1,6 @@
-/* A small Prometheus metrics registry: counters, gauges and histograms with
- * no labels (no per-dossier labels ever), rendered in text format 0.0.4. */
+/* A small Prometheus metrics registry: counters, gauges and histograms
+ * without labels, and gauges with one series per label set for what is per
+ * topic partition (never per dossier), rendered in text format 0.0.4. */
 #ifndef MOTCUA_METRICS_H
 #define MOTCUA_METRICS_H
 
@@ -16,6 +17,14 @@ struct mc_metric *mc_metrics_gauge(const char *service, const char *name, const 
 /* Histogram with bucket upper bounds (ascending, +Inf added). */
 struct mc_metric *mc_metrics_histogram(const char *service, const char *name, const char *help,
                                        const double *bounds, size_t nbounds);
+
+/* A gauge with one series per label set, e.g. consumer lag per partition:
+ * mc_metric_vec_set(m, "topic=\"motcua.submissions\",partition=\"3\"", 12).
+ * labels are rendered as given (no braces, no newline). */
+struct mc_metric *mc_metrics_gauge_vec(const char *service, const char *name, const char *help);
+void mc_metric_vec_set(struct mc_metric *m, const char *labels, double v);
+/* Forgets every series (partitions revoked). */
+void mc_metric_vec_clear(struct mc_metric *m);
 
 void mc_metric_add(struct mc_metric *m, double v);     /* counter or gauge */
 void mc_metric_set(struct mc_metric *m, double v);     /* gauge */

@@ -36,6 +36,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
 
@@ -618,6 +619,36 @@ done
 } | sort -u >"$E2E_TMP/personal.txt"
 check "the personal-data check covers what was sent (at least 30 distinct values)" \
     test "$(wc -l <"$E2E_TMP/personal.txt")" -ge 30
+
+# ---- monitoring ----------------------------------------------------------------
+# Every service's /metrics passes promtool's lint, and every metric the
+# alert rules and the Grafana dashboard name is one the services export
+# (a regex family such as motcua_[a-z]+_ready: exported by every service).
+promtool_lint() { promtool check metrics <"$1"; }
+for svc in "${SERVICES[@]}"; do
+    check "motcua-$svc's /metrics passes promtool check metrics" \
+        promtool_lint "$E2E_TMP/$svc.metrics"
+done
+exported=$(sed -n 's/^# TYPE \([^ ]*\) .*/\1/p' "$E2E_TMP"/*.metrics | sort -u)
+monitoring=("$root/deploy/prometheus/alerts.yml" "$root/deploy/grafana/motcua.json")
+missing_metrics=()
+mapfile -t names < <(grep -ohE 'motcua_[a-z_]+[a-z]' "${monitoring[@]}" | sort -u)
+mapfile -t suffixes < <(grep -ohE 'motcua_\[a-z\]\+_[a-z_]+' "${monitoring[@]}" |
+    sed 's/^motcua_\[a-z\]+_//' | sort -u)
+for name in "${names[@]}"; do
+    grep -qx "$(sed -E 's/_(bucket|sum|count)$//' <<<"$name")" <<<"$exported" ||
+        missing_metrics+=("$name")
+done
+for suffix in "${suffixes[@]}"; do
+    for svc in "${SERVICES[@]}"; do
+        grep -qx "motcua_${svc}_$(sed -E 's/_(bucket|sum|count)$//' <<<"$suffix")" <<<"$exported" ||
+            missing_metrics+=("motcua_${svc}_$suffix")
+    done
+done
+check_eq "every metric the alerts and the dashboard name is exported" "" "${missing_metrics[*]}"
+check "the consumer lag is exported per topic and partition" \
+    grep -qE '^motcua_router_consumer_lag\{topic="[^"]+",partition="[0-9]+"\} [0-9]+$' \
+    "$E2E_TMP/router.metrics"
 
 # ---- stop ----------------------------------------------------------------------
 e2e_log "stopping the services (SIGTERM)"

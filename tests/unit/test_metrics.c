@@ -47,6 +47,30 @@ static void test_counter_and_gauge(void **state)
     free(text);
 }
 
+/* One series per partition; a rebalance forgets them all. */
+static void test_gauge_vector(void **state)
+{
+    struct mc_metric *lag;
+    char *text;
+
+    (void)state;
+    lag = mc_metrics_gauge_vec("router", "consumer_lag", "Messages behind.");
+    mc_metric_vec_set(lag, "topic=\"t\",partition=\"0\"", 3);
+    mc_metric_vec_set(lag, "topic=\"t\",partition=\"1\"", 0);
+    mc_metric_vec_set(lag, "topic=\"t\",partition=\"0\"", 7);
+    text = mc_metrics_render();
+    assert_string_equal(text, "# HELP motcua_router_consumer_lag Messages behind.\n"
+                              "# TYPE motcua_router_consumer_lag gauge\n"
+                              "motcua_router_consumer_lag{topic=\"t\",partition=\"0\"} 7\n"
+                              "motcua_router_consumer_lag{topic=\"t\",partition=\"1\"} 0\n");
+    free(text);
+    mc_metric_vec_clear(lag);
+    text = mc_metrics_render();
+    assert_string_equal(text, "# HELP motcua_router_consumer_lag Messages behind.\n"
+                              "# TYPE motcua_router_consumer_lag gauge\n");
+    free(text);
+}
+
 static void test_histogram(void **state)
 {
     const double bounds[] = {0.005, 0.1, 1, 10};
@@ -162,6 +186,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_counter_and_gauge, reset),
+        cmocka_unit_test_teardown(test_gauge_vector, reset),
         cmocka_unit_test_teardown(test_histogram, reset),
         cmocka_unit_test_teardown(test_histogram_explicit_inf_and_no_bounds, reset),
         cmocka_unit_test_teardown(test_help_escaping_and_values, reset),
