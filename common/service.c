@@ -29,7 +29,8 @@
 #define BACKOFF_MAX_MS 5000
 #define IDLE_RELAY_MS 1000   /* look for rows left by a crash this often */
 #define GAUGES_EVERY_MS 5000 /* lag, outbox backlog and readiness gauges */
-#define PENDING_STMTS 8      /* kinds of rows one batch may hand to mc_service_write_rows */
+#define LAG_COMMITTED_TIMEOUT_MS 1000
+#define PENDING_STMTS 8 /* kinds of rows one batch may hand to mc_service_write_rows */
 
 /* One message of the batch, read before the transaction. */
 struct item {
@@ -686,18 +687,34 @@ static void update_gauges(struct mc_service *svc)
     mc_metric_set(svc->m_ready, mc_service_ready(svc));
     mc_metric_vec_clear(svc->m_lag);
     if (rd_kafka_assignment(svc->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        int unknown = 0;
         rd_kafka_position(svc->consumer, parts);
+        for (int i = 0; i < parts->cnt; i++)
+            unknown += parts->elems[i].offset < 0;
+        /* A partition this process consumed nothing from yet (a stuck
+         * one, too): where the group stands, from the broker. */
+        if (unknown > 0) {
+            rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+            if (rd_kafka_committed(svc->consumer, committed, LAG_COMMITTED_TIMEOUT_MS) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+                for (int i = 0; i < parts->cnt; i++)
+                    if (parts->elems[i].offset < 0)
+                        parts->elems[i].offset = committed->elems[i].offset;
+            rd_kafka_topic_partition_list_destroy(committed);
+        }
         for (int i = 0; i < parts->cnt; i++) {
             const rd_kafka_topic_partition_t *p = &parts->elems[i];
             int64_t lo, hi;
-            if (p->offset < 0 ||
-                rd_kafka_get_watermark_offsets(svc->consumer, p->topic, p->partition, &lo, &hi) !=
+            if (rd_kafka_get_watermark_offsets(svc->consumer, p->topic, p->partition, &lo, &hi) !=
                     RD_KAFKA_RESP_ERR_NO_ERROR ||
                 hi < 0)
                 continue; /* nothing fetched yet: no figure rather than a wrong one */
             snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%d\"", p->topic,
                      (int)p->partition);
-            mc_metric_vec_set(svc->m_lag, labels, (double)(hi > p->offset ? hi - p->offset : 0));
+            /* No position and no commit: everything kept is to be read. */
+            mc_metric_vec_set(svc->m_lag, labels,
+                              (double)(p->offset >= 0 ? (hi > p->offset ? hi - p->offset : 0)
+                                                      : (lo >= 0 ? hi - lo : hi)));
         }
         rd_kafka_topic_partition_list_destroy(parts);
     }
@@ -1167,7 +1184,7 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     char seed[512], topic[256], where[320], inbox_sql[128], *full_reason = NULL;
     const char *event_id, *params[1];
     const struct mc_topic_spec *spec;
-    json_t *data = json_object(), *text;
+    json_t *data = json_object(), *text, *key;
     PGresult *res;
     int fresh;
     const char *code =
@@ -1195,6 +1212,10 @@ int mc_service_deadletter(struct mc_service *svc, PGconn *conn, const struct mc_
     json_object_set_new(data, "consumer", json_string(svc->producer_name));
     json_object_set_new(data, "topic", json_string(topic));
     json_object_set_new(data, "partition", json_integer(msg->partition));
+    /* The key, so `motcua deadletter replay` sends the message as it came
+     * (null: none, or not UTF-8). */
+    key = msg->key ? json_string(msg->key) : NULL;
+    json_object_set_new(data, "key", key ? key : json_null());
     json_object_set_new(data, "offset", json_integer(msg->offset));
     json_object_set_new(data, "reason", json_string(full_reason ? full_reason : reason));
     spec = mc_topic_find(msg->topic);

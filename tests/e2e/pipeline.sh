@@ -603,6 +603,48 @@ check "GET /v1/dossiers/{code} with the applicant's id number answers the dossie
 check_eq "... and 404 with another id number" 404 \
     "$(curl -sS -o /dev/null -w '%{http_code}' "$api_url/v1/dossiers/$lookup_code?id_number=000000000000")"
 
+# ---- a dead letter replayed after a fix ---------------------------------------
+# A unit's software transfers a dossier to a unit the catalog does not have
+# yet: the router dead-letters the transfer. The operator finds it with
+# `motcua deadletter list`, reads it with `show`, adds the unit, restarts the
+# router and replays it: the dossier moves. A second replay sends nothing; a
+# forced one is sent, and the router skips it (its inbox).
+dl_code=$(sql "SELECT dossier_code FROM routing.assignment ORDER BY dossier_code LIMIT 1")
+dl_from=$(sql "SELECT unit_code FROM routing.assignment WHERE dossier_code = $(q "$dl_code")")
+printf '%s\t{"event_id":"%s","type":"dossier.update","occurred_at":"2024-03-28T10:00:00+07:00","producer":"e2e-unit-software","dossier_code":"%s","data":{"status":"transfer","unit_code":"%s","officer":"Cán bộ E2E","reason":"Chuyển liên thông","to_unit_code":"E2E-NEW"}}\n' \
+    "$dl_code" "$(uuid)" "$dl_code" "$dl_from" | produce dossier.updates
+router_dead_letter() {
+    mc deadletter list --consumer motcua-router 2>/dev/null |
+        awk -F'\t' -v c="$dl_code" '$4 == c && $6 ~ /E2E-NEW/ { print $1 }' | tail -n1
+}
+has_router_dead_letter() { [ -n "$(router_dead_letter)" ]; }
+must "motcua deadletter list shows the router's dead letter of the transfer, with why" 30 \
+    has_router_dead_letter
+dl_id=$(router_dead_letter)
+check "motcua deadletter show prints it with the original message" \
+    grep -q 'to_unit_code.*E2E-NEW' <<<"$(mc deadletter show "$dl_id" 2>/dev/null)"
+sql "INSERT INTO catalog.unit (code, name, kind, agency_id, head_title, head_name)
+     VALUES ('E2E-NEW', 'Phòng Thử nghiệm', 'department', '000.99.26.H17', 'Trưởng phòng',
+             'Lê Văn Thử')" >/dev/null
+stop_proc router 30
+start_service router
+must "motcua-router is ready again after the catalog fix" 60 ready router
+check "motcua deadletter replay sends it again" \
+    grep -q "^replayed $dl_id" <<<"$(mc deadletter replay "$dl_id" 2>>"$E2E_TMP/cli.log")"
+must "the replayed transfer moved the dossier to the new unit" 30 \
+    sql_is E2E-NEW "SELECT unit_code FROM routing.assignment WHERE dossier_code = $(q "$dl_code")"
+check "a second replay sends nothing" \
+    grep -q "replayed already" <<<"$(mc deadletter replay "$dl_id" 2>>"$E2E_TMP/cli.log")"
+check "replay --force sends it again" \
+    grep -q "^replayed $dl_id" <<<"$(mc deadletter replay "$dl_id" --force 2>>"$E2E_TMP/cli.log")"
+must "the router skipped the forced copy (inbox)" 30 \
+    metric_is 1 motcua_router_duplicates_total router
+check_sql "one transfer of the dossier after two replays of its dead letter" "1 2" \
+    "SELECT (SELECT count(*) FROM routing.transfer WHERE dossier_code = $(q "$dl_code"))
+      || ' ' || (SELECT replays FROM ops.deadletter_replay WHERE deadletter_id = $(q "$dl_id"))"
+check_eq "motcua deadletter list marks it replayed" 1 \
+    "$(mc deadletter list 2>/dev/null | grep -c "^$dl_id.*replayed .*(2 times)$")"
+
 # ---- personal data -------------------------------------------------------------
 # Every applicant's name, id number, phone, e-mail and address, every
 # officer, and the address in a bounce receipt, sent in this run (accepted,
@@ -646,9 +688,9 @@ for suffix in "${suffixes[@]}"; do
     done
 done
 check_eq "every metric the alerts and the dashboard name is exported" "" "${missing_metrics[*]}"
-check "the consumer lag is exported per topic and partition" \
-    grep -qE '^motcua_router_consumer_lag\{topic="[^"]+",partition="[0-9]+"\} [0-9]+$' \
-    "$E2E_TMP/router.metrics"
+check_eq "intake's consumer lag: one series per partition of the submissions, each 0" 3 \
+    "$(grep -cE '^motcua_intake_consumer_lag\{topic="e2e-[0-9]+\.submissions",partition="[0-2]"\} 0$' \
+        "$E2E_TMP/intake.metrics")"
 
 # ---- stop ----------------------------------------------------------------------
 e2e_log "stopping the services (SIGTERM)"

@@ -13,6 +13,8 @@
 #include "deadline.h"
 #include "outbox_cmd.h"
 #include "report.h"
+#include "deadletter_cmd.h"
+#include "topic_read.h"
 #include "topics_cmd.h"
 #include "motcua/calendar.h"
 #include "motcua/topics.h"
@@ -47,6 +49,7 @@ static int usage(FILE *out)
             "  topics apply [--dry-run]      create the topics of the table, report drift\n"
             "  topics list [--format F]      the topic table (tsv or markdown)\n"
             "  outbox list|retry|drop        outbox rows the broker refused, parked\n"
+            "  deadletter list|show|replay   dead letters; replay one after a fix\n"
             "  config doc                    the configuration keys as a Markdown table\n\n"
             "Topics are logical names (submissions, dossier.updates, ...); the prefix\n"
             "MOTCUA_TOPIC_PREFIX is added.\n\n");
@@ -212,15 +215,28 @@ static int cmd_tick(int argc, char **argv)
     return 0;
 }
 
+struct consume_opts {
+    int keys, stamps;
+    long count;
+};
+
+static int print_message(const rd_kafka_message_t *m, void *opaque)
+{
+    struct consume_opts *o = opaque;
+    if (o->stamps)
+        printf("%lld\t", (long long)rd_kafka_message_timestamp(m, NULL));
+    if (o->keys)
+        printf("%.*s\t", (int)m->key_len, m->key ? (const char *)m->key : "");
+    printf("%.*s\n", (int)m->len, (const char *)m->payload);
+    o->count++;
+    return 0;
+}
+
 static int cmd_consume(int argc, char **argv)
 {
-    char err[512], topic[256], group[64];
-    int idle_ms = 3000, keys = 0, stamps = 0, eofs = 0, nparts;
-    long count = 0;
-    rd_kafka_t *rk;
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_partition_list_t *parts;
-    rd_kafka_topic_t *rkt;
+    char err[512], topic[256];
+    struct consume_opts o = {0, 0, 0};
+    int idle_ms = 3000;
     if (argc < 2) {
         fprintf(stderr, "usage: motcua consume <topic> [--idle-ms N] [--keys] [--timestamps]\n");
         return 2;
@@ -229,9 +245,9 @@ static int cmd_consume(int argc, char **argv)
         if (strcmp(argv[i], "--idle-ms") == 0 && i + 1 < argc)
             idle_ms = atoi(argv[++i]);
         else if (strcmp(argv[i], "--keys") == 0)
-            keys = 1;
+            o.keys = 1;
         else if (strcmp(argv[i], "--timestamps") == 0)
-            stamps = 1;
+            o.stamps = 1;
         else {
             fprintf(stderr, "motcua consume: unknown option %s\n", argv[i]);
             return 2;
@@ -239,58 +255,12 @@ static int cmd_consume(int argc, char **argv)
     }
     if (known_topic("consume", argv[1]) != 0)
         return 2;
-    snprintf(group, sizeof group, "motcua-cli-%d", (int)getpid());
-    /* Partition EOF events tell us when every partition has been read. */
-    {
-        char *props = cfg.kafka_props;
-        size_t n = strlen(props) + 64;
-        cfg.kafka_props = mc_xmalloc(n);
-        snprintf(cfg.kafka_props, n, "%s%senable.partition.eof=true", props, *props ? "," : "");
-        free(props);
-    }
-    if ((rk = mc_kafka_consumer_new(&cfg, group, NULL, NULL, err, sizeof err)) == NULL) {
+    if (mc_cli_read_topic(&cfg, argv[1], idle_ms, print_message, &o, err, sizeof err) != 0) {
         fprintf(stderr, "motcua consume: %s\n", err);
         return 1;
     }
-    mc_topic_name(&cfg, argv[1], topic, sizeof topic);
-    rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err) {
-        fprintf(stderr, "motcua consume: no topic %s\n", topic);
-        return 1;
-    }
-    nparts = md->topics[0].partition_cnt;
-    parts = rd_kafka_topic_partition_list_new(nparts);
-    for (int i = 0; i < nparts; i++)
-        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    for (;;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, idle_ms);
-        if (m == NULL) {
-            if (eofs >= nparts)
-                break;
-            continue; /* not every partition reached its end yet */
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eofs++;
-        } else if (m->err) {
-            fprintf(stderr, "motcua consume: %s\n", rd_kafka_message_errstr(m));
-        } else {
-            if (stamps)
-                printf("%lld\t", (long long)rd_kafka_message_timestamp(m, NULL));
-            if (keys)
-                printf("%.*s\t", (int)m->key_len, m->key ? (const char *)m->key : "");
-            printf("%.*s\n", (int)m->len, (const char *)m->payload);
-            count++;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    fprintf(stderr, "consumed %ld messages from %s\n", count, topic);
+    fprintf(stderr, "consumed %ld messages from %s\n", o.count,
+            mc_topic_name(&cfg, argv[1], topic, sizeof topic));
     return 0;
 }
 
@@ -496,6 +466,8 @@ int main(int argc, char **argv)
         rc = cmd_due(argc - 1, argv + 1);
     else if (strcmp(argv[1], "outbox") == 0)
         rc = mc_cli_outbox(cfg.pg_url, argc - 1, argv + 1);
+    else if (strcmp(argv[1], "deadletter") == 0)
+        rc = mc_cli_deadletter(&cfg, argc - 1, argv + 1);
     else if (strcmp(argv[1], "topics") == 0)
         rc = mc_cli_topics(&cfg, argc - 1, argv + 1);
     else
