@@ -37,7 +37,8 @@ mc_as_root() {
 # only those that are missing; `apt-get update` runs once, first.
 ensure_packages() {
     local pkgs=(build-essential cmake pkg-config librdkafka-dev libpq-dev libjansson-dev
-        libuv1-dev libh2o-dev libcmocka-dev libunistring-dev postgresql curl ca-certificates
+        libuv1-dev libh2o-dev libcmocka-dev libunistring-dev libcurl4-openssl-dev postgresql curl
+        ca-certificates
         json-schema-test-suite clang libclang-rt-dev python3-confluent-kafka python3-psycopg2
         openssl python3-venv chromium fonts-noto-core prometheus)
     # python3-venv, chromium and fonts-noto-core: the read side's tests

@@ -645,6 +645,30 @@ check_sql "one transfer of the dossier after two replays of its dead letter" "1 
 check_eq "motcua deadletter list marks it replayed" 1 \
     "$(mc deadletter list 2>/dev/null | grep -c "^$dl_id.*replayed .*(2 times)$")"
 
+# ---- motcua status --------------------------------------------------------------
+status_args=()
+for svc in "${SERVICES[@]}"; do
+    status_args+=(--http "http://127.0.0.1:${E2E_PORT[$svc]}")
+done
+# Exit 0 (nothing needs a look) and every group Stable, with a member and
+# nothing waiting.
+status_ok() {
+    mc status "${status_args[@]}" >"$E2E_TMP/status.txt" 2>>"$E2E_TMP/cli.log" &&
+        [ "$(awk '$2 ~ /^motcua-/ && $3 == "Stable" && $4 >= 1 && $5 == 0' "$E2E_TMP/status.txt" |
+            wc -l)" -eq "${#SERVICES[@]}" ]
+}
+wait_for "motcua status: every service's group stable with a member, no lag, every instance ready" \
+    60 status_ok && e2e_pass "motcua status: every service's group stable, no lag, all ready"
+check_eq "motcua status counts the dead letters on the topic" 1 \
+    "$(grep -cE '^dead letters: [0-9]+ on the topic' "$E2E_TMP/status.txt")"
+status_names_dead_instance() {
+    local out rc=0
+    out=$(mc status --http http://127.0.0.1:9 2>/dev/null) || rc=$?
+    [ "$rc" -eq 1 ] && grep -q '^http://127.0.0.1:9: NOT READY' <<<"$out"
+}
+check "motcua status names an instance that does not answer and exits 1" \
+    status_names_dead_instance
+
 # ---- personal data -------------------------------------------------------------
 # Every applicant's name, id number, phone, e-mail and address, every
 # officer, and the address in a bounce receipt, sent in this run (accepted,

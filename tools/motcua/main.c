@@ -14,6 +14,7 @@
 #include "outbox_cmd.h"
 #include "report.h"
 #include "deadletter_cmd.h"
+#include "status_cmd.h"
 #include "topic_read.h"
 #include "topics_cmd.h"
 #include "motcua/calendar.h"
@@ -50,6 +51,7 @@ static int usage(FILE *out)
             "  topics list [--format F]      the topic table (tsv or markdown)\n"
             "  outbox list|retry|drop        outbox rows the broker refused, parked\n"
             "  deadletter list|show|replay   dead letters; replay one after a fix\n"
+            "  status [--http URL]...        every service's group, lag, outbox; readiness\n"
             "  config doc                    the configuration keys as a Markdown table\n\n"
             "Topics are logical names (submissions, dossier.updates, ...); the prefix\n"
             "MOTCUA_TOPIC_PREFIX is added.\n\n");
@@ -466,6 +468,8 @@ int main(int argc, char **argv)
         rc = cmd_due(argc - 1, argv + 1);
     else if (strcmp(argv[1], "outbox") == 0)
         rc = mc_cli_outbox(cfg.pg_url, argc - 1, argv + 1);
+    else if (strcmp(argv[1], "status") == 0)
+        rc = mc_cli_status(&cfg, argc - 1, argv + 1);
     else if (strcmp(argv[1], "deadletter") == 0)
         rc = mc_cli_deadletter(&cfg, argc - 1, argv + 1);
     else if (strcmp(argv[1], "topics") == 0)
