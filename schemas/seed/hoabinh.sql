@@ -1,8 +1,8 @@
 -- The sample catalog of the reference city, Hòa Bình city (Thành phố Hòa Bình,
 -- tỉnh Hòa Bình), as it stood 2021-02 .. 2025-06: its 19 wards and communes,
 -- the city's departments and office, two reception points, common procedures,
--- routing rules, rule sets and settings. Reference data and sources:
--- /work/shared/data/hoabinh-catalog-2020-2024.json ("the source" below).
+-- routing rules, rule sets and settings, from a reference data set with its
+-- sources, hoabinh-catalog-2020-2024.json ("the source" below; not shipped).
 --
 -- ILLUSTRATIVE, NOT OFFICIAL: every agency_id (national scheme AAA.BB.CC.Hnn,
 -- province H17; the "26" district part and the BB numbers are made up), every

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Writes schemas/seed/calendar_2020_2026.sql from vn-days-off-2020-2026.json.
+"""Writes schemas/seed/calendar_2020_2026.sql from vn-days-off-2020-2026.json,
+the table of Vietnam's announced days off and swapped working days
+2020-2026 (each with its source) that the seed was made from.
 
-Usage: tools/gen/calendar_seed.py /work/shared/data/vn-days-off-2020-2026.json \
+Usage: tools/gen/calendar_seed.py vn-days-off-2020-2026.json \
            > schemas/seed/calendar_2020_2026.sql
 Weekend holidays get no row (the weekly rule already makes them days off);
 weekday days off become kind 'off', swapped working Saturdays kind 'work'.
