@@ -53,6 +53,9 @@ ensure_packages() {
     # tests) only when absent: a NodeSource node conflicts with Debian's npm.
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    # kubectl (its kustomize) for tests/contract/k8s.sh, only when absent: a
+    # cloud SDK's kubectl conflicts with Debian's package.
+    command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
     # Apache Kafka runs on Java 17 with jars fetched by Maven; whatever Java
     # the machine has is used when there is one.
     if [ "$(broker_kind)" = kafka ]; then

@@ -427,6 +427,7 @@ static void announce(struct api *api, uint64_t t)
     const char *key;
     json_t *value;
     char *text, *msg;
+    size_t len;
 
     if (api->unsent_changes == 0)
         return;
@@ -438,8 +439,9 @@ static void announce(struct api *api, uint64_t t)
     ev = json_pack("{s:i, s:o}", "changes", api->unsent_changes, "units", units);
     text = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
-    msg = mc_xmalloc(strlen(text) + 32);
-    sprintf(msg, "event: change\ndata: %s\n\n", text);
+    len = strlen(text) + 32;
+    msg = mc_xmalloc(len);
+    snprintf(msg, len, "event: change\ndata: %s\n\n", text);
     mc_http_broadcast(mc_service_http(api->svc), msg, strlen(msg));
     free(msg);
     free(text);
