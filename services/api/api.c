@@ -503,6 +503,7 @@ static void api_fini(void *state)
     json_decref(api->batch_units);
     json_decref(api->unsent_units);
     PQfinish(api->reader);
+    free(api->board_body);
     mc_ratelimit_free(api->lookups);
     api_free_files(api);
     free(api);

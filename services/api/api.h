@@ -36,6 +36,12 @@ struct api {
     uint64_t last_broadcast_ms;
     int64_t announced_minute; /* the clock's minute the stream last announced */
 
+    /* The board's last answer: every screen refetches it after the same
+     * change, so it is computed once for them all. */
+    char *board_body;
+    char board_month[40];
+    uint64_t board_at_ms;
+
     /* The requests' own connection, as motcua_api_read, read-only. */
     PGconn *reader;
     struct mc_ratelimit *lookups;
