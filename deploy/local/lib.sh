@@ -40,9 +40,11 @@ ensure_packages() {
         libuv1-dev libh2o-dev libcmocka-dev libunistring-dev libcurl4-openssl-dev postgresql curl
         ca-certificates
         json-schema-test-suite clang libclang-rt-dev python3-confluent-kafka python3-psycopg2
-        openssl python3-venv chromium fonts-noto-core prometheus)
+        openssl python3-venv chromium fonts-noto-core prometheus podman runc debootstrap)
     # python3-venv, chromium and fonts-noto-core: the read side's tests
-    # (tests/api); prometheus: its promtool (tests/contract/prometheus.sh).
+    # (tests/api); prometheus: its promtool (tests/contract/prometheus.sh);
+    # podman, runc, debootstrap: the container image's test
+    # (tests/e2e/container.sh).
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

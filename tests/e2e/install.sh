@@ -32,19 +32,15 @@ chmod 755 "$tmp"
 # shellcheck disable=SC2317 # reached through the trap
 finish() {
     local status=0
-    [ "$E2E_FAILED" -eq 0 ] && [ "$E2E_PASSED" -gt 0 ] || status=1
-    if [ "$status" -ne 0 ] && [ "${#E2E_FAILURES[@]}" -gt 0 ]; then
-        printf '  - %s\n' "${E2E_FAILURES[@]}" >&2
-    fi
+    e2e_verdict || status=1
     rm -rf "$tmp"
     e2e_exit "$status"
 }
 e2e_traps finish
 
 src=$tmp/src build=$tmp/build prefix=$tmp/prefix
-mkdir -p "$src"
 e2e_log "copying the tracked source to $src"
-if ! (cd "$root" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$src"); then
+if ! e2e_copy_source "$root" "$src"; then
     e2e_fail "copy the source tree (git ls-files)"
     exit 1
 fi
@@ -60,13 +56,16 @@ fi
 rm -rf "$src" "$build"
 
 check "the source copy and its build tree are gone" test ! -e "$src" -a ! -e "$build"
-for prog in motcua-intake motcua-router motcua-deadline motcua-notify motcua motcua-devkafka; do
+for prog in motcua-intake motcua-router motcua-deadline motcua-notify motcua-api motcua \
+    motcua-devkafka; do
     check "installed: bin/$prog" test -x "$prefix/bin/$prog"
 done
 check "installed: share/motcua/schemas/submission.v1.schema.json" \
     test -f "$prefix/share/motcua/schemas/submission.v1.schema.json"
 check "installed: share/motcua/schemas/migrations/001_delivery.sql and seed/" \
     test -d "$prefix/share/motcua/schemas/migrations" -a -d "$prefix/share/motcua/schemas/seed"
+check "installed: share/motcua/board/index.html (the read side's page)" \
+    test -f "$prefix/share/motcua/board/index.html"
 check "installed: the systemd unit names the installed binary" \
     grep -qx "ExecStart=$prefix/bin/motcua-%i" "$prefix/lib/systemd/system/motcua@.service"
 

@@ -24,6 +24,16 @@ e2e_exit() {
     exit "$1"
 }
 
+# e2e_verdict: 0 when something passed and nothing failed; else lists the
+# failures and returns 1 (for the exit traps).
+e2e_verdict() {
+    if [ "$E2E_FAILED" -eq 0 ] && [ "$E2E_PASSED" -gt 0 ]; then
+        return 0
+    fi
+    [ "${#E2E_FAILURES[@]}" -eq 0 ] || printf '  - %s\n' "${E2E_FAILURES[@]}" >&2
+    return 1
+}
+
 # e2e_traps FUNCTION: FUNCTION runs at exit (it ends with e2e_exit); an
 # interrupt or SIGTERM exits 130 or 143 through it.
 e2e_traps() {
@@ -52,6 +62,14 @@ e2e_binaries() {
             return 1
         fi
     done
+}
+
+# e2e_copy_source ROOT DEST: the files git tracks in ROOT (and new ones it
+# does not ignore), copied to DEST: what a fresh clone would build.
+e2e_copy_source() {
+    mkdir -p "$2" &&
+        (cd "$1" && git ls-files -z --cached --others --exclude-standard |
+            xargs -0 cp --parents -t "$2")
 }
 
 e2e_pass() {
