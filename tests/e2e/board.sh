@@ -26,6 +26,8 @@ root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 # shellcheck source=tests/api/tools.sh
 . "$root/tests/api/tools.sh"
+# shellcheck source=deploy/local/lib.sh
+. "$root/deploy/local/lib.sh"
 
 if [ $# -ne 1 ] || [ ! -x "$1/services/motcua-api" ]; then
     echo "usage: bash board.sh <build dir> (with services/motcua-api built)" >&2
@@ -54,8 +56,16 @@ finish() {
         kill -TERM "$demo_pid" 2>/dev/null || true
         wait "$demo_pid" 2>/dev/null || true
     fi
-    MOTCUA_STATE_DIR=$stack MOTCUA_BUILD_DIR=$build "$root/deploy/local/down" --purge \
-        >"$work/down.log" 2>&1 || e2e_log "deploy/local/down failed: see $work/down.log"
+    # The demo's stack goes as an operator removes it: every byte, also a
+    # PostgreSQL cluster kept elsewhere (deploy/local/down --purge).
+    local pg_data=
+    [ ! -e "$stack/pg" ] || pg_data=$(pg_realdir "$stack/pg")
+    if MOTCUA_STATE_DIR=$stack MOTCUA_BUILD_DIR=$build "$root/deploy/local/down" --purge \
+        >"$work/down.log" 2>&1 && [ ! -e "$stack" ] && { [ -z "$pg_data" ] || [ ! -e "$pg_data" ]; }; then
+        e2e_pass "deploy/local/down --purge stopped the demo's stack and removed its state"
+    else
+        e2e_fail "deploy/local/down --purge left $stack or ${pg_data:-its cluster} (see $work/down.log)"
+    fi
     if [ "$E2E_FAILED" -gt 0 ] || [ "$status" -ne 0 ]; then
         [ "$E2E_FAILED" -gt 0 ] || e2e_fail "the test stopped with status $status"
         printf '\nfailed:\n' >&2
