@@ -317,7 +317,11 @@ void mc_config_markdown(FILE *out)
 
 void mc_config_usage(FILE *out, const char *program)
 {
-    fprintf(out, "usage: %s [--help]\n\nConfiguration (environment variables):\n", program);
+    fprintf(out,
+            "usage: %s [--config FILE] [--help]\n\n--config FILE reads KEY=VALUE lines from "
+            "FILE (as MOTCUA_CONFIG_FILE=FILE; the\nenvironment wins over the file, an unknown "
+            "key in it is an error).\n\nConfiguration (environment variables):\n",
+            program);
     for (const struct key_def *k = keys; k->key; k++)
         fprintf(out, "  %-32s %s (default: %s)\n", k->key, k->help, k->def[0] ? k->def : "none");
 }

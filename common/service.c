@@ -1396,6 +1396,15 @@ int mc_service_main(int argc, char **argv, const struct mc_service_def *def)
             mc_config_usage(stdout, argv[0]);
             return 0;
         }
+        /* --config FILE: the same as MOTCUA_CONFIG_FILE=FILE (it wins). */
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            setenv("MOTCUA_CONFIG_FILE", argv[++i], 1);
+            continue;
+        }
+        if (strncmp(argv[i], "--config=", 9) == 0) {
+            setenv("MOTCUA_CONFIG_FILE", argv[i] + 9, 1);
+            continue;
+        }
         fprintf(stderr, "%s: unknown argument %s (try --help)\n", argv[0], argv[i]);
         return 2;
     }

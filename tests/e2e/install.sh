@@ -87,6 +87,18 @@ status=$?
 check "MOTCUA_DATA_DIR elsewhere: the CLI takes it (exit $status, not 2)" test "$status" = 1
 mv "$prefix/share/motcua.away" "$prefix/share/motcua"
 
+# --config FILE: read (an unknown key is refused by name), and missing is
+# an error naming it.
+printf 'MOTCUA_LOG_LEVEL=warn\nMOTCUA_BATCH_MAXX=5\n' >"$tmp/bad.env"
+out=$("$prefix/bin/motcua-intake" --config "$tmp/bad.env" 2>&1)
+status=$?
+check "--config FILE with an unknown key: exit 2 naming it (got $status)" \
+    test "$status" = 2 -a -n "$(grep -F "$tmp/bad.env:2: unknown key MOTCUA_BATCH_MAXX" <<<"$out")"
+out=$("$prefix/bin/motcua-router" --config="$tmp/missing.env" 2>&1)
+status=$?
+check "--config=FILE that does not exist: exit 2 naming it (got $status)" \
+    test "$status" = 2 -a -n "$(grep -F "$tmp/missing.env" <<<"$out")"
+
 e2e_log "the end-to-end pipeline on the installed binaries"
 bash "$here/pipeline.sh" "$prefix" 2>&1 | tee "$tmp/pipeline.log" >&2
 pipeline_status=${PIPESTATUS[0]}

@@ -23,8 +23,9 @@ Generated from the configuration table in `common/config.c` by
 `tools/gen/config_doc.sh`; do not edit by hand.
 
 Every service and the `motcua` CLI read these `MOTCUA_*` keys from the
-environment, or from the file `MOTCUA_CONFIG_FILE` names (lines
-`MOTCUA_KEY=value`, `#` comments); the environment wins over the file. A
+environment, or from the file `MOTCUA_CONFIG_FILE` names (or, for a
+service, `--config FILE`; lines `MOTCUA_KEY=value`, `#` comments); the
+environment wins over the file. A
 key in the file that is not in this table is an error naming it (a typo
 would otherwise leave the default in force). A bad value stops the process
 with exit status 2 and a message naming the key. `--help` on any service
