@@ -35,10 +35,12 @@ const KIND_LABELS = {
 };
 
 const DELIVERY_LABELS = {
-  sent: "Đang gửi",
+  sent: "Chờ gửi",
+  sending: "Đang gửi",
   delivered: "Đã gửi tới công dân",
-  failed: "Gửi không thành công",
-  bounced: "Bị trả lại",
+  "temporary-failure": "Gửi chưa được, sẽ gửi lại",
+  "permanent-failure": "Không gửi được",
+  "technical-failure": "Lỗi kỹ thuật, sẽ gửi lại",
 };
 
 const CHANNEL_LABELS = {

@@ -56,6 +56,10 @@ static const struct key_def keys[] = {
     {"MOTCUA_WARNING_RUNGS", "1wd,due-day",
      "deadline warnings: Nwd (N working days before the due date), due-day (opening of the "
      "due day), P% (share of the statutory time used)"},
+    {"MOTCUA_NOTIFY_RETRY_SCHEDULE", "60,300,1800,7200,21600",
+     "motcua-notify: seconds to wait before each retry of a notification after a temporary or "
+     "technical failure, comma-separated (at most 16; empty: none); once they are used up, the "
+     "next channel is tried"},
     {"MOTCUA_API_LOOKUPS_PER_MINUTE", "30",
      "motcua-api: dossier lookups allowed per client address and minute (then 429 with "
      "Retry-After)"},
@@ -186,6 +190,29 @@ static int parse_int(const char *key, const char *s, int min, int max, int *out,
     return 0;
 }
 
+/* "60,300,1800": the retry schedule, each from 1 s to 7 days. */
+static int parse_schedule(const char *key, const char *s, int *out, int max, int *n, char *err,
+                          size_t errlen)
+{
+    const char *p = s;
+    *n = 0;
+    while (*p) {
+        char *end;
+        long v;
+        errno = 0;
+        v = strtol(p, &end, 10);
+        if (errno || end == p || v < 1 || v > 604800 || (*end != ',' && *end != '\0') || *n == max)
+            return mc_err(err, errlen, MC_EINVAL,
+                          "%s=%s: expected up to %d comma-separated seconds from 1 to 604800", key,
+                          s, max);
+        out[(*n)++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end == ',' && *p == '\0')
+            return mc_err(err, errlen, MC_EINVAL, "%s=%s: a trailing comma", key, s);
+    }
+    return 0;
+}
+
 int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t errlen)
 {
     struct file_kv *kv = NULL;
@@ -259,7 +286,10 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
         (rc = parse_int("MOTCUA_API_STREAMS_MAX", lookup(kv, n, "MOTCUA_API_STREAMS_MAX"), 1,
                         100000, &cfg->api_streams_max, err, errlen)) ||
         (rc = parse_int("MOTCUA_REQUIRE_TLS", lookup(kv, n, "MOTCUA_REQUIRE_TLS"), 0, 1,
-                        &cfg->require_tls, err, errlen)))
+                        &cfg->require_tls, err, errlen)) ||
+        (rc = parse_schedule("MOTCUA_NOTIFY_RETRY_SCHEDULE",
+                             lookup(kv, n, "MOTCUA_NOTIFY_RETRY_SCHEDULE"), cfg->notify_retry,
+                             MC_NOTIFY_RETRIES_MAX, &cfg->notify_retries, err, errlen)))
         goto out;
     if (lookup(kv, n, "MOTCUA_DATA_DIR")[0] != '\0')
         mc_data_dir_set(lookup(kv, n, "MOTCUA_DATA_DIR"));

@@ -8,6 +8,8 @@
 
 enum mc_clock_mode { MC_CLOCK_WALL, MC_CLOCK_TOPIC };
 
+#define MC_NOTIFY_RETRIES_MAX 16
+
 struct mc_config {
     const char *service;      /* "intake", ... (not from the environment) */
     char *kafka_brokers;      /* MOTCUA_KAFKA_BROKERS */
@@ -39,6 +41,8 @@ struct mc_config {
     int api_lookup_burst;       /* MOTCUA_API_LOOKUP_BURST, default 10 */
     int api_streams_max;        /* MOTCUA_API_STREAMS_MAX, default 200 */
     int require_tls;            /* MOTCUA_REQUIRE_TLS: 1 refuses plaintext to PostgreSQL or Kafka */
+    int notify_retry[MC_NOTIFY_RETRIES_MAX]; /* MOTCUA_NOTIFY_RETRY_SCHEDULE: seconds before */
+    int notify_retries;                      /* each retry; how many there are */
 };
 
 /* Fills cfg for service from the environment (and config file). On a bad

@@ -113,12 +113,15 @@ static const char UPSERT_LETTER[] =
     "document_number = EXCLUDED.document_number, issued_at = EXCLUDED.issued_at "
     "RETURNING (SELECT unit_code FROM api.dossier WHERE code = $2)";
 
-/* $1 id, $2 code, $3 channel, $4 delivery, $5 reported at. */
+/* $1 id, $2 code, $3 channel, $4 delivery, $5 reported at. The latest
+ * receipt wins, except that a delivered letter stays delivered (a late
+ * receipt of an earlier attempt's failure changes nothing). */
 static const char UPSERT_RECEIPT[] =
     "INSERT INTO api.letter AS l (notification_id, dossier_code, channel, delivery, delivery_at) "
     "VALUES ($1, $2, $3, $4, $5) "
     "ON CONFLICT (notification_id) DO UPDATE SET "
-    "delivery = CASE WHEN l.delivery_at IS NULL OR EXCLUDED.delivery_at >= l.delivery_at "
+    "delivery = CASE WHEN l.delivery = 'delivered' THEN l.delivery "
+    "WHEN l.delivery_at IS NULL OR EXCLUDED.delivery_at >= l.delivery_at "
     "THEN EXCLUDED.delivery ELSE l.delivery END, "
     "delivery_at = greatest(l.delivery_at, EXCLUDED.delivery_at), "
     "dossier_code = coalesce(l.dossier_code, EXCLUDED.dossier_code) "
@@ -336,11 +339,16 @@ static int on_receipt(struct api *api, PGconn *conn, const json_t *ev, char *err
 {
     const char *code = mc_json_str(ev, "dossier_code");
     const json_t *d = json_object_get(ev, "data");
+    const char *status = mc_json_str(d, "status");
     const char *p[5] = {
-        mc_json_str(d, "notification_id"),  code,
-        mc_json_str(d, "delivery_channel"), mc_json_str(d, "status"),
+        mc_json_str(d, "notification_id"), code, mc_json_str(d, "delivery_channel"), status,
         mc_json_str(ev, "occurred_at"),
     };
+    /* v1's words for v2's statuses. */
+    if (status && strcmp(status, "failed") == 0)
+        p[3] = "temporary-failure";
+    else if (status && strcmp(status, "bounced") == 0)
+        p[3] = "permanent-failure";
     int rc = upsert(api, conn, UPSERT_RECEIPT, 5, p, 0, err, errlen);
     if (rc == 0 && code != NULL)
         rc = timeline(conn, code, p[4], "letter_receipt", NULL,
@@ -523,8 +531,8 @@ static void *api_init(struct mc_service *svc, PGconn *conn, char *err, size_t er
         (api->s_assigned = mc_schema_load_named("dossier-assigned.v1", err, errlen)) == NULL ||
         (api->s_update = mc_schema_load_named("dossier-update.v1", err, errlen)) == NULL ||
         (api->s_deadline = mc_schema_load_named("dossier-deadline.v1", err, errlen)) == NULL ||
-        (api->s_letter = mc_schema_load_named("notification.v1", err, errlen)) == NULL ||
-        (api->s_receipt = mc_schema_load_named("notification-receipt.v1", err, errlen)) == NULL ||
+        (api->s_letter = mc_schema_load_named("notification.v2", err, errlen)) == NULL ||
+        (api->s_receipt = mc_schema_load_named("notification-receipt.v2", err, errlen)) == NULL ||
         (api->catalog = mc_catalog_load(conn, err, errlen)) == NULL ||
         api_load_files(api, err, errlen) != 0) {
         api_fini(api);

@@ -1,11 +1,17 @@
 /* notify: turns each overdue event into exactly one apology letter (Mẫu 04,
  * "Phiếu xin lỗi và hẹn lại ngày trả kết quả"), stores it and publishes it
- * for the senders; records the senders' delivery receipts. */
+ * for the senders (notification.v2); drives its lifecycle from the senders'
+ * receipts: created, sending, delivered, or a failure. A temporary or
+ * technical failure is retried on the same channel after the retry
+ * schedule (MOTCUA_NOTIFY_RETRY_SCHEDULE); a permanent failure, or retries
+ * used up, moves the letter to the next of its channels, the counter last.
+ * Each delivery is an attempt of the same notification_id. */
 #include "notify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "motcua/catalog.h"
 #include "motcua/error.h"
@@ -17,11 +23,17 @@
 #include "motcua/schema.h"
 
 #define CATALOG_MAX_AGE_S 60
+/* The apology letter's template (the text render() writes) version. */
+#define APOLOGY_VERSION 1
+/* Retries claimed per transaction, and the longest sleep between looks
+ * for due retries (another instance may have scheduled one). */
+#define RETRY_CLAIM 100
+#define RETRY_POLL_MS 5000
 
 struct notify {
     struct mc_schema *deadline_schema, *receipt_schema;
     struct mc_catalog *catalog;
-    struct mc_metric *m_letters, *m_receipts;
+    struct mc_metric *m_letters, *m_receipts, *m_retries, *m_fallbacks;
     /* Document numbers: blocks of notify.letter_number (motcua/numbers.h). */
     struct mc_numbers *numbers;
     /* Read by notify_batch for the batch being applied. */
@@ -47,18 +59,61 @@ static const char SELECT_IDS[] =
 /* Set-based (mc_service_write_rows): the batch's letters. */
 static const char INSERT_LETTERS[] =
     "INSERT INTO notify.letter (notification_id, dossier_code, kind, breach, unit_code, "
-    "delivery_channel, document_number, subject, body, issued_at, new_appointment_at) SELECT "
-    "notification_id, dossier_code, 'apology', breach, unit_code, delivery_channel, "
-    "document_number, subject, body, issued_at, new_appointment_at FROM "
-    "jsonb_to_recordset($1::jsonb) AS x(notification_id uuid, dossier_code text, breach int, "
-    "unit_code text, delivery_channel text, document_number text, subject text, body text, "
-    "issued_at timestamptz, new_appointment_at timestamptz) ON CONFLICT DO NOTHING";
+    "delivery_channel, document_number, subject, body, issued_at, new_appointment_at, channels, "
+    "message) SELECT notification_id, dossier_code, 'apology', breach, unit_code, "
+    "delivery_channel, document_number, subject, body, issued_at, new_appointment_at, channels, "
+    "message FROM jsonb_to_recordset($1::jsonb) AS x(notification_id uuid, dossier_code text, "
+    "breach int, unit_code text, delivery_channel text, document_number text, subject text, "
+    "body text, issued_at timestamptz, new_appointment_at timestamptz, channels text[], "
+    "message jsonb) ON CONFLICT DO NOTHING";
+
+/* Set-based (mc_service_write_rows): the attempts started. */
+static const char INSERT_ATTEMPTS[] =
+    "INSERT INTO notify.attempt (notification_id, attempt, channel, reason, started_at) SELECT "
+    "notification_id, attempt, channel, reason, started_at FROM jsonb_to_recordset($1::jsonb) "
+    "AS x(notification_id uuid, attempt int, channel text, reason text, started_at timestamptz) "
+    "ON CONFLICT DO NOTHING";
+
+/* A receipt's letter, locked for its transition. */
+static const char SELECT_LETTER[] =
+    "SELECT dossier_code, status, attempt, retries, delivery_channel, "
+    "array_to_json(channels)::text, message::text FROM notify.letter WHERE notification_id = $1 "
+    "FOR UPDATE";
+
+/* Every receipt, with the attempt and channel it reports on. */
+static const char INSERT_DELIVERY[] =
+    "INSERT INTO notify.delivery (event_id, notification_id, status, detail, reported_at, "
+    "attempt, channel) VALUES ($1, $2, $3, $4, $5, $6::int, $7) ON CONFLICT DO NOTHING";
+
+/* The letter's status, and when its next retry is due ($3 seconds from now;
+ * NULL: none). */
+static const char UPDATE_STATUS[] =
+    "UPDATE notify.letter SET status = $2, retries = retries + $4::int, next_attempt_at = "
+    "now() + make_interval(secs => $3::int) WHERE notification_id = $1";
+
+/* A new attempt: on channel $3 (the same for a retry, the next for a
+ * fallback); retries restart on a new channel. */
+static const char UPDATE_ATTEMPT[] =
+    "UPDATE notify.letter SET attempt = attempt + 1, delivery_channel = $3, status = 'created', "
+    "next_attempt_at = NULL, retries = CASE WHEN delivery_channel = $3 THEN retries ELSE 0 END "
+    "WHERE notification_id = $1 AND attempt = $2::int";
+
+/* Retries that are due, claimed for this instance. */
+static const char SELECT_DUE[] =
+    "SELECT notification_id, dossier_code, attempt, delivery_channel, message::text FROM "
+    "notify.letter WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int "
+    "FOR UPDATE SKIP LOCKED";
+
+/* Milliseconds until the earliest retry (NULL: none waits). */
+static const char SELECT_NEXT_DUE[] =
+    "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000)::bigint FROM "
+    "notify.letter WHERE next_attempt_at IS NOT NULL";
 
 static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
 {
     struct notify *n = mc_xcalloc(1, sizeof *n);
     if ((n->deadline_schema = mc_schema_load_named("dossier-deadline.v1", err, errlen)) == NULL ||
-        (n->receipt_schema = mc_schema_load_named("notification-receipt.v1", err, errlen)) ==
+        (n->receipt_schema = mc_schema_load_named("notification-receipt.v2", err, errlen)) ==
             NULL ||
         (n->catalog = mc_catalog_load(conn, err, errlen)) == NULL) {
         mc_schema_free(n->deadline_schema);
@@ -68,6 +123,10 @@ static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t
     }
     n->m_letters = mc_metrics_counter("notify", "apology_letters_total", "apology letters issued");
     n->m_receipts = mc_metrics_counter("notify", "receipts_total", "delivery receipts recorded");
+    n->m_retries = mc_metrics_counter("notify", "retries_total",
+                                      "notifications sent again after a temporary failure");
+    n->m_fallbacks = mc_metrics_counter("notify", "fallbacks_total",
+                                        "notifications moved to their next channel");
     n->numbers = mc_numbers_new(mc_service_config(svc)->pg_url, "motcua-notify", RESERVE_NUMBERS, 1,
                                 mc_metrics_counter("notify", "number_reservations_total",
                                                    "blocks of document numbers reserved"));
@@ -170,35 +229,138 @@ static int has_text(const json_t *applicant, const char *key)
     return v && *v;
 }
 
-/* The applicant's preference first; otherwise e-mail/SMS for online dossiers
- * and the post or the counter for the others (docs/domain.md). */
-static const char *delivery_channel(const json_t *data)
+/* The channel `want` if the applicant can be reached on it, else NULL. */
+static const char *reachable(const json_t *applicant, const char *want)
+{
+    if (strcmp(want, "email") == 0)
+        return has_text(applicant, "email") ? "email" : NULL;
+    if (strcmp(want, "sms") == 0)
+        return has_text(applicant, "phone") ? "sms" : NULL;
+    if (strcmp(want, "zalo") == 0)
+        return has_text(applicant, "phone") ? "zalo" : NULL;
+    if (strcmp(want, "post") == 0)
+        return has_text(applicant, "address") ? "post" : NULL;
+    return strcmp(want, "counter") == 0 ? "counter" : NULL;
+}
+
+/* The channels a letter tries, in order, into out (at most 5, the counter
+ * last): those of the applicant's preference (notify_channels) that can
+ * reach them, up to the counter if it is among them; without any, e-mail or else SMS for online
+ * dossiers, the post for the others with an address (docs/domain.md); then the counter, where a
+ * printed letter waits at the reception desk. Returns how many. */
+static int letter_channels(const json_t *data, const char *out[5])
 {
     const json_t *applicant = json_object_get(data, "applicant");
     const char *channel = mc_json_str(data, "channel");
+    int n = 0;
     size_t i;
     json_t *c;
+
     json_array_foreach(json_object_get(data, "notify_channels"), i, c)
     {
-        const char *want = json_string_value(c);
-        if (want == NULL)
-            continue;
-        if (strcmp(want, "email") == 0 && has_text(applicant, "email"))
-            return "email";
-        if ((strcmp(want, "sms") == 0 || strcmp(want, "zalo") == 0) && has_text(applicant, "phone"))
-            return want;
-        if (strcmp(want, "post") == 0 && has_text(applicant, "address"))
-            return "post";
-        if (strcmp(want, "counter") == 0)
-            return "counter";
+        const char *got = json_string_value(c) ? reachable(applicant, json_string_value(c)) : NULL;
+        int dup = 0;
+        for (int k = 0; k < n; k++)
+            dup |= got && strcmp(out[k], got) == 0;
+        if (got && strcmp(got, "counter") == 0)
+            break; /* the counter ends the list wherever it is preferred */
+        if (got && !dup && n < 4)
+            out[n++] = got;
     }
-    if (channel && strcmp(channel, "online") == 0) {
+    if (n == 0 && channel && strcmp(channel, "online") == 0) {
         if (has_text(applicant, "email"))
-            return "email";
-        if (has_text(applicant, "phone"))
-            return "sms";
+            out[n++] = "email";
+        else if (has_text(applicant, "phone"))
+            out[n++] = "sms";
     }
-    return has_text(applicant, "address") ? "post" : "counter";
+    if (n == 0 && has_text(applicant, "address"))
+        out[n++] = "post";
+    out[n++] = "counter";
+    return n;
+}
+
+/* Appends s to f with HTML's five special characters escaped. */
+static void html_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        const char *e = *s == '&'    ? "&amp;"
+                        : *s == '<'  ? "&lt;"
+                        : *s == '>'  ? "&gt;"
+                        : *s == '"'  ? "&quot;"
+                        : *s == '\'' ? "&#39;"
+                                     : NULL;
+        if (e)
+            fputs(e, f);
+        else
+            fputc(*s, f);
+    }
+}
+
+/* The letter's text as an HTML document: a paragraph per block of lines. */
+static char *letter_html(const char *subject, const char *body)
+{
+    char *html = NULL, *copy = mc_xstrdup(body), *save = NULL, *block;
+    size_t size;
+    FILE *f = open_memstream(&html, &size);
+    fputs("<!DOCTYPE html>\n<html lang=\"vi\">\n<head><meta charset=\"utf-8\"><title>", f);
+    html_escape(f, subject);
+    fputs("</title></head>\n<body>\n", f);
+    /* Blocks are separated by blank lines; lines within one by <br>. */
+    for (char *p = copy; p; p = save) {
+        char *line, *lsave = NULL;
+        int first = 1;
+        block = p;
+        save = strstr(p, "\n\n");
+        if (save) {
+            *save = '\0';
+            save += 2;
+        }
+        if (*block == '\0')
+            continue;
+        fputs("<p>", f);
+        for (line = strtok_r(block, "\n", &lsave); line; line = strtok_r(NULL, "\n", &lsave)) {
+            if (!first)
+                fputs("<br>\n", f);
+            html_escape(f, line);
+            first = 0;
+        }
+        fputs("</p>\n", f);
+    }
+    fputs("</body>\n</html>\n", f);
+    fclose(f);
+    free(copy);
+    return html;
+}
+
+/* The text of one attempt for its channel: the whole letter for e-mail
+ * (also as HTML), the post and the counter; a short notice for SMS and
+ * Zalo, which point to the letter. */
+static json_t *render_channel(const json_t *data, const char *channel)
+{
+    const json_t *p = json_object_get(data, "personalisation");
+    if (strcmp(channel, "sms") == 0 || strcmp(channel, "zalo") == 0) {
+        char *text = NULL;
+        size_t size;
+        FILE *f = open_memstream(&text, &size);
+        json_t *out;
+        fprintf(f,
+                "%s xin lỗi %s: hồ sơ %s chưa được trả kết quả đúng hẹn. Hẹn trả kết quả mới: "
+                "%s. Phiếu xin lỗi số %s.",
+                mc_json_str(p, "authority"), mc_json_str(p, "addressee"),
+                mc_json_str(p, "dossier_code"), mc_json_str(p, "new_appointment_at"),
+                mc_json_str(p, "document_number"));
+        fclose(f);
+        out = json_pack("{s:s}", "text", text);
+        free(text);
+        return out;
+    }
+    if (strcmp(channel, "email") == 0) {
+        char *html = letter_html(mc_json_str(data, "subject"), mc_json_str(data, "body"));
+        json_t *out = json_pack("{s:s, s:s}", "text", mc_json_str(data, "body"), "html", html);
+        free(html);
+        return out;
+    }
+    return json_pack("{s:s}", "text", mc_json_str(data, "body"));
 }
 
 struct letter {
@@ -206,6 +368,7 @@ struct letter {
     const char *authority, *place, *signer_title, *signer_name;
     const char *unit_name, *unit_head_title, *unit_head_name;
     char *subject, *body;
+    json_t *personalisation; /* the fields the template filled in */
 };
 
 static void render(const struct notify *n, const json_t *ev, struct letter *l, mc_instant issued,
@@ -218,7 +381,7 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
     const char *you = kind && strcmp(kind, "citizen") == 0 ? "Ông/Bà" : "Quý cơ quan, tổ chức";
     const char *reason = mc_json_str(data, "reason");
     const char *address = mc_json_str(applicant, "address");
-    char issued_text[64], received_text[64], due_text[96], app_text[96];
+    char issued_text[64], received_text[64], due_text[96], app_text[96], recipient[768];
     size_t size;
     FILE *f;
 
@@ -263,6 +426,60 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
             l->unit_head_title, l->unit_head_name, l->unit_name);
     fprintf(f, "%s\n(Đã ký)\n%s\n", l->signer_title, l->signer_name);
     fclose(f);
+
+    snprintf(recipient, sizeof recipient, "%s %s, %s (để giải trình, chịu trách nhiệm);",
+             l->unit_head_title, l->unit_head_name, l->unit_name);
+
+    l->personalisation = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s+, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+        "s:[s, s, s]}",
+        "authority", l->authority, "place", l->place, "issued_date", issued_text, "document_number",
+        l->document_number, "addressee", honorific, mc_json_str(applicant, "name"), "address",
+        address ? address : "", "received_date", received_text, "dossier_code",
+        mc_json_str(ev, "dossier_code"), "procedure_name", mc_json_str(data, "procedure/name"),
+        "procedure_code", mc_json_str(data, "procedure/code"), "due_at", due_text, "unit_name",
+        l->unit_name, "reason",
+        reason && *reason ? reason : "hồ sơ chưa được giải quyết xong trong thời hạn quy định",
+        "new_appointment_at", app_text, "signer_delegation", "", "signer_title", l->signer_title,
+        "signer_name", l->signer_name, "recipients", "Như trên;", recipient,
+        "Lưu: VT, Bộ phận Tiếp nhận và Trả kết quả.");
+}
+
+/* Publishes attempt `attempt` of a notification on channel, made from its
+ * first attempt's data (message, borrowed), at instant `at`, and records
+ * it (reason: first, retry or fallback). The event id is stable per
+ * attempt, so a retried transaction publishes it once. */
+static int publish_attempt(struct mc_service *svc, PGconn *conn, const char *code,
+                           const json_t *message, int attempt, const char *channel,
+                           const char *reason, mc_instant at, char *err, size_t errlen)
+{
+    json_t *out = json_deep_copy(message), *text = render_channel(message, channel), *row;
+    char seed[256], started[MC_RFC3339_LEN];
+    int rc;
+    int breach = (int)json_integer_value(json_object_get(message, "breach"));
+    if (out == NULL || text == NULL) {
+        json_decref(out);
+        json_decref(text);
+        return mc_err(err, errlen, MC_EINVAL, "cannot build attempt %d of %s's letter", attempt,
+                      code);
+    }
+    json_object_set_new(out, "attempt", json_integer(attempt));
+    json_object_set_new(out, "delivery_channel", json_string(channel));
+    json_object_set_new(out, "rendered", text);
+    mc_time_format(at, started);
+    row = json_pack("{s:s, s:i, s:s, s:s, s:s}", "notification_id",
+                    mc_json_str(message, "notification_id"), "attempt", attempt, "channel", channel,
+                    "reason", reason, "started_at", started);
+    if ((rc = mc_service_write_rows(svc, conn, INSERT_ATTEMPTS, row, err, errlen)) < 0) {
+        json_decref(out);
+        return rc;
+    }
+    if (attempt == 1)
+        letter_seed(seed, sizeof seed, code, breach);
+    else
+        snprintf(seed, sizeof seed, "notify/apology/%s/%d/attempt/%d", code, breach, attempt);
+    return mc_service_emit(svc, conn, "notifications", code, "notification.letter", code, at, out,
+                           seed, err, errlen);
 }
 
 static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
@@ -271,18 +488,20 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     const json_t *ev = msg->doc, *data = json_object_get(ev, "data");
     const json_t *unit = json_object_get(data, "unit");
     const char *code = mc_json_str(ev, "dossier_code");
-    const char *channel = delivery_channel(data);
+    const char *channels[5], *channel;
+    int nch = letter_channels(data, channels);
     mc_instant issued, received_at, due_at, appointment;
     struct letter l;
-    char seed[256], sent[160], year[8], ts[2][MC_RFC3339_LEN];
+    char seed[256], sent[160], year[8], ts[2][MC_RFC3339_LEN], reference[96];
     const char *keys[1], *id;
-    json_t *out, *row;
+    json_t *row, *message = NULL, *chans = NULL;
     int breach = (int)json_integer_value(json_object_get(data, "breach"));
     int y, m, d, rc, number;
     const json_t *unit_row =
         unit && !json_is_null(unit) ? mc_catalog_unit(n->catalog, mc_json_str(unit, "code")) : NULL;
     const char *policy = unit_row ? mc_json_str(unit_row, "signer_policy") : "city_chairman";
 
+    channel = channels[0];
     memset(&l, 0, sizeof l);
     if ((rc = mc_json_time_required(ev, "occurred_at", &issued, code, err, errlen)) != 0 ||
         (rc = mc_json_time_required(data, "received_at", &received_at, code, err, errlen)) != 0 ||
@@ -325,69 +544,235 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
 
     mc_time_format(issued, ts[0]);
     mc_time_format(appointment, ts[1]);
-    row = json_pack("{s:s, s:s, s:i, s:o, s:s, s:s, s:s, s:s, s:s, s:s}", "notification_id", id,
-                    "dossier_code", code, "breach", breach, "unit_code",
-                    mc_json_str_or_null(unit_row ? mc_json_str(unit_row, "code") : NULL),
-                    "delivery_channel", channel, "document_number", l.document_number, "subject",
-                    l.subject, "body", l.body, "issued_at", ts[0], "new_appointment_at", ts[1]);
+    snprintf(reference, sizeof reference, "%s/apology/%d", code, breach);
+    chans = json_array();
+    for (int k = 0; k < nch; k++)
+        json_array_append_new(chans, json_string(channels[k]));
+    /* The first attempt's data; later attempts are made from it. */
+    message = json_pack(
+        "{s:s, s:{s:s, s:i}, s:s, s:s, s:i, s:s, s:O, s:{s:s, s:o, s:o, s:o}, s:s, s:s, s:s, "
+        "s:{s:s, s:s}, s:s, s:s, s:i, s:O}",
+        "notification_id", id, "template", "id", "apology-letter", "version", APOLOGY_VERSION,
+        "kind", "apology", "reference", reference, "attempt", 1, "delivery_channel", channel,
+        "channels", chans, "recipient", "name", mc_json_str(data, "applicant/name"), "address",
+        mc_json_str_or_null(mc_json_str(data, "applicant/address")), "email",
+        mc_json_str_or_null(mc_json_str(data, "applicant/email")), "phone",
+        mc_json_str_or_null(mc_json_str(data, "applicant/phone")), "document_number",
+        l.document_number, "subject", l.subject, "body", l.body, "signer", "title", l.signer_title,
+        "name", l.signer_name, "issued_at", ts[0], "new_appointment_at", ts[1], "breach", breach,
+        "personalisation", l.personalisation);
+    row =
+        message == NULL
+            ? NULL
+            : json_pack("{s:s, s:s, s:i, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}",
+                        "notification_id", id, "dossier_code", code, "breach", breach, "unit_code",
+                        mc_json_str_or_null(unit_row ? mc_json_str(unit_row, "code") : NULL),
+                        "delivery_channel", channel, "document_number", l.document_number,
+                        "subject", l.subject, "body", l.body, "issued_at", ts[0],
+                        "new_appointment_at", ts[1], "channels", chans, "message", message);
     if (row == NULL) {
-        rc = mc_err(err, errlen, MC_EINVAL, "cannot build the letter row of %s", code);
+        rc = mc_err(err, errlen, MC_EINVAL, "cannot build the letter of %s", code);
         goto out;
     }
     if ((rc = mc_service_write_rows(svc, conn, INSERT_LETTERS, row, err, errlen)) <= 0)
         goto out; /* an error, or written before (0): nothing to publish */
     json_object_set_new(n->b_sent, sent, json_true());
-    out = json_pack("{s:s, s:s, s:s, s:{s:s, s:o, s:o, s:o}, s:s, s:s, s:s, s:{s:s, s:s}, s:s, "
-                    "s:s, s:i}",
-                    "notification_id", id, "kind", "apology", "delivery_channel", channel,
-                    "recipient", "name", mc_json_str(data, "applicant/name"), "address",
-                    mc_json_str_or_null(mc_json_str(data, "applicant/address")), "email",
-                    mc_json_str_or_null(mc_json_str(data, "applicant/email")), "phone",
-                    mc_json_str_or_null(mc_json_str(data, "applicant/phone")), "document_number",
-                    l.document_number, "subject", l.subject, "body", l.body, "signer", "title",
-                    l.signer_title, "name", l.signer_name, "issued_at", ts[0], "new_appointment_at",
-                    ts[1], "breach", breach);
-    if (out == NULL) {
-        rc = mc_err(err, errlen, MC_EINVAL, "cannot build the letter of %s", code);
-        goto out;
-    }
     mc_service_count(svc, n->m_letters, 1);
-    rc = mc_service_emit(svc, conn, "notifications", code, "notification.letter", code, issued, out,
-                         seed, err, errlen);
+    rc = publish_attempt(svc, conn, code, message, 1, channel, "first", issued, err, errlen);
 out:
+    json_decref(chans);
+    json_decref(message);
+    json_decref(l.personalisation);
     free(l.subject);
     free(l.body);
     return rc;
 }
 
+/* v1's words for v2's statuses. */
+static const char *receipt_status(const char *status)
+{
+    if (strcmp(status, "failed") == 0)
+        return "temporary-failure";
+    if (strcmp(status, "bounced") == 0)
+        return "permanent-failure";
+    return status;
+}
+
+/* The channel after `current` in the JSON array text `channels`, or NULL
+ * (into buf). */
+static const char *next_channel(const char *channels, const char *current, char *buf, size_t len)
+{
+    json_t *a = json_loads(channels ? channels : "[]", 0, NULL);
+    size_t i, n = json_array_size(a);
+    const char *next = NULL;
+    for (i = 0; i < n; i++)
+        if (strcmp(json_string_value(json_array_get(a, i)), current) == 0)
+            break;
+    if (i + 1 < n) {
+        snprintf(buf, len, "%s", json_string_value(json_array_get(a, i + 1)));
+        next = buf;
+    }
+    json_decref(a);
+    return next;
+}
+
+/* Starts attempt `attempt` + 1 on channel (a retry: the same channel; a
+ * fallback: the next), at once, from the stored first attempt. */
+static int next_attempt(struct mc_service *svc, PGconn *conn, const char *id, const char *code,
+                        const char *message, int attempt, const char *channel, const char *reason,
+                        mc_instant at, char *err, size_t errlen)
+{
+    char a[16];
+    json_t *m;
+    int rc;
+    snprintf(a, sizeof a, "%d", attempt);
+    if ((rc = mc_pg_exec(conn, UPDATE_ATTEMPT, 3, (const char *[]){id, a, channel}, err, errlen)) !=
+        0)
+        return rc;
+    if ((m = json_loads(message, 0, NULL)) == NULL)
+        return mc_err(err, errlen, MC_EDB, "the stored letter %s is not JSON", id);
+    rc = publish_attempt(svc, conn, code, m, attempt + 1, channel, reason, at, err, errlen);
+    json_decref(m);
+    return rc;
+}
+
+/* A receipt moves its letter through the lifecycle. Every receipt is
+ * recorded; only one about the current attempt changes the letter (a late
+ * one about an earlier attempt may still say it was delivered), and
+ * nothing changes a delivered letter. */
 static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
                       const struct mc_msg *msg, char *err, size_t errlen)
 {
-    const char *params[5];
+    const struct mc_config *cfg = mc_service_config(svc);
+    const json_t *ev = msg->doc;
+    const char *id = mc_json_str(ev, "data/notification_id");
+    const char *status, *cur, *channel, *message, *code;
+    char attempt_s[16], delay[16], nextbuf[16];
+    mc_instant at;
     PGresult *res;
-    int found, rc;
-    if ((rc = mc_schema_check(n->receipt_schema, msg->doc, "notification.receipt", err, errlen)) !=
-        0)
+    int rc, attempt, retries, reported;
+
+    if ((rc = mc_schema_check(n->receipt_schema, ev, "notification.receipt", err, errlen)) != 0)
         return rc;
-    params[0] = mc_json_str(msg->doc, "event_id");
-    params[1] = mc_json_str(msg->doc, "data/notification_id");
-    params[2] = mc_json_str(msg->doc, "data/status");
-    params[3] = mc_json_str(msg->doc, "data/detail");
-    params[4] = mc_json_str(msg->doc, "occurred_at");
-    if ((res = mc_pg_query(conn,
-                           "UPDATE notify.letter SET status = $2 WHERE notification_id = $1 "
-                           "RETURNING 1",
-                           2, (const char *[]){params[1], params[2]}, err, errlen)) == NULL)
+    if ((rc = mc_json_time_required(ev, "occurred_at", &at, id, err, errlen)) != 0)
+        return rc;
+    status = receipt_status(mc_json_str(ev, "data/status"));
+    if ((res = mc_pg_query(conn, SELECT_LETTER, 1, &id, err, errlen)) == NULL)
         return MC_EDB;
-    found = PQntuples(res);
-    PQclear(res);
-    if (!found)
-        return mc_err(err, errlen, MC_EINVAL, "receipt for unknown notification %s", params[1]);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mc_err(err, errlen, MC_EINVAL, "receipt for unknown notification %s", id);
+    }
+    code = PQgetvalue(res, 0, 0);
+    cur = PQgetvalue(res, 0, 1);
+    attempt = atoi(PQgetvalue(res, 0, 2));
+    retries = atoi(PQgetvalue(res, 0, 3));
+    channel = PQgetvalue(res, 0, 4);
+    message = mc_pg_value(res, 0, 6);
+    reported = json_is_integer(mc_json_at(ev, "data/attempt"))
+                   ? (int)json_integer_value(mc_json_at(ev, "data/attempt"))
+                   : attempt;
+    snprintf(attempt_s, sizeof attempt_s, "%d", reported);
     mc_service_count(svc, n->m_receipts, 1);
-    return mc_pg_exec(conn,
-                      "INSERT INTO notify.delivery (event_id, notification_id, status, detail, "
-                      "reported_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                      5, params, err, errlen);
+    if ((rc = mc_pg_exec(conn, INSERT_DELIVERY, 7,
+                         (const char *[]){mc_json_str(ev, "event_id"), id, status,
+                                          mc_json_str(ev, "data/detail"),
+                                          mc_json_str(ev, "occurred_at"), attempt_s,
+                                          mc_json_str(ev, "data/delivery_channel")},
+                         err, errlen)) != 0)
+        goto out;
+
+    if (strcmp(cur, "delivered") == 0)
+        goto out; /* delivered once: nothing after it counts */
+    if (strcmp(status, "delivered") == 0) {
+        rc = mc_pg_exec(conn, UPDATE_STATUS, 4, (const char *[]){id, status, NULL, "0"}, err,
+                        errlen);
+        goto out;
+    }
+    if (reported != attempt)
+        goto out; /* about an earlier attempt, which a later one replaced */
+    if (strcmp(status, "sending") == 0) {
+        if (strcmp(cur, "created") == 0)
+            rc = mc_pg_exec(conn, UPDATE_STATUS, 4, (const char *[]){id, status, NULL, "0"}, err,
+                            errlen);
+        goto out;
+    }
+    if (strcmp(status, "permanent-failure") != 0 && retries < cfg->notify_retries) {
+        /* Temporary or technical: the same channel again, later. */
+        snprintf(delay, sizeof delay, "%d", cfg->notify_retry[retries]);
+        rc = mc_pg_exec(conn, UPDATE_STATUS, 4, (const char *[]){id, status, delay, "1"}, err,
+                        errlen);
+        goto out;
+    }
+    /* Permanent, or retries used up: the next channel, or the end. */
+    if (message && next_channel(PQgetvalue(res, 0, 5), channel, nextbuf, sizeof nextbuf)) {
+        mc_service_count(svc, n->m_fallbacks, 1);
+        rc = next_attempt(svc, conn, id, code, message, attempt, nextbuf, "fallback", at, err,
+                          errlen);
+    } else {
+        rc = mc_pg_exec(conn, UPDATE_STATUS, 4, (const char *[]){id, status, NULL, "0"}, err,
+                        errlen);
+    }
+out:
+    PQclear(res);
+    return rc;
+}
+
+/* Due retries: claims them, starts their next attempt on the same channel
+ * and sleeps until the earliest other one (at most RETRY_POLL_MS). */
+static int notify_retry(struct mc_service *svc, PGconn *conn, int64_t *next_ms, void *state)
+{
+    struct notify *n = state;
+    char err[1024], limit[16];
+    PGresult *res = NULL;
+    int rc, claimed = 0;
+    struct timespec ts;
+
+    snprintf(limit, sizeof limit, "%d", RETRY_CLAIM);
+    if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, sizeof err)) != 0)
+        goto fail;
+    if ((res = mc_pg_query(conn, SELECT_DUE, 1, (const char *[]){limit}, err, sizeof err)) ==
+        NULL) {
+        rc = MC_EDB;
+        goto rollback;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    claimed = PQntuples(res);
+    for (int i = 0; i < claimed; i++) {
+        const char *message = mc_pg_value(res, i, 4);
+        if (message == NULL)
+            continue; /* written before retries existed */
+        if ((rc = next_attempt(svc, conn, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), message,
+                               atoi(PQgetvalue(res, i, 2)), PQgetvalue(res, i, 3), "retry",
+                               (mc_instant)ts.tv_sec, err, sizeof err)) != 0)
+            goto rollback;
+        mc_service_count(svc, n->m_retries, 1);
+    }
+    PQclear(res);
+    res = NULL;
+    if ((rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, sizeof err)) != 0)
+        goto fail;
+    if (claimed == RETRY_CLAIM) {
+        *next_ms = 0;
+        return 0;
+    }
+    if ((res = mc_pg_query(conn, SELECT_NEXT_DUE, 0, NULL, err, sizeof err)) == NULL) {
+        rc = MC_EDB;
+        goto fail;
+    }
+    *next_ms = mc_pg_value(res, 0, 0) ? atoll(mc_pg_value(res, 0, 0)) : RETRY_POLL_MS;
+    if (*next_ms > RETRY_POLL_MS)
+        *next_ms = RETRY_POLL_MS;
+    PQclear(res);
+    return 0;
+rollback : {
+    char e2[128];
+    PQclear(res);
+    mc_pg_exec(conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
+}
+fail:
+    mc_log_kv(MC_LOG_ERROR, "notify retries failed", "error", err, NULL);
+    return rc;
 }
 
 static int notify_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg, char *err,
@@ -421,4 +806,5 @@ const struct mc_service_def mc_notify_def = {
     .handle_cb = notify_handle,
     .batch_cb = notify_batch,
     .rollback_cb = notify_rollback,
+    .work_cb = notify_retry,
 };

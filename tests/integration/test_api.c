@@ -191,7 +191,9 @@ static void test_lookup_follows_the_dossier(void **state)
              "2024-03-13T09:00:00+07:00");
     letter(code, nid, "12/PXL-UBND", "2024-03-08T09:00:01+07:00", "2024-03-13T09:00:00+07:00");
     receipt(code, nid, "delivered", "2024-03-08T09:05:00+07:00");
-    H_PUMP_UNTIL(env, H_TIMEOUT_MS, timeline_entries(code) == 7);
+    /* A later failure report (of an earlier attempt) leaves it delivered. */
+    receipt(code, nid, "bounced", "2024-03-08T09:10:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, timeline_entries(code) == 8);
 
     snprintf(path, sizeof path, "/v1/dossiers/%s?id_number=%s", code, ID_NUMBER);
     assert_int_equal(get_json(path, &doc, head, sizeof head), 200);
@@ -207,7 +209,7 @@ static void test_lookup_follows_the_dossier(void **state)
     h_assert_str(doc, "due_at", "2024-03-08T09:00:00+07:00");
     h_assert_str(doc, "rescheduled_due_at", "2024-03-13T09:00:00+07:00");
     assert_true(json_is_true(json_object_get(doc, "late")));
-    assert_int_equal(json_array_size(json_object_get(doc, "timeline")), 7);
+    assert_int_equal(json_array_size(json_object_get(doc, "timeline")), 8);
     assert_string_equal(kind_at(doc, 0), "received");
     assert_string_equal(kind_at(doc, 1), "assigned");
     assert_string_equal(kind_at(doc, 2), "supplement_requested");
@@ -217,6 +219,9 @@ static void test_lookup_follows_the_dossier(void **state)
     assert_string_equal(kind_at(doc, 4), "overdue");
     assert_string_equal(kind_at(doc, 5), "letter");
     assert_string_equal(kind_at(doc, 6), "letter_receipt");
+    assert_string_equal(kind_at(doc, 7), "letter_receipt");
+    h_assert_str(json_array_get(json_object_get(doc, "timeline"), 7), "delivery",
+                 "permanent-failure");
     h_assert_str(json_array_get(json_object_get(doc, "letters"), 0), "document_number",
                  "12/PXL-UBND");
     h_assert_str(json_array_get(json_object_get(doc, "letters"), 0), "delivery", "delivered");

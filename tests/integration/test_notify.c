@@ -1,5 +1,6 @@
 /* notify against PostgreSQL and the embedded broker: one apology letter
- * (Mẫu 04) per breach, redeliveries, delivery receipts, dead letters. */
+ * (Mẫu 04) per breach, redeliveries, the notification lifecycle driven by
+ * receipts (retries, fallbacks to the next channel), dead letters. */
 #include "harness.h"
 
 #include <stdlib.h>
@@ -42,6 +43,7 @@ static json_t *deadline_event(const char *code, const char *kind, int breach, co
     return ev;
 }
 
+/* A v1 receipt (no attempt: about the current one). */
 static json_t *receipt_event(const char *code, const char *notification_id, const char *status)
 {
     char id[H_UUID_LEN];
@@ -54,6 +56,24 @@ static json_t *receipt_event(const char *code, const char *notification_id, cons
     assert_non_null(ev);
     h_assert_schema(ev, "notification-receipt.v1");
     return ev;
+}
+
+/* A v2 receipt about one attempt, sent. */
+static void send_receipt(const char *code, const char *notification_id, int attempt,
+                         const char *channel, const char *status)
+{
+    char id[H_UUID_LEN];
+    json_t *ev;
+    h_uuid(id);
+    ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:i, s:s}}", "event_id", id, "type",
+                   "notification.receipt", "occurred_at", "2024-03-06T16:45:00+07:00", "producer",
+                   "motcua-sender", "dossier_code", code, "data", "notification_id",
+                   notification_id, "delivery_channel", channel, "status", status, "attempt",
+                   attempt, "detail", status);
+    assert_non_null(ev);
+    h_assert_schema(ev, "notification-receipt.v2");
+    h_produce_json(env, "notification.receipts", code, ev, NULL, NULL);
+    json_decref(ev);
 }
 
 static long long letters(const char *code)
@@ -82,10 +102,15 @@ static void assert_contains(const char *haystack, const char *needle)
 
 static int group_setup(void **state)
 {
+    struct mc_config *cfg;
     (void)state;
     if ((env = h_env_new("notify")) == NULL)
         return -1;
-    h_service_new(env, &mc_notify_def, h_config_new(env, "notify"));
+    /* Two retries, a second apart (MOTCUA_NOTIFY_RETRY_SCHEDULE=1,1). */
+    cfg = h_config_new(env, "notify");
+    cfg->notify_retry[0] = cfg->notify_retry[1] = 1;
+    cfg->notify_retries = 2;
+    h_service_new(env, &mc_notify_def, cfg);
     h_wait_ready(env, H_JOIN_TIMEOUT_MS);
     return 0;
 }
@@ -113,7 +138,8 @@ static void test_overdue_makes_one_apology_letter(void **state)
                  letters(CODE) == 1 && h_offsets_committed(env, GROUP, "dossier.deadlines"));
     assert_int_equal(h_sql_int(env,
                                "SELECT count(*) FROM notify.letter WHERE dossier_code = $1 AND "
-                               "kind = 'apology' AND breach = 1 AND status = 'sent' AND "
+                               "kind = 'apology' AND breach = 1 AND status = 'created' AND "
+                               "attempt = 1 AND channels = '{email,counter}' AND "
                                "unit_code = 'PTCKH' AND delivery_channel = 'email' AND "
                                "new_appointment_at = '2024-03-11T16:30:00+07:00' AND "
                                "issued_at = '2024-03-06T16:30:00+07:00'",
@@ -128,7 +154,7 @@ static void test_overdue_makes_one_apology_letter(void **state)
     assert_int_equal(json_array_size(events), 1);
     h_assert_str(json_array_get(events, 0), "key", CODE);
     ev = json_object_get(json_array_get(events, 0), "payload");
-    h_assert_schema(ev, "notification.v1");
+    h_assert_schema(ev, "notification.v2");
     h_assert_str(ev, "type", "notification.letter");
     h_assert_str(ev, "producer", "motcua-notify");
     h_assert_str(ev, "dossier_code", CODE);
@@ -143,6 +169,33 @@ static void test_overdue_makes_one_apology_letter(void **state)
     assert_int_equal(json_integer_value(mc_json_at(ev, "data/breach")), 1);
     assert_true(h_matches("^[0-9]+/PXL-UBND$", mc_json_str(ev, "data/document_number")));
     assert_non_null(strstr(mc_json_str(ev, "data/subject"), CODE));
+
+    /* v2: the template, a reference without personal data, the attempt,
+     * the channels in order (the counter last), the text for e-mail (also
+     * as HTML), the fields of the form. */
+    h_assert_str(ev, "data/template/id", "apology-letter");
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/template/version")), 1);
+    h_assert_str(ev, "data/reference", CODE "/apology/1");
+    assert_int_equal(json_integer_value(mc_json_at(ev, "data/attempt")), 1);
+    assert_int_equal(json_array_size(mc_json_at(ev, "data/channels")), 2);
+    assert_string_equal(json_string_value(json_array_get(mc_json_at(ev, "data/channels"), 0)),
+                        "email");
+    assert_string_equal(json_string_value(json_array_get(mc_json_at(ev, "data/channels"), 1)),
+                        "counter");
+    h_assert_str(ev, "data/rendered/text", stored_body);
+    assert_contains(mc_json_str(ev, "data/rendered/html"), "<!DOCTYPE html>");
+    assert_contains(mc_json_str(ev, "data/rendered/html"), "<p>" TITLE "</p>");
+    assert_contains(mc_json_str(ev, "data/rendered/html"),
+                    "Chủ tịch Ủy ban nhân dân thành phố<br>\n(Đã ký)<br>\nNguyễn Văn Thành");
+    h_assert_str(ev, "data/personalisation/addressee", "Ông/Bà Trần Văn Bình");
+    h_assert_str(ev, "data/personalisation/dossier_code", CODE);
+    h_assert_str(ev, "data/personalisation/new_appointment_at",
+                 "16 giờ 30 phút, ngày 11 tháng 3 năm 2024");
+    h_assert_str(ev, "data/personalisation/unit_name", "Phòng Tài chính - Kế hoạch");
+    h_assert_str(ev, "data/personalisation/signer_name", "Nguyễn Văn Thành");
+    h_assert_str(ev, "data/personalisation/document_number",
+                 mc_json_str(ev, "data/document_number"));
+    assert_int_equal(json_array_size(mc_json_at(ev, "data/personalisation/recipients")), 3);
 
     body = mc_json_str(ev, "data/body");
     h_assert_str(ev, "data/body", stored_body);
@@ -263,8 +316,9 @@ static void test_second_breach_makes_a_second_letter(void **state)
     events = letter_events(CODE);
     assert_int_equal(json_array_size(events), 2);
     ev = json_object_get(json_array_get(events, 1), "payload");
-    h_assert_schema(ev, "notification.v1");
+    h_assert_schema(ev, "notification.v2");
     assert_int_equal(json_integer_value(mc_json_at(ev, "data/breach")), 2);
+    h_assert_str(ev, "data/reference", CODE "/apology/2");
     assert_contains(mc_json_str(ev, "data/body"), "16 giờ 30 phút, ngày 14 tháng 3 năm 2024");
     assert_contains(mc_json_str(ev, "data/body"), "lần trễ hạn thứ 2");
     assert_false(strcmp(mc_json_str(ev, "data/document_number"),
@@ -316,6 +370,122 @@ static void test_many_breaches_make_one_letter_each(void **state)
     }
 }
 
+/* The letter of `code` in the row's words: "status attempt retries channel". */
+static char *letter_state(const char *code)
+{
+    return h_sql_text(
+        env,
+        "SELECT status || ' ' || attempt || ' ' || retries || ' ' || delivery_channel "
+        "FROM notify.letter WHERE dossier_code = $1",
+        code, NULL);
+}
+
+static int letter_state_is(const char *code, const char *want)
+{
+    char *got = letter_state(code);
+    int same = got && strcmp(got, want) == 0;
+    free(got);
+    return same;
+}
+
+/* The lifecycle: sending; a temporary failure retried on the same channel
+ * after the schedule (twice here); a technical failure with the retries
+ * used up moves to the next channel (SMS, with a short text); a permanent
+ * failure to the next (the counter), where it is delivered. A late failure
+ * of an earlier attempt and a second "delivered" change nothing. Every
+ * attempt is the same notification with its own event. */
+static void test_failures_are_retried_then_fall_back_to_the_next_channel(void **state)
+{
+    const char *code = "000.31.26.H17-240301-0100";
+    static const char *const want_channel[] = {"email", "email", "email", "sms", "counter"};
+    json_t *overdue = deadline_event(code, "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
+                                     "2024-03-11T16:30:00+07:00");
+    json_t *events;
+    char *id, *history;
+    (void)state;
+
+    json_object_set_new(json_object_get(overdue, "data"), "notify_channels",
+                        json_pack("[s, s, s]", "email", "sms", "counter"));
+    send_deadline_event(overdue);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(code) == 1);
+    id = h_sql_text(env, "SELECT notification_id::text FROM notify.letter WHERE dossier_code = $1",
+                    code, NULL);
+    assert_true(letter_state_is(code, "created 1 0 email"));
+
+    send_receipt(code, id, 1, "email", "sending");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letter_state_is(code, "sending 1 0 email"));
+    send_receipt(code, id, 1, "email", "temporary-failure");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letter_state_is(code, "temporary-failure 1 1 email"));
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM notify.letter WHERE dossier_code = $1 AND "
+                               "next_attempt_at > now() - interval '1 second'",
+                               code, NULL),
+                     1);
+    /* The retry is due a second later: attempt 2 on e-mail again. */
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letter_state_is(code, "created 2 1 email"));
+    send_receipt(code, id, 2, "email", "temporary-failure");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letter_state_is(code, "created 3 2 email"));
+    /* Retries used up: the next channel at once. */
+    send_receipt(code, id, 3, "email", "technical-failure");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letter_state_is(code, "created 4 0 sms"));
+    send_receipt(code, id, 4, "sms", "permanent-failure");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letter_state_is(code, "created 5 0 counter"));
+    send_receipt(code, id, 5, "counter", "delivered");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letter_state_is(code, "delivered 5 0 counter"));
+    /* Late news of an earlier attempt, and a second delivery report. */
+    send_receipt(code, id, 2, "email", "permanent-failure");
+    send_receipt(code, id, 5, "counter", "delivered");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env, "SELECT count(*) FROM notify.delivery WHERE notification_id = $1",
+                           id, NULL) == 8);
+    h_pump_for(env, 300);
+    assert_true(letter_state_is(code, "delivered 5 0 counter"));
+    history = h_sql_text(env,
+                         "SELECT string_agg(attempt || ':' || status, ' ' ORDER BY attempt, "
+                         "status) FROM notify.delivery WHERE notification_id = $1",
+                         id, NULL);
+    assert_string_equal(history, "1:sending 1:temporary-failure 2:permanent-failure "
+                                 "2:temporary-failure 3:technical-failure 4:permanent-failure "
+                                 "5:delivered 5:delivered");
+    free(history);
+    history = h_sql_text(env,
+                         "SELECT string_agg(attempt || ':' || channel || ':' || reason, ' ' ORDER "
+                         "BY attempt) FROM notify.attempt WHERE notification_id = $1",
+                         id, NULL);
+    assert_string_equal(history, "1:email:first 2:email:retry 3:email:retry 4:sms:fallback "
+                                 "5:counter:fallback");
+    free(history);
+
+    events = letter_events(code);
+    assert_int_equal(json_array_size(events), 5);
+    for (int i = 0; i < 5; i++) {
+        json_t *ev = json_object_get(json_array_get(events, i), "payload");
+        h_assert_schema(ev, "notification.v2");
+        h_assert_str(ev, "data/notification_id", id);
+        assert_int_equal(json_integer_value(mc_json_at(ev, "data/attempt")), i + 1);
+        h_assert_str(ev, "data/delivery_channel", want_channel[i]);
+        h_assert_str(ev, "data/reference", "000.31.26.H17-240301-0100/apology/1");
+        if (i > 0)
+            assert_string_not_equal(mc_json_str(ev, "event_id"),
+                                    mc_json_str(json_array_get(events, i - 1), "payload/event_id"));
+    }
+    /* The SMS is a short notice pointing to the letter; the counter gets
+     * the letter itself. */
+    {
+        const json_t *sms = json_object_get(json_array_get(events, 3), "payload");
+        const json_t *counter = json_object_get(json_array_get(events, 4), "payload");
+        assert_contains(mc_json_str(sms, "data/rendered/text"), "xin lỗi Ông/Bà Trần Văn Bình");
+        assert_contains(mc_json_str(sms, "data/rendered/text"),
+                        mc_json_str(sms, "data/document_number"));
+        assert_true(strlen(mc_json_str(sms, "data/rendered/text")) < 400);
+        assert_null(mc_json_at(sms, "data/rendered/html"));
+        h_assert_str(counter, "data/rendered/text", mc_json_str(counter, "data/body"));
+    }
+    json_decref(events);
+    json_decref(overdue);
+    free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_receipt_for_unknown_notification_is_dead_lettered),
         cmocka_unit_test(test_second_breach_makes_a_second_letter),
         cmocka_unit_test(test_many_breaches_make_one_letter_each),
+        cmocka_unit_test(test_failures_are_retried_then_fall_back_to_the_next_channel),
     };
     return cmocka_run_group_tests_name("integration: notify", tests, group_setup, group_teardown);
 }

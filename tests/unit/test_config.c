@@ -1,5 +1,5 @@
 /* Configuration: MOTCUA_REQUIRE_TLS refuses plaintext to PostgreSQL and
- * Kafka before anything connects. */
+ * Kafka before anything connects; the retry schedule's parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,6 +63,43 @@ static void test_require_tls(void **state)
 /* A key in the config file that is not a key is an error naming it and its
  * line: a typo (MOTCUA_BATCH_MAXX) would otherwise leave the default in
  * force without a word. Known keys in the file are read. */
+static void test_notify_retry_schedule(void **state)
+{
+    static const char *const bad[] = {"0", "60,,300", "60,", "60,x", "60;300", "604801",
+                                      "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1"};
+    struct mc_config cfg;
+    char err[512];
+    (void)state;
+    unsetenv("MOTCUA_CONFIG_FILE");
+    unsetenv("MOTCUA_REQUIRE_TLS");
+    unsetenv("MOTCUA_NOTIFY_RETRY_SCHEDULE");
+    assert_int_equal(mc_config_load(&cfg, "notify", err, sizeof err), 0);
+    assert_int_equal(cfg.notify_retries, 5);
+    assert_int_equal(cfg.notify_retry[0], 60);
+    assert_int_equal(cfg.notify_retry[4], 21600);
+    mc_config_free(&cfg);
+
+    setenv("MOTCUA_NOTIFY_RETRY_SCHEDULE", "1,2,604800", 1);
+    assert_int_equal(mc_config_load(&cfg, "notify", err, sizeof err), 0);
+    assert_int_equal(cfg.notify_retries, 3);
+    assert_int_equal(cfg.notify_retry[2], 604800);
+    mc_config_free(&cfg);
+
+    /* Empty: no retries, the next channel at once. */
+    setenv("MOTCUA_NOTIFY_RETRY_SCHEDULE", "", 1);
+    assert_int_equal(mc_config_load(&cfg, "notify", err, sizeof err), 0);
+    assert_int_equal(cfg.notify_retries, 0);
+    mc_config_free(&cfg);
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("MOTCUA_NOTIFY_RETRY_SCHEDULE", bad[i], 1);
+        if (load(err, sizeof err) == 0)
+            fail_msg("MOTCUA_NOTIFY_RETRY_SCHEDULE=%s was accepted", bad[i]);
+        assert_non_null(strstr(err, "MOTCUA_NOTIFY_RETRY_SCHEDULE"));
+    }
+    unsetenv("MOTCUA_NOTIFY_RETRY_SCHEDULE");
+}
+
 static void test_unknown_key_in_file(void **state)
 {
     char path[] = "/tmp/motcua-test-config-XXXXXX", err[512];
@@ -95,6 +132,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_require_tls),
         cmocka_unit_test(test_unknown_key_in_file),
+        cmocka_unit_test(test_notify_retry_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "outbox_cmd.h"
 #include "report.h"
 #include "deadletter_cmd.h"
+#include "notification_cmd.h"
 #include "status_cmd.h"
 #include "topic_read.h"
 #include "topics_cmd.h"
@@ -51,6 +52,8 @@ static int usage(FILE *out)
             "  topics list [--format F]      the topic table (tsv or markdown)\n"
             "  outbox list|retry|drop        outbox rows the broker refused, parked\n"
             "  deadletter list|show|replay   dead letters; replay one after a fix\n"
+            "  notification show ID|--dossier CODE\n"
+            "                                a notification's attempts and receipts\n"
             "  status [--http URL]...        every service's group, lag, outbox; readiness\n"
             "  config doc                    the configuration keys as a Markdown table\n\n"
             "Topics are logical names (submissions, dossier.updates, ...); the prefix\n"
@@ -472,6 +475,8 @@ int main(int argc, char **argv)
         rc = mc_cli_status(&cfg, argc - 1, argv + 1);
     else if (strcmp(argv[1], "deadletter") == 0)
         rc = mc_cli_deadletter(&cfg, argc - 1, argv + 1);
+    else if (strcmp(argv[1], "notification") == 0)
+        rc = mc_cli_notification(&cfg, argc - 1, argv + 1);
     else if (strcmp(argv[1], "topics") == 0)
         rc = mc_cli_topics(&cfg, argc - 1, argv + 1);
     else

@@ -1,0 +1,134 @@
+/* `motcua notification show ID|--dossier CODE`: what became of a
+ * notification: its reference, template, channels in order, where it is
+ * now, and its history: each attempt (the first, a retry on the same
+ * channel, a fallback to the next) with the receipts the senders sent
+ * about it. Read from notify's tables; no personal data but what a
+ * receipt's detail may hold (an SMTP reply names the address). */
+#include "notification_cmd.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "motcua/error.h"
+#include "motcua/pg.h"
+
+static const char SELECT_LETTERS[] =
+    "SELECT notification_id::text, dossier_code, "
+    "coalesce(message->>'reference', dossier_code || '/' || kind || '/' || breach), "
+    "coalesce(message->'template'->>'id', '-'), coalesce(message->'template'->>'version', '-'), "
+    "document_number, motcua_rfc3339(issued_at), motcua_rfc3339(new_appointment_at), "
+    "array_to_string(channels, ', '), status, attempt, delivery_channel, retries, "
+    "motcua_rfc3339(next_attempt_at) FROM notify.letter WHERE CASE WHEN $2 = 'id' "
+    "THEN notification_id = $1::text::uuid ELSE dossier_code = $1::text END "
+    "ORDER BY breach, issued_at";
+
+/* The attempts and the receipts of one notification, attempt by attempt. */
+static const char SELECT_HISTORY[] =
+    "SELECT coalesce(motcua_rfc3339(at), '-'), coalesce(attempt::text, '?'), "
+    "coalesce(channel, '-'), what FROM (SELECT started_at AS at, attempt, channel, "
+    "'started (' || reason || ')' AS what, 0 AS o FROM notify.attempt WHERE notification_id = "
+    "$1::uuid UNION ALL SELECT reported_at, attempt, channel, status || coalesce(': ' || "
+    "detail, ''), 1 FROM notify.delivery WHERE notification_id = $1::uuid) h "
+    "ORDER BY h.attempt NULLS LAST, h.o, h.at";
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: motcua notification show ID\n"
+                 "       motcua notification show --dossier CODE\n\n"
+                 "show  a notification (by its notification_id, or every one of a dossier):\n"
+                 "      its reference, template, document number, channels in the order they\n"
+                 "      are tried, its status and attempt now, the next retry if one waits,\n"
+                 "      and its history: each attempt (first, retry, fallback) with the\n"
+                 "      receipts the senders sent about it (a receipt's detail may hold an\n"
+                 "      address: an SMTP reply names it)\n");
+    return out == stderr ? 2 : 0;
+}
+
+static int is_uuid(const char *s)
+{
+    regex_t re;
+    int ok;
+    if (regcomp(&re,
+                "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                REG_EXTENDED | REG_NOSUB) != 0)
+        return 0;
+    ok = regexec(&re, s, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+static int show_history(PGconn *conn, const char *id)
+{
+    char err[512];
+    PGresult *res = mc_pg_query(conn, SELECT_HISTORY, 1, &id, err, sizeof err);
+    if (res == NULL) {
+        fprintf(stderr, "motcua notification: %s\n", err);
+        return 1;
+    }
+    printf("history:\n");
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("  %-25s  attempt %-3s %-8s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+    PQclear(res);
+    return 0;
+}
+
+int mc_cli_notification(const struct mc_config *cfg, int argc, char **argv)
+{
+    const char *params[2];
+    char err[512];
+    PGconn *conn;
+    PGresult *res;
+    int rc = 0, n;
+
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return usage(stdout);
+    if (argc == 3 && strcmp(argv[1], "show") == 0 && strcmp(argv[2], "--dossier") != 0) {
+        if (!is_uuid(argv[2])) {
+            fprintf(stderr, "motcua notification: %s is not a notification id (a UUID)\n", argv[2]);
+            return 2;
+        }
+        params[0] = argv[2];
+        params[1] = "id";
+    } else if (argc == 4 && strcmp(argv[1], "show") == 0 && strcmp(argv[2], "--dossier") == 0) {
+        params[0] = argv[3];
+        params[1] = "dossier";
+    } else {
+        return usage(stderr);
+    }
+    if ((conn = mc_pg_connect(cfg->pg_url, "motcua-cli", err, sizeof err)) == NULL) {
+        fprintf(stderr, "motcua notification: %s\n", err);
+        return 1;
+    }
+    if ((res = mc_pg_query(conn, SELECT_LETTERS, 2, params, err, sizeof err)) == NULL) {
+        fprintf(stderr, "motcua notification: %s\n", err);
+        PQfinish(conn);
+        return 1;
+    }
+    n = PQntuples(res);
+    if (n == 0) {
+        fprintf(stderr, "motcua notification: no notification %s %s\n",
+                strcmp(params[1], "id") == 0 ? "with id" : "for dossier", params[0]);
+        rc = 1;
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        const char *next = mc_pg_value(res, i, 13);
+        if (i > 0)
+            printf("\n");
+        printf("notification %s\n", PQgetvalue(res, i, 0));
+        printf("reference    %s\n", PQgetvalue(res, i, 2));
+        printf("template     %s, version %s\n", PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+        printf("document     %s, issued %s, new appointment %s\n", PQgetvalue(res, i, 5),
+               PQgetvalue(res, i, 6), PQgetvalue(res, i, 7));
+        printf("channels     %s\n", PQgetvalue(res, i, 8));
+        printf("now          %s, attempt %s on %s (%s retries on it)\n", PQgetvalue(res, i, 9),
+               PQgetvalue(res, i, 10), PQgetvalue(res, i, 11), PQgetvalue(res, i, 12));
+        if (next)
+            printf("next retry   %s\n", next);
+        rc = show_history(conn, PQgetvalue(res, i, 0));
+    }
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}
