@@ -60,6 +60,22 @@ static const struct key_def keys[] = {
      "motcua-notify: seconds to wait before each retry of a notification after a temporary or "
      "technical failure, comma-separated (at most 16; empty: none); once they are used up, the "
      "next channel is tried"},
+    {"MOTCUA_SENDER_SMTP_URL", "smtp://127.0.0.1:25",
+     "motcua-sender: the SMTP server letters are e-mailed through (smtp:// with STARTTLS when "
+     "the server offers it, or smtps://)"},
+    {"MOTCUA_SENDER_MAIL_FROM", "motcua@localhost", "motcua-sender: the e-mails' sender address"},
+    {"MOTCUA_SENDER_SMS_URL", "",
+     "motcua-sender: the SMS gateway's webhook (JSON POST); empty: SMS is not offered"},
+    {"MOTCUA_SENDER_ZALO_URL", "",
+     "motcua-sender: the Zalo gateway's webhook (JSON POST); empty: Zalo is not offered"},
+    {"MOTCUA_SENDER_WEBHOOK_SECRET", "",
+     "motcua-sender: the key of the webhooks' HMAC-SHA256 signature (X-Motcua-Signature); "
+     "required when a webhook is set"},
+    {"MOTCUA_SENDER_TIMEOUT_MS", "10000",
+     "motcua-sender: how long one delivery (SMTP or webhook) may take"},
+    {"MOTCUA_SENDER_PRINT_DIR", "",
+     "motcua-sender: the print queue of letters for the post and the counter (a file per "
+     "letter and index.tsv); empty: neither is offered"},
     {"MOTCUA_API_LOOKUPS_PER_MINUTE", "30",
      "motcua-api: dossier lookups allowed per client address and minute (then 429 with "
      "Retry-After)"},
@@ -241,6 +257,12 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
     cfg->http_addr = mc_xstrdup(lookup(kv, n, "MOTCUA_HTTP_ADDR"));
     cfg->http_port_file = mc_xstrdup(lookup(kv, n, "MOTCUA_HTTP_PORT_FILE"));
     cfg->warning_rungs = mc_xstrdup(lookup(kv, n, "MOTCUA_WARNING_RUNGS"));
+    cfg->sender_smtp_url = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_SMTP_URL"));
+    cfg->sender_mail_from = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_MAIL_FROM"));
+    cfg->sender_sms_url = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_SMS_URL"));
+    cfg->sender_zalo_url = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_ZALO_URL"));
+    cfg->sender_webhook_secret = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_WEBHOOK_SECRET"));
+    cfg->sender_print_dir = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_PRINT_DIR"));
 
     clock = lookup(kv, n, "MOTCUA_CLOCK");
     if (strcmp(clock, "wall") == 0) {
@@ -287,6 +309,8 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
                         100000, &cfg->api_streams_max, err, errlen)) ||
         (rc = parse_int("MOTCUA_REQUIRE_TLS", lookup(kv, n, "MOTCUA_REQUIRE_TLS"), 0, 1,
                         &cfg->require_tls, err, errlen)) ||
+        (rc = parse_int("MOTCUA_SENDER_TIMEOUT_MS", lookup(kv, n, "MOTCUA_SENDER_TIMEOUT_MS"), 100,
+                        600000, &cfg->sender_timeout_ms, err, errlen)) ||
         (rc = parse_schedule("MOTCUA_NOTIFY_RETRY_SCHEDULE",
                              lookup(kv, n, "MOTCUA_NOTIFY_RETRY_SCHEDULE"), cfg->notify_retry,
                              MC_NOTIFY_RETRIES_MAX, &cfg->notify_retries, err, errlen)))
@@ -324,6 +348,14 @@ void mc_config_free(struct mc_config *cfg)
     free(cfg->http_port_file);
     free(cfg->warning_rungs);
     cfg->warning_rungs = NULL;
+    free(cfg->sender_smtp_url);
+    free(cfg->sender_mail_from);
+    free(cfg->sender_sms_url);
+    free(cfg->sender_zalo_url);
+    free(cfg->sender_webhook_secret);
+    free(cfg->sender_print_dir);
+    cfg->sender_smtp_url = cfg->sender_mail_from = cfg->sender_sms_url = NULL;
+    cfg->sender_zalo_url = cfg->sender_webhook_secret = cfg->sender_print_dir = NULL;
     cfg->kafka_brokers = cfg->kafka_props = cfg->assignor = cfg->topic_prefix = NULL;
     cfg->group_id = cfg->pg_url = cfg->http_addr = cfg->http_port_file = NULL;
 }

@@ -41,13 +41,14 @@ ensure_packages() {
         ca-certificates
         json-schema-test-suite clang libclang-rt-dev python3-confluent-kafka python3-psycopg2
         openssl python3-venv chromium fonts-noto-core prometheus podman runc debootstrap
-        libssl-dev libsasl2-dev zlib1g-dev)
+        libssl-dev libsasl2-dev zlib1g-dev python3-aiosmtpd)
     # python3-venv, chromium and fonts-noto-core: the read side's tests
     # (tests/api); prometheus: its promtool (tests/contract/prometheus.sh);
     # podman, runc, debootstrap: the container image's test
     # (tests/e2e/container.sh); libssl-dev, libsasl2-dev, zlib1g-dev:
     # librdkafka built from source for SCRAM (deploy/librdkafka/build,
-    # tests/e2e/secure.sh).
+    # tests/e2e/secure.sh); python3-aiosmtpd: the SMTP server of the
+    # sender's test (tests/e2e/sender.sh).
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -43,6 +43,12 @@ struct mc_config {
     int require_tls;            /* MOTCUA_REQUIRE_TLS: 1 refuses plaintext to PostgreSQL or Kafka */
     int notify_retry[MC_NOTIFY_RETRIES_MAX]; /* MOTCUA_NOTIFY_RETRY_SCHEDULE: seconds before */
     int notify_retries;                      /* each retry; how many there are */
+    char *sender_smtp_url;                   /* MOTCUA_SENDER_SMTP_URL */
+    char *sender_mail_from;                  /* MOTCUA_SENDER_MAIL_FROM */
+    char *sender_sms_url, *sender_zalo_url;  /* MOTCUA_SENDER_SMS_URL, _ZALO_URL ("": none) */
+    char *sender_webhook_secret;             /* MOTCUA_SENDER_WEBHOOK_SECRET */
+    int sender_timeout_ms;                   /* MOTCUA_SENDER_TIMEOUT_MS, default 10000 */
+    char *sender_print_dir;                  /* MOTCUA_SENDER_PRINT_DIR ("": none) */
 };
 
 /* Fills cfg for service from the environment (and config file). On a bad

@@ -73,7 +73,7 @@ else
     tail -n 20 "$tmp/apt.log" >&2
     e2e_abort "apt-get install $(basename "$deb")"
 fi
-for prog in motcua-intake motcua-router motcua-deadline motcua-notify motcua-api motcua; do
+for prog in motcua-intake motcua-router motcua-deadline motcua-notify motcua-api motcua-sender motcua; do
     check "installed: /usr/bin/$prog" test -x "/usr/bin/$prog"
 done
 check "installed: /usr/share/motcua (schemas, migrations, board)" \

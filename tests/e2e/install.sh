@@ -56,7 +56,7 @@ fi
 rm -rf "$src" "$build"
 
 check "the source copy and its build tree are gone" test ! -e "$src" -a ! -e "$build"
-for prog in motcua-intake motcua-router motcua-deadline motcua-notify motcua-api motcua \
+for prog in motcua-intake motcua-router motcua-deadline motcua-notify motcua-api motcua-sender motcua \
     motcua-devkafka; do
     check "installed: bin/$prog" test -x "$prefix/bin/$prog"
 done

@@ -55,7 +55,7 @@ e2e_binaries() {
     else
         E2E_SVC_DIR=$dir/services E2E_TOOL_DIR=$dir/tools
     fi
-    for prog in "$E2E_SVC_DIR"/motcua-{intake,router,deadline,notify,api} \
+    for prog in "$E2E_SVC_DIR"/motcua-{intake,router,deadline,notify,api,sender} \
         "$E2E_TOOL_DIR"/motcua "$E2E_TOOL_DIR"/motcua-devkafka; do
         if [ ! -x "$prog" ]; then
             echo "e2e: $prog is not built" >&2
@@ -157,6 +157,47 @@ sql_is() {
 # sql_true QUERY: 0 when QUERY returns t.
 sql_true() {
     [ "$(sql "$1" 2>/dev/null)" == t ]
+}
+
+# e2e_database NAME: a database of the test's own on the cluster of
+# MOTCUA_TEST_PG_URL (the caller creates and drops it): sets E2E_DB and
+# E2E_DB_URL (the superuser's); service_pg_url SERVICE is the URL of the
+# service's own role (migration 008_roles.sql; the test cluster trusts
+# 127.0.0.1).
+e2e_database() {
+    local base=${MOTCUA_TEST_PG_URL%%\?*} hostport
+    E2E_DB=$1
+    E2E_PG_QUERY=${MOTCUA_TEST_PG_URL#"$base"}
+    E2E_DB_URL=${base%/*}/$E2E_DB$E2E_PG_QUERY
+    E2E_PG_SCHEME=${base%%://*}
+    hostport=${base#*://}
+    hostport=${hostport#*@}
+    E2E_PG_HOSTPORT=${hostport%%/*}
+}
+service_pg_url() {
+    printf '%s://motcua_%s@%s/%s%s\n' "$E2E_PG_SCHEME" "$1" "$E2E_PG_HOSTPORT" "$E2E_DB" \
+        "$E2E_PG_QUERY"
+}
+
+# e2e_broker PREFIX: the broker the test runs on, exported in MOTCUA_KAFKA_*:
+# the Apache Kafka of tests/run (MOTCUA_TEST_KAFKA_BROKERS), with the topics
+# of the table made under PREFIX by `motcua topics apply` (its output in
+# $E2E_TMP/topics.log; returns its status); else (MOTCUA_BROKER=devkafka) a
+# motcua-devkafka of the test's own.
+e2e_broker() {
+    if [ -n "${MOTCUA_TEST_KAFKA_BROKERS:-}" ]; then
+        export MOTCUA_KAFKA_BROKERS=$MOTCUA_TEST_KAFKA_BROKERS
+        export MOTCUA_TOPIC_PREFIX=$1
+        export MOTCUA_KAFKA_PROPS="session.timeout.ms=6000,heartbeat.interval.ms=1000"
+        mc topics apply >"$E2E_TMP/topics.log" 2>&1
+        return
+    fi
+    export MOTCUA_KAFKA_PROPS="session.timeout.ms=6000,heartbeat.interval.ms=1000,fetch.wait.max.ms=20"
+    start_proc devkafka "$E2E_TMP/devkafka.log" "$E2E_TOOL_DIR/motcua-devkafka" \
+        --bootstrap-file "$E2E_TMP/bootstrap" --partitions 3
+    must "motcua-devkafka writes its bootstrap list" 30 test -s "$E2E_TMP/bootstrap"
+    MOTCUA_KAFKA_BROKERS=$(tr -d ' \n' <"$E2E_TMP/bootstrap")
+    export MOTCUA_KAFKA_BROKERS
 }
 
 # q TEXT: TEXT as an SQL string literal.

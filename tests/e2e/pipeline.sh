@@ -62,19 +62,7 @@ for tool in psql curl; do
 done
 
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/motcua-e2e.XXXXXX")
-E2E_DB=e2e_$$
-pg_base=${MOTCUA_TEST_PG_URL%%\?*}
-pg_query=${MOTCUA_TEST_PG_URL#"$pg_base"}
-E2E_DB_URL=${pg_base%/*}/$E2E_DB$pg_query
-# The services connect as their own roles (migration 008_roles.sql; the test
-# cluster trusts 127.0.0.1), the CLI and the test as the superuser.
-pg_scheme=${pg_base%%://*}
-pg_hostport=${pg_base#*://}
-pg_hostport=${pg_hostport#*@}
-pg_hostport=${pg_hostport%%/*}
-service_pg_url() {
-    printf '%s://motcua_%s@%s/%s%s\n' "$pg_scheme" "$1" "$pg_hostport" "$E2E_DB" "$pg_query"
-}
+e2e_database "e2e_$$"
 db_created=
 
 # shellcheck disable=SC2317 # reached through the trap
@@ -115,27 +103,18 @@ export MOTCUA_TOPIC_PARTITIONS=3
 mc migrate >"$E2E_TMP/cli.log" 2>&1 || e2e_abort "motcua migrate failed"
 mc catalog load >>"$E2E_TMP/cli.log" 2>&1 || e2e_abort "motcua catalog load failed"
 
+# The Apache Kafka broker tests/run started: topics of our own under a
+# prefix of our own, provisioned as an operator does it (or, without Apache
+# Kafka, the embedded mock cluster).
+e2e_broker "e2e-$$."
+status=$?
 if [ -n "${MOTCUA_TEST_KAFKA_BROKERS:-}" ]; then
-    # The Apache Kafka broker tests/run started: topics of our own under a
-    # prefix of our own, provisioned as an operator does it.
-    export MOTCUA_KAFKA_BROKERS=$MOTCUA_TEST_KAFKA_BROKERS
-    export MOTCUA_TOPIC_PREFIX="e2e-$$."
-    export MOTCUA_KAFKA_PROPS="session.timeout.ms=6000,heartbeat.interval.ms=1000"
-    mc topics apply >"$E2E_TMP/topics.log" 2>&1
-    check_eq "motcua topics apply creates the topics on Apache Kafka" 0 "$?"
+    check_eq "motcua topics apply creates the topics on Apache Kafka" 0 "$status"
     check_eq "every topic of the table was created" "$(mc topics list | wc -l)" \
         "$(grep -c '^created ' "$E2E_TMP/topics.log")"
     mc topics apply >"$E2E_TMP/topics-again.log" 2>&1
     check_eq "a second motcua topics apply finds nothing to do" "0 $(mc topics list | wc -l)" \
         "$(grep -c '^created ' "$E2E_TMP/topics-again.log") $(grep -c '^ok ' "$E2E_TMP/topics-again.log")"
-else
-    # No Apache Kafka (MOTCUA_BROKER=devkafka): the embedded mock cluster.
-    export MOTCUA_KAFKA_PROPS="session.timeout.ms=6000,heartbeat.interval.ms=1000,fetch.wait.max.ms=20"
-    start_proc devkafka "$E2E_TMP/devkafka.log" "$E2E_TOOL_DIR/motcua-devkafka" \
-        --bootstrap-file "$E2E_TMP/bootstrap" --partitions 3
-    must "motcua-devkafka writes its bootstrap list" 30 test -s "$E2E_TMP/bootstrap"
-    MOTCUA_KAFKA_BROKERS=$(tr -d ' \n' <"$E2E_TMP/bootstrap")
-    export MOTCUA_KAFKA_BROKERS
 fi
 
 # The clock starts before anything happens (the deadline service has no

@@ -9,7 +9,7 @@
 #include "motcua/pg.h"
 
 /* The service schemas that have an outbox, and who writes each. */
-static const char *const schemas[] = {"intake", "routing", "deadline", "notify", "api", NULL};
+static const char *const schemas[] = {"intake", "routing", "deadline", "notify", "api", "sender", NULL};
 
 static int usage(FILE *out)
 {
@@ -22,7 +22,7 @@ static int usage(FILE *out)
                  "        in its next relay round (after the cause is mended, e.g. the\n"
                  "        broker's message.max.bytes raised)\n"
                  "drop    deletes parked rows: their events are never published\n\n"
-                 "SCHEMA is intake, routing, deadline, notify or api.\n");
+                 "SCHEMA is intake, routing, deadline, notify, api or sender.\n");
     return out == stderr ? 2 : 0;
 }
 

@@ -1,0 +1,34 @@
+/* The reference notification sender: its mc_service_def, driven by main.c
+ * and by tests; the channel drivers it delivers through. */
+#ifndef MOTCUA_SENDER_H
+#define MOTCUA_SENDER_H
+
+#include <jansson.h>
+
+#include "motcua/config.h"
+#include "motcua/service.h"
+
+extern const struct mc_service_def mc_sender_def;
+
+/* What one delivery came to: a receipt's status (delivered,
+ * temporary-failure, permanent-failure, technical-failure) and its detail
+ * (at most 500 bytes: an SMTP reply, an HTTP status, a file). */
+struct sender_outcome {
+    const char *status;
+    char detail[501];
+};
+
+/* The drivers (channels.c). Each delivers one attempt of a notification
+ * (data: the notification event's data) and says what came of it. They
+ * block for at most cfg->sender_timeout_ms. */
+void sender_email(const struct mc_config *cfg, const json_t *data, struct sender_outcome *out);
+void sender_webhook(const struct mc_config *cfg, const char *url, const char *code,
+                    const json_t *data, struct sender_outcome *out);
+void sender_print(const struct mc_config *cfg, const char *code, const json_t *data,
+                  struct sender_outcome *out);
+
+/* The webhook's signature of body: "sha256=" and the hex HMAC-SHA256 with
+ * key (buf holds 72 bytes). */
+char *sender_signature(const char *key, const char *body, size_t len, char buf[72]);
+
+#endif
