@@ -76,6 +76,10 @@ static const struct key_def keys[] = {
     {"MOTCUA_SENDER_PRINT_DIR", "",
      "motcua-sender: the print queue of letters for the post and the counter (a file per "
      "letter and index.tsv); empty: neither is offered"},
+    {"MOTCUA_SENDER_SIGNING_CERT", "",
+     "motcua-sender: the letters' signer's certificate (PEM; its chain may follow it); with "
+     "MOTCUA_SENDER_SIGNING_KEY each PDF letter gets a detached CMS signature (.p7s)"},
+    {"MOTCUA_SENDER_SIGNING_KEY", "", "motcua-sender: the signer's private key (PEM)"},
     {"MOTCUA_API_LOOKUPS_PER_MINUTE", "30",
      "motcua-api: dossier lookups allowed per client address and minute (then 429 with "
      "Retry-After)"},
@@ -263,6 +267,8 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
     cfg->sender_zalo_url = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_ZALO_URL"));
     cfg->sender_webhook_secret = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_WEBHOOK_SECRET"));
     cfg->sender_print_dir = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_PRINT_DIR"));
+    cfg->sender_signing_cert = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_SIGNING_CERT"));
+    cfg->sender_signing_key = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_SIGNING_KEY"));
 
     clock = lookup(kv, n, "MOTCUA_CLOCK");
     if (strcmp(clock, "wall") == 0) {
@@ -354,6 +360,9 @@ void mc_config_free(struct mc_config *cfg)
     free(cfg->sender_zalo_url);
     free(cfg->sender_webhook_secret);
     free(cfg->sender_print_dir);
+    free(cfg->sender_signing_cert);
+    free(cfg->sender_signing_key);
+    cfg->sender_signing_cert = cfg->sender_signing_key = NULL;
     cfg->sender_smtp_url = cfg->sender_mail_from = cfg->sender_sms_url = NULL;
     cfg->sender_zalo_url = cfg->sender_webhook_secret = cfg->sender_print_dir = NULL;
     cfg->kafka_brokers = cfg->kafka_props = cfg->assignor = cfg->topic_prefix = NULL;

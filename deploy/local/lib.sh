@@ -41,14 +41,16 @@ ensure_packages() {
         ca-certificates
         json-schema-test-suite clang libclang-rt-dev python3-confluent-kafka python3-psycopg2
         openssl python3-venv chromium fonts-noto-core prometheus podman runc debootstrap
-        libssl-dev libsasl2-dev zlib1g-dev python3-aiosmtpd)
+        libssl-dev libsasl2-dev zlib1g-dev python3-aiosmtpd libpango1.0-dev libcairo2-dev
+        poppler-utils)
     # python3-venv, chromium and fonts-noto-core: the read side's tests
     # (tests/api); prometheus: its promtool (tests/contract/prometheus.sh);
     # podman, runc, debootstrap: the container image's test
     # (tests/e2e/container.sh); libssl-dev, libsasl2-dev, zlib1g-dev:
     # librdkafka built from source for SCRAM (deploy/librdkafka/build,
     # tests/e2e/secure.sh); python3-aiosmtpd: the SMTP server of the
-    # sender's test (tests/e2e/sender.sh).
+    # sender's test (tests/e2e/sender.sh); libpango1.0-dev, libcairo2-dev:
+    # the letters as PDF (letters/), poppler-utils: their text in the tests.
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -204,6 +206,27 @@ make_test_tls() {
         -CAcreateserial -out "$dir/server.pem" -days 30 -extfile "$dir/san.ext" 2>/dev/null
     chmod 644 "$dir/server.key" "$dir/ca.pem" "$dir/server.pem"
     chmod 755 "$dir"
+}
+
+# make_test_signer DIR: a throwaway CA of the city (ca.pem) and a signer's
+# certificate and key it issued (signer.pem, signer.key: digitalSignature,
+# nonRepudiation, emailProtection), for signing letters in tests and the
+# demo (MOTCUA_SENDER_SIGNING_CERT, _KEY). Kept when DIR has them.
+make_test_signer() {
+    local dir=$1
+    [ -s "$dir/signer.pem" ] && return 0
+    mkdir -p "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+        -days 30 -utf8 -subj "/O=motcua/CN=CA thử nghiệm của thành phố (không dùng thật)" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+        2>/dev/null || return 1
+    openssl req -newkey rsa:2048 -nodes -keyout "$dir/signer.key" -out "$dir/signer.csr" \
+        -utf8 -subj "/O=motcua/CN=Chủ tịch Ủy ban nhân dân thành phố (thử nghiệm)" 2>/dev/null ||
+        return 1
+    printf '%s\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature,nonRepudiation \
+        extendedKeyUsage=emailProtection >"$dir/signer.ext"
+    openssl x509 -req -in "$dir/signer.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -out "$dir/signer.pem" -days 30 -extfile "$dir/signer.ext" 2>/dev/null
 }
 
 # The directory of the PostgreSQL server programs: Debian's newest

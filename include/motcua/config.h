@@ -49,6 +49,8 @@ struct mc_config {
     char *sender_webhook_secret;             /* MOTCUA_SENDER_WEBHOOK_SECRET */
     int sender_timeout_ms;                   /* MOTCUA_SENDER_TIMEOUT_MS, default 10000 */
     char *sender_print_dir;                  /* MOTCUA_SENDER_PRINT_DIR ("": none) */
+    char *sender_signing_cert;               /* MOTCUA_SENDER_SIGNING_CERT ("": unsigned) */
+    char *sender_signing_key;                /* MOTCUA_SENDER_SIGNING_KEY */
 };
 
 /* Fills cfg for service from the environment (and config file). On a bad

@@ -8,6 +8,7 @@
  * Each delivery is an attempt of the same notification_id. */
 #include "notify.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +372,21 @@ struct letter {
     json_t *personalisation; /* the fields the template filled in */
 };
 
+/* Appends a paragraph, formatted, to the array a. */
+static void para(json_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void para(json_t *a, const char *fmt, ...)
+{
+    char *text = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&text, fmt, ap) < 0)
+        text = NULL;
+    va_end(ap);
+    if (text)
+        json_array_append_new(a, json_string(text));
+    free(text);
+}
+
 static void render(const struct notify *n, const json_t *ev, struct letter *l, mc_instant issued,
                    mc_instant received_at, mc_instant due_at, mc_instant appointment, int breach)
 {
@@ -382,7 +398,8 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
     const char *reason = mc_json_str(data, "reason");
     const char *address = mc_json_str(applicant, "address");
     char issued_text[64], received_text[64], due_text[96], app_text[96], recipient[768];
-    size_t size;
+    size_t size, k, facts;
+    json_t *paras, *p;
     FILE *f;
 
     l->subject = NULL;
@@ -391,44 +408,61 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
             mc_json_str(ev, "dossier_code"));
     fclose(f);
 
+    vn_date(issued, issued_text, sizeof issued_text);
+    vn_date(received_at, received_text, sizeof received_text);
+    vn_datetime(due_at, due_text, sizeof due_text);
+    vn_datetime(appointment, app_text, sizeof app_text);
+    /* The paragraphs between "Kính gửi" and "Nơi nhận"; a blank line in
+     * the text after the facts and after the apology. */
+    paras = json_array();
+    para(paras, "Ngày %s, %s tiếp nhận hồ sơ của %s, mã hồ sơ: %s.", received_text, l->authority,
+         you, mc_json_str(ev, "dossier_code"));
+    para(paras, "Thủ tục hành chính: %s (mã %s).", mc_json_str(data, "procedure/name"),
+         mc_json_str(data, "procedure/code"));
+    para(paras, "Thời gian hẹn trả kết quả giải quyết hồ sơ: %s.", due_text);
+    if (breach > 1)
+        para(paras,
+             "Ngày hẹn đã được điều chỉnh một lần nhưng hồ sơ vẫn chưa được giải quyết xong (lần "
+             "trễ hạn thứ %d).",
+             breach);
+    para(paras, "Tuy nhiên đến nay, %s chưa trả kết quả giải quyết hồ sơ cho %s đúng hẹn.",
+         l->unit_name, you);
+    if (reason == NULL || *reason == '\0')
+        reason = "hồ sơ chưa được giải quyết xong trong thời hạn quy định";
+    /* The unit's reason may end its sentence itself. */
+    para(paras, reason[strlen(reason) - 1] == '.' ? "Lý do: %s" : "Lý do: %s.", reason);
+    facts = json_array_size(paras);
+    para(paras,
+         "Sự chậm trễ này đã gây phiền hà, tốn kém chi phí, công sức của %s. %s xin lỗi %s và hẹn "
+         "trả kết quả vào %s.",
+         you, l->authority, you, app_text);
+    para(paras, "Xin trân trọng cảm ơn sự hợp tác của %s./.", you);
+
+    /* The late unit's head, to explain (no name: the unit is not known). */
+    if (l->unit_head_name && *l->unit_head_name)
+        snprintf(recipient, sizeof recipient, "%s %s, %s (để giải trình, chịu trách nhiệm);",
+                 l->unit_head_title, l->unit_head_name, l->unit_name);
+    else
+        snprintf(recipient, sizeof recipient, "%s %s (để giải trình, chịu trách nhiệm);",
+                 l->unit_head_title, l->unit_name);
+
     f = open_memstream(&l->body, &size);
     fprintf(f, "%s\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\n",
             l->authority);
-    fprintf(f, "Số: %s\n%s, ngày %s\n\n", l->document_number, l->place,
-            vn_date(issued, issued_text, sizeof issued_text));
+    fprintf(f, "Số: %s\n%s, ngày %s\n\n", l->document_number, l->place, issued_text);
     fprintf(f, "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ\n\n");
     fprintf(f, "Kính gửi: %s%s\n", honorific, mc_json_str(applicant, "name"));
     fprintf(f, "Địa chỉ: %s\n\n", address && *address ? address : "(không ghi)");
-    fprintf(f, "Ngày %s, %s tiếp nhận hồ sơ của %s, mã hồ sơ: %s.\n",
-            vn_date(received_at, received_text, sizeof received_text), l->authority, you,
-            mc_json_str(ev, "dossier_code"));
-    fprintf(f, "Thủ tục hành chính: %s (mã %s).\n", mc_json_str(data, "procedure/name"),
-            mc_json_str(data, "procedure/code"));
-    fprintf(f, "Thời gian hẹn trả kết quả giải quyết hồ sơ: %s.\n",
-            vn_datetime(due_at, due_text, sizeof due_text));
-    if (breach > 1)
-        fprintf(f,
-                "Ngày hẹn đã được điều chỉnh một lần nhưng hồ sơ vẫn chưa được giải quyết "
-                "xong (lần trễ hạn thứ %d).\n",
-                breach);
-    fprintf(f, "Tuy nhiên đến nay, %s chưa trả kết quả giải quyết hồ sơ cho %s đúng hẹn.\n",
-            l->unit_name, you);
-    fprintf(f, "Lý do: %s.\n\n",
-            reason && *reason ? reason : "hồ sơ chưa được giải quyết xong trong thời hạn quy định");
-    fprintf(f,
-            "Sự chậm trễ này đã gây phiền hà, tốn kém chi phí, công sức của %s. %s xin lỗi "
-            "%s và hẹn trả kết quả vào %s.\n\n",
-            you, l->authority, you, vn_datetime(appointment, app_text, sizeof app_text));
-    fprintf(f, "Xin trân trọng cảm ơn sự hợp tác của %s./.\n\n", you);
-    fprintf(f,
-            "Nơi nhận:\n- Như trên;\n- %s %s, %s (để giải trình, chịu trách nhiệm);\n"
-            "- Lưu: VT, Bộ phận Tiếp nhận và Trả kết quả.\n\n",
-            l->unit_head_title, l->unit_head_name, l->unit_name);
+    json_array_foreach(paras, k, p)
+    {
+        fprintf(f, "%s\n", json_string_value(p));
+        if (k + 1 == facts || k + 2 == json_array_size(paras))
+            fputc('\n', f);
+    }
+    fprintf(f, "\nNơi nhận:\n- Như trên;\n- %s\n- Lưu: VT, Bộ phận Tiếp nhận và Trả kết quả.\n\n",
+            recipient);
     fprintf(f, "%s\n(Đã ký)\n%s\n", l->signer_title, l->signer_name);
     fclose(f);
-
-    snprintf(recipient, sizeof recipient, "%s %s, %s (để giải trình, chịu trách nhiệm);",
-             l->unit_head_title, l->unit_head_name, l->unit_name);
 
     l->personalisation = json_pack(
         "{s:s, s:s, s:s, s:s, s:s+, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
@@ -443,6 +477,7 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
         "new_appointment_at", app_text, "signer_delegation", "", "signer_title", l->signer_title,
         "signer_name", l->signer_name, "recipients", "Như trên;", recipient,
         "Lưu: VT, Bộ phận Tiếp nhận và Trả kết quả.");
+    json_object_set_new(l->personalisation, "paragraphs", paras);
 }
 
 /* Publishes attempt `attempt` of a notification on channel, made from its

@@ -91,7 +91,8 @@ static void email_outcome(CURL *c, CURLcode rc, const char *errbuf, int timeout_
         outcome(out, "technical-failure", "SMTP: %s", errbuf);
 }
 
-void sender_email(const struct mc_config *cfg, const json_t *data, struct sender_outcome *out)
+void sender_email(const struct mc_config *cfg, const json_t *data, const struct sender_doc *doc,
+                  struct sender_outcome *out)
 {
     const char *to = mc_json_str(data, "recipient/email");
     const char *text = mc_json_str(data, "rendered/text");
@@ -155,6 +156,23 @@ void sender_email(const struct mc_config *cfg, const json_t *data, struct sender
     part = curl_mime_addpart(mime);
     curl_mime_subparts(part, alt);
     curl_mime_type(part, "multipart/alternative");
+    /* The letter as a PDF, and its signature beside it. */
+    if (doc) {
+        char sig_name[220];
+        part = curl_mime_addpart(mime);
+        curl_mime_data(part, (const char *)doc->pdf, doc->pdf_len);
+        curl_mime_type(part, "application/pdf");
+        curl_mime_filename(part, doc->name);
+        curl_mime_encoder(part, "base64");
+        if (doc->sig) {
+            snprintf(sig_name, sizeof sig_name, "%s.p7s", doc->name);
+            part = curl_mime_addpart(mime);
+            curl_mime_data(part, (const char *)doc->sig, doc->sig_len);
+            curl_mime_type(part, "application/pkcs7-signature");
+            curl_mime_filename(part, sig_name);
+            curl_mime_encoder(part, "base64");
+        }
+    }
 
     curl_easy_setopt(c, CURLOPT_URL, cfg->sender_smtp_url);
     curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY); /* STARTTLS when offered */
@@ -282,10 +300,9 @@ void sender_webhook(const struct mc_config *cfg, const char *url, const char *co
 /* ---- the print queue (post, counter) --------------------------------------- */
 
 /* Writes len bytes to path durably: a temporary file, fsync, rename. */
-static int write_file(const char *path, const char *text)
+static int write_file(const char *path, const void *text, size_t len)
 {
     char tmp[1200];
-    size_t len = strlen(text);
     int fd;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640)) < 0)
@@ -300,7 +317,7 @@ static int write_file(const char *path, const char *text)
 }
 
 void sender_print(const struct mc_config *cfg, const char *code, const json_t *data,
-                  struct sender_outcome *out)
+                  const struct sender_doc *doc, struct sender_outcome *out)
 {
     const char *channel = mc_json_str(data, "delivery_channel");
     const char *reference = mc_json_str(data, "reference");
@@ -330,9 +347,25 @@ void sender_print(const struct mc_config *cfg, const char *code, const json_t *d
                 cfg->sender_print_dir, strerror(errno));
         return;
     }
-    if (write_file(path, text ? text : mc_json_str(data, "body")) != 0) {
+    if (text == NULL)
+        text = mc_json_str(data, "body");
+    if (write_file(path, text, strlen(text)) != 0) {
         outcome(out, "technical-failure", "cannot write %s: %s", path, strerror(errno));
         return;
+    }
+    /* The letter to print: the PDF, and its signature beside it. */
+    if (doc) {
+        snprintf(path, sizeof path, "%s/%s", cfg->sender_print_dir, doc->name);
+        if (write_file(path, doc->pdf, doc->pdf_len) != 0) {
+            outcome(out, "technical-failure", "cannot write %s: %s", path, strerror(errno));
+            return;
+        }
+        snprintf(path, sizeof path, "%s/%s.p7s", cfg->sender_print_dir, doc->name);
+        if (doc->sig && write_file(path, doc->sig, doc->sig_len) != 0) {
+            outcome(out, "technical-failure", "cannot write %s: %s", path, strerror(errno));
+            return;
+        }
+        snprintf(name, sizeof name, "%s", doc->name);
     }
     /* The desk's index: one line per letter (tab-separated): the file, the
      * channel, the dossier, the document number, who it is for and, for the

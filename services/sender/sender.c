@@ -25,6 +25,7 @@
 #include "motcua/metrics.h"
 #include "motcua/pg.h"
 #include "motcua/schema.h"
+#include "letters.h"
 
 /* The longest a work round delivers before it lets the loop serve
  * consumption and HTTP again, and how often it looks for jobs otherwise. */
@@ -33,6 +34,7 @@
 
 struct sender {
     struct mc_schema *letter_schema;
+    struct mc_signer *signer; /* NULL: letters go unsigned */
     struct mc_metric *m_jobs, *m_delivered, *m_failed;
 };
 
@@ -67,12 +69,34 @@ static void *sender_init(struct mc_service *svc, PGconn *conn, char *err, size_t
         mc_err(err, errlen, MC_EINVAL, "cannot initialise libcurl");
         return NULL;
     }
-    s = mc_xcalloc(1, sizeof *s);
-    if ((s->letter_schema = mc_schema_load_named("notification.v2", err, errlen)) == NULL) {
-        free(s);
-        curl_global_cleanup();
+    if (!*cfg->sender_signing_cert != !*cfg->sender_signing_key) {
+        mc_err(err, errlen, MC_EINVAL,
+               "MOTCUA_SENDER_SIGNING_CERT and MOTCUA_SENDER_SIGNING_KEY go together");
         return NULL;
     }
+    s = mc_xcalloc(1, sizeof *s);
+    if (*cfg->sender_signing_cert &&
+        (s->signer = mc_signer_pem(cfg->sender_signing_cert, cfg->sender_signing_key, err,
+                                   errlen)) == NULL) {
+        free(s);
+        return NULL;
+    }
+    if ((s->letter_schema = mc_schema_load_named("notification.v2", err, errlen)) == NULL) {
+        mc_signer_free(s->signer);
+        free(s);
+        return NULL;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        mc_schema_free(s->letter_schema);
+        mc_signer_free(s->signer);
+        free(s);
+        mc_err(err, errlen, MC_EINVAL, "cannot initialise libcurl");
+        return NULL;
+    }
+    if (s->signer)
+        mc_log_kv(MC_LOG_INFO, "letters are signed", "signer", s->signer->name, NULL);
+    else
+        mc_log_kv(MC_LOG_WARN, "letters go unsigned: MOTCUA_SENDER_SIGNING_CERT is not set", NULL);
     s->m_jobs = mc_metrics_counter("sender", "jobs_total", "attempts of notifications taken");
     s->m_delivered = mc_metrics_counter("sender", "delivered_total", "attempts delivered");
     s->m_failed = mc_metrics_counter("sender", "failed_total",
@@ -84,6 +108,7 @@ static void sender_fini(void *state)
 {
     struct sender *s = state;
     mc_schema_free(s->letter_schema);
+    mc_signer_free(s->signer);
     free(s);
     curl_global_cleanup();
 }
@@ -136,19 +161,51 @@ static int sender_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
                    "taken by motcua-sender", err, errlen);
 }
 
-/* Delivers one job through its channel's driver. */
-static void deliver(const struct mc_config *cfg, const char *code, const json_t *data,
+/* The letter of a notification as a PDF, signed when a signer is
+ * configured; 0, or -1 with the reason in out (a technical failure). */
+static int make_doc(struct sender *s, const char *code, const json_t *data, struct sender_doc *doc,
                     struct sender_outcome *out)
 {
+    const char *reference = mc_json_str(data, "reference");
+    char err[512];
+    snprintf(doc->name, sizeof doc->name, "%s-%lld.pdf", reference ? reference : code,
+             (long long)json_integer_value(json_object_get(data, "attempt")));
+    for (char *p = doc->name; *p; p++)
+        if (*p == '/')
+            *p = '_';
+    if (mc_letter_pdf(json_object_get(data, "personalisation"), &doc->pdf, &doc->pdf_len, err,
+                      sizeof err) != 0 ||
+        (s->signer && mc_signer_sign(s->signer, doc->pdf, doc->pdf_len, &doc->sig, &doc->sig_len,
+                                     err, sizeof err) != 0)) {
+        out->status = "technical-failure";
+        snprintf(out->detail, sizeof out->detail, "the letter as a PDF: %.400s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Delivers one job through its channel's driver; the e-mail, the post and
+ * the counter carry the letter as a (signed) PDF. */
+static void deliver(struct sender *s, const struct mc_config *cfg, const char *code,
+                    const json_t *data, struct sender_outcome *out)
+{
     const char *channel = mc_json_str(data, "delivery_channel");
+    struct sender_doc doc = {.pdf = NULL, .sig = NULL};
+    int has_doc = json_is_object(json_object_get(data, "personalisation")) &&
+                  strcmp(channel, "sms") != 0 && strcmp(channel, "zalo") != 0;
+    if (has_doc && make_doc(s, code, data, &doc, out) != 0)
+        goto out;
     if (strcmp(channel, "email") == 0)
-        sender_email(cfg, data, out);
+        sender_email(cfg, data, has_doc ? &doc : NULL, out);
     else if (strcmp(channel, "sms") == 0)
         sender_webhook(cfg, cfg->sender_sms_url, code, data, out);
     else if (strcmp(channel, "zalo") == 0)
         sender_webhook(cfg, cfg->sender_zalo_url, code, data, out);
     else
-        sender_print(cfg, code, data, out);
+        sender_print(cfg, code, data, has_doc ? &doc : NULL, out);
+out:
+    free(doc.pdf);
+    free(doc.sig);
 }
 
 static int64_t now_ms(void)
@@ -188,7 +245,7 @@ static int work_one(struct mc_service *svc, PGconn *conn, struct sender *s, int 
         PQclear(res);
         goto rollback;
     }
-    deliver(mc_service_config(svc), code, data, &out);
+    deliver(s, mc_service_config(svc), code, data, &out);
     mc_log_kv(strcmp(out.status, "delivered") == 0 ? MC_LOG_INFO : MC_LOG_WARN, "delivery",
               "reference", mc_json_str(data, "reference"), "channel",
               mc_json_str(data, "delivery_channel"), "status", out.status, NULL);

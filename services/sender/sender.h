@@ -18,14 +18,24 @@ struct sender_outcome {
     char detail[501];
 };
 
+/* The letter as a document: its PDF and the PDF's detached CMS signature
+ * (sig NULL when no signer is configured). */
+struct sender_doc {
+    unsigned char *pdf, *sig;
+    size_t pdf_len, sig_len;
+    char name[200]; /* "<reference with / as _>-<attempt>.pdf": no personal data */
+};
+
 /* The drivers (channels.c). Each delivers one attempt of a notification
- * (data: the notification event's data) and says what came of it. They
- * block for at most cfg->sender_timeout_ms. */
-void sender_email(const struct mc_config *cfg, const json_t *data, struct sender_outcome *out);
+ * (data: the notification event's data; doc: its letter as a PDF, or NULL
+ * for a notification without one) and says what came of it. They block
+ * for at most cfg->sender_timeout_ms. */
+void sender_email(const struct mc_config *cfg, const json_t *data, const struct sender_doc *doc,
+                  struct sender_outcome *out);
 void sender_webhook(const struct mc_config *cfg, const char *url, const char *code,
                     const json_t *data, struct sender_outcome *out);
 void sender_print(const struct mc_config *cfg, const char *code, const json_t *data,
-                  struct sender_outcome *out);
+                  const struct sender_doc *doc, struct sender_outcome *out);
 
 /* The webhook's signature of body: "sha256=" and the hex HMAC-SHA256 with
  * key (buf holds 72 bytes). */

@@ -17,9 +17,13 @@
 #      (retried), then the counter
 #
 # Checks the receipts and the letters' states, the webhook's HMAC signature
-# and idempotency key, the print queue and its index, that a notification
+# and idempotency key, the print queue and its index, the letter as a PDF
+# (its text by pdftotext) with its detached CMS signature, verified by
+# `openssl cms -verify` against the test's CA and refused once one byte of
+# the PDF changed, that a notification
 # sent again is not delivered again, `motcua notification show`, and that
-# the sender's log holds none of the applicants' personal data.
+# the sender's log holds none of the applicants' personal data. A picture
+# of the e-mailed letter's page is kept in <build>/test-output/letter.png.
 #
 #   bash tests/e2e/sender.sh <build dir>
 set -uo pipefail
@@ -103,6 +107,9 @@ export MOTCUA_SENDER_ZALO_URL= # Zalo is not offered: technical failures
 export MOTCUA_SENDER_WEBHOOK_SECRET=$SECRET
 export MOTCUA_SENDER_TIMEOUT_MS=1500
 export MOTCUA_SENDER_PRINT_DIR=$E2E_TMP/print
+make_test_signer "$E2E_TMP/signer" || e2e_abort "cannot make the signing certificate"
+export MOTCUA_SENDER_SIGNING_CERT=$E2E_TMP/signer/signer.pem
+export MOTCUA_SENDER_SIGNING_KEY=$E2E_TMP/signer/signer.key
 for svc in notify sender; do
     start_service "$svc"
 done
@@ -194,7 +201,8 @@ check_eq "the sender took each attempt once (its jobs)" \
     "$(sql "SELECT count(*) FROM sender.job WHERE state = 'done'")"
 
 # ---- what reached the applicants --------------------------------------------------------
-"$PY" - "$E2E_TMP/maildir" "$(code_of A)" >"$E2E_TMP/mail.txt" 2>&1 <<'PY'
+mkdir -p "$E2E_TMP/attached"
+"$PY" - "$E2E_TMP/maildir" "$(code_of A)" "$E2E_TMP/attached" >"$E2E_TMP/mail.txt" 2>&1 <<'PY'
 import mailbox, sys
 from email import policy
 from email.parser import BytesParser
@@ -208,6 +216,10 @@ text = m.get_body(("plain",)).get_content(); html = m.get_body(("html",)).get_co
 print("text-title", "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in text)
 print("text-name", "Kính gửi: Ông/Bà Nguyễn Thị Ánh" in text)
 print("html-title", "<p>PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ</p>" in html)
+for part in m.iter_attachments():
+    print("attachment", part.get_content_type(), part.get_filename())
+    with open(sys.argv[3] + "/" + part.get_filename(), "wb") as f:
+        f.write(part.get_content())
 PY
 a_id=$(sql "SELECT notification_id FROM notify.letter WHERE dossier_code = $(q "$(code_of A)")")
 check "one e-mail in the maildir (B's address was refused)" grep -qx "messages 1" "$E2E_TMP/mail.txt"
@@ -222,6 +234,40 @@ check "... the reference, free of personal data" \
 check "... the letter as text" grep -qx "text-title True" "$E2E_TMP/mail.txt"
 check "... addressed to the applicant" grep -qx "text-name True" "$E2E_TMP/mail.txt"
 check "... and as HTML" grep -qx "html-title True" "$E2E_TMP/mail.txt"
+a_pdf=$(code_of A)_apology_1-1.pdf
+check_eq "... with the letter as a PDF and its signature attached" \
+    "attachment application/pdf $a_pdf|attachment application/pkcs7-signature $a_pdf.p7s" \
+    "$(grep '^attachment' "$E2E_TMP/mail.txt" | paste -sd'|')"
+
+# pdf_text_ok PDF NAME CODE: the PDF's text (pdftotext) is the letter to
+# NAME about dossier CODE. verify PDF P7S: the detached signature verifies
+# against the test's CA.
+pdf_text_ok() {
+    pdftotext -layout "$1" - >"$1.txt" 2>/dev/null &&
+        grep -q "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" "$1.txt" &&
+        grep -q "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" "$1.txt" &&
+        grep -q "Độc lập - Tự do - Hạnh phúc" "$1.txt" &&
+        grep -q "Kính gửi: Ông/Bà $2" "$1.txt" &&
+        grep -q "mã hồ sơ: $3" "$1.txt" &&
+        grep -q "(Đã ký số)" "$1.txt"
+}
+verify() {
+    openssl cms -verify -binary -inform DER -in "$2" -content "$1" \
+        -CAfile "$E2E_TMP/signer/ca.pem" -out /dev/null 2>"$1.verify"
+}
+check "the e-mailed PDF is A's letter (pdftotext)" \
+    pdf_text_ok "$E2E_TMP/attached/$a_pdf" "Nguyễn Thị Ánh" "$(code_of A)"
+# A picture of the letter's page, for a person to look at.
+mkdir -p "$1/test-output"
+pdftoppm -r 100 -png -singlefile "$E2E_TMP/attached/$a_pdf" "$1/test-output/letter" 2>/dev/null &&
+    e2e_log "the letter's page: $1/test-output/letter.png"
+check "... its signature verifies against the city's CA (openssl cms -verify)" \
+    verify "$E2E_TMP/attached/$a_pdf" "$E2E_TMP/attached/$a_pdf.p7s"
+cp "$E2E_TMP/attached/$a_pdf" "$E2E_TMP/tampered.pdf"
+printf 'X' | dd of="$E2E_TMP/tampered.pdf" bs=1 seek=2000 conv=notrunc 2>/dev/null
+check "... and fails once one byte of the PDF changed" \
+    bash -c "! openssl cms -verify -binary -inform DER -in '$E2E_TMP/attached/$a_pdf.p7s' \
+        -content '$E2E_TMP/tampered.pdf' -CAfile '$E2E_TMP/signer/ca.pem' -out /dev/null 2>/dev/null"
 
 "$PY" - "$E2E_TMP/requests.jsonl" "$SECRET" >"$E2E_TMP/hooks.txt" 2>&1 <<'PY'
 import hashlib, hmac, json, sys
@@ -243,12 +289,15 @@ check "... each with the idempotency key notification_id:attempt" grep -qx "keys
 check "... the SMS is a short notice to the applicant" grep -qx "short True" "$E2E_TMP/hooks.txt"
 
 check_eq "the print queue: D and G for the counter, F for the post" \
-    "$(code_of D)_apology_1-2.txt counter|$(code_of F)_apology_1-1.txt post|$(code_of G)_apology_1-4.txt counter" \
+    "$(code_of D)_apology_1-2.pdf counter|$(code_of F)_apology_1-1.pdf post|$(code_of G)_apology_1-4.pdf counter" \
     "$(cut -f1,2 "$E2E_TMP/print/index.tsv" | sort | tr '\t' ' ' | paste -sd'|')"
 check "... F's line carries the address for the envelope" \
     grep -q "Số 9 đường Cù Chính Lan, phường Phương Lâm$" "$E2E_TMP/print/index.tsv"
-check "... each file is the letter" \
-    grep -q "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" "$E2E_TMP/print/$(code_of F)_apology_1-1.txt"
+f_pdf=$E2E_TMP/print/$(code_of F)_apology_1-1.pdf
+check "... F's PDF is F's letter" pdf_text_ok "$f_pdf" "Đỗ Văn Phúc" "$(code_of F)"
+check "... with its signature beside it" verify "$f_pdf" "$f_pdf.p7s"
+check "... and its text beside it" \
+    grep -q "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" "${f_pdf%.pdf}.txt"
 
 # ---- a notification sent again is not delivered again ---------------------------------------
 # A's first attempt published again under a new event id (a replay): the

@@ -196,6 +196,11 @@ static void test_overdue_makes_one_apology_letter(void **state)
     h_assert_str(ev, "data/personalisation/document_number",
                  mc_json_str(ev, "data/document_number"));
     assert_int_equal(json_array_size(mc_json_at(ev, "data/personalisation/recipients")), 3);
+    /* The paragraphs are the body's, in order. */
+    assert_int_equal(json_array_size(mc_json_at(ev, "data/personalisation/paragraphs")), 7);
+    for (size_t i = 0; i < 7; i++)
+        assert_contains(stored_body, json_string_value(json_array_get(
+                                         mc_json_at(ev, "data/personalisation/paragraphs"), i)));
 
     body = mc_json_str(ev, "data/body");
     h_assert_str(ev, "data/body", stored_body);
@@ -370,6 +375,31 @@ static void test_many_breaches_make_one_letter_each(void **state)
     }
 }
 
+/* A dossier no unit holds yet, and a reason that ends its sentence: the
+ * letter reads right ("Lý do: ... ." once; the recipients' line names the
+ * head of the deciding body without an empty name). */
+static void test_letter_of_an_unassigned_dossier_reads_right(void **state)
+{
+    const char *code = "000.31.26.H17-240301-0101";
+    json_t *overdue = deadline_event(code, "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
+                                     "2024-03-11T16:30:00+07:00");
+    char *body;
+    (void)state;
+
+    json_object_set_new(json_object_get(overdue, "data"), "unit", json_null());
+    json_object_set_new(json_object_get(overdue, "data"), "reason",
+                        json_string("Cần xác minh thực địa."));
+    send_deadline_event(overdue);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(code) == 1);
+    body = h_sql_text(env, "SELECT body FROM notify.letter WHERE dossier_code = $1", code, NULL);
+    assert_contains(body, "Lý do: Cần xác minh thực địa.\n");
+    assert_null(strstr(body, ".."));
+    assert_contains(body, "- Thủ trưởng cơ quan giải quyết (để giải trình, chịu trách nhiệm);");
+    assert_null(strstr(body, " ,"));
+    free(body);
+    json_decref(overdue);
+}
+
 /* The letter of `code` in the row's words: "status attempt retries channel". */
 static char *letter_state(const char *code)
 {
@@ -496,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_second_breach_makes_a_second_letter),
         cmocka_unit_test(test_many_breaches_make_one_letter_each),
         cmocka_unit_test(test_failures_are_retried_then_fall_back_to_the_next_channel),
+        cmocka_unit_test(test_letter_of_an_unassigned_dossier_reads_right),
     };
     return cmocka_run_group_tests_name("integration: notify", tests, group_setup, group_teardown);
 }

@@ -14,6 +14,7 @@
 #include "outbox_cmd.h"
 #include "report.h"
 #include "deadletter_cmd.h"
+#include "letter_cmd.h"
 #include "notification_cmd.h"
 #include "status_cmd.h"
 #include "topic_read.h"
@@ -52,6 +53,8 @@ static int usage(FILE *out)
             "  topics list [--format F]      the topic table (tsv or markdown)\n"
             "  outbox list|retry|drop        outbox rows the broker refused, parked\n"
             "  deadletter list|show|replay   dead letters; replay one after a fix\n"
+            "  letter pdf --out FILE [--cert C --key K] < NOTIFICATION\n"
+            "                                a notification's letter as a (signed) PDF\n"
             "  notification show ID|--dossier CODE\n"
             "                                a notification's attempts and receipts\n"
             "  status [--http URL]...        every service's group, lag, outbox; readiness\n"
@@ -440,6 +443,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "sample") == 0)
         return mc_cli_sample(argc - 1, argv + 1);
     /* The keys themselves, whatever the environment says (no loading). */
+    if (strcmp(argv[1], "letter") == 0) /* needs no configuration */
+        return mc_cli_letter(argc - 1, argv + 1);
     if (strcmp(argv[1], "config") == 0 && argc == 3 && strcmp(argv[2], "doc") == 0) {
         mc_config_markdown(stdout);
         return 0;
