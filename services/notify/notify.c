@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unicase.h>
 
 #include "motcua/catalog.h"
 #include "motcua/error.h"
@@ -367,6 +368,7 @@ static json_t *render_channel(const json_t *data, const char *channel)
 struct letter {
     char document_number[64];
     const char *authority, *place, *signer_title, *signer_name;
+    const char *signer_delegation; /* "KT. CHỦ TỊCH" for a deputy; "" otherwise */
     const char *unit_name, *unit_head_title, *unit_head_name;
     char *subject, *body;
     json_t *personalisation; /* the fields the template filled in */
@@ -461,7 +463,16 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
     }
     fprintf(f, "\nNơi nhận:\n- Như trên;\n- %s\n- Lưu: VT, Bộ phận Tiếp nhận và Trả kết quả.\n\n",
             recipient);
-    fprintf(f, "%s\n(Đã ký)\n%s\n", l->signer_title, l->signer_name);
+    if (*l->signer_delegation) {
+        size_t ulen = 0;
+        uint8_t *upper = u8_toupper((const uint8_t *)l->signer_title, strlen(l->signer_title), "vi",
+                                    NULL, NULL, &ulen);
+        fprintf(f, "%s\n%.*s\n(Đã ký)\n%s\n", l->signer_delegation, (int)ulen,
+                upper ? (const char *)upper : l->signer_title, l->signer_name);
+        free(upper);
+    } else {
+        fprintf(f, "%s\n(Đã ký)\n%s\n", l->signer_title, l->signer_name);
+    }
     fclose(f);
 
     l->personalisation = json_pack(
@@ -474,8 +485,8 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
         "procedure_code", mc_json_str(data, "procedure/code"), "due_at", due_text, "unit_name",
         l->unit_name, "reason",
         reason && *reason ? reason : "hồ sơ chưa được giải quyết xong trong thời hạn quy định",
-        "new_appointment_at", app_text, "signer_delegation", "", "signer_title", l->signer_title,
-        "signer_name", l->signer_name, "recipients", "Như trên;", recipient,
+        "new_appointment_at", app_text, "signer_delegation", l->signer_delegation, "signer_title",
+        l->signer_title, "signer_name", l->signer_name, "recipients", "Như trên;", recipient,
         "Lưu: VT, Bộ phận Tiếp nhận và Trả kết quả.");
     json_object_set_new(l->personalisation, "paragraphs", paras);
 }
@@ -527,7 +538,7 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     int nch = letter_channels(data, channels);
     mc_instant issued, received_at, due_at, appointment;
     struct letter l;
-    char seed[256], sent[160], year[8], ts[2][MC_RFC3339_LEN], reference[96];
+    char seed[256], sent[160], year[8], ts[2][MC_RFC3339_LEN], reference[96], signer_line[200];
     const char *keys[1], *id;
     json_t *row, *message = NULL, *chans = NULL;
     int breach = (int)json_integer_value(json_object_get(data, "breach"));
@@ -571,15 +582,30 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
         l.authority = mc_json_str(unit_row, "name");
         l.signer_title = mc_json_str(unit_row, "head_title");
         l.signer_name = mc_json_str(unit_row, "head_name");
+    } else if (strcmp(policy, "city_deputy") == 0 && mc_json_str(unit_row, "deputy_name")) {
+        /* A Vice-Chairman signs on the Chairman's behalf (Decree 30/2020:
+         * "KT. CHỦ TỊCH" above "PHÓ CHỦ TỊCH"). */
+        l.signer_delegation = mc_catalog_setting(n->catalog, "signer_delegation", "KT. CHỦ TỊCH");
+        l.signer_title = mc_catalog_setting(n->catalog, "deputy_title", "Phó Chủ tịch");
+        l.signer_name = mc_json_str(unit_row, "deputy_name");
     } else {
         l.signer_title = mc_catalog_setting(n->catalog, "chairman_title", "Chủ tịch");
         l.signer_name = mc_catalog_setting(n->catalog, "chairman_name", "");
     }
+    if (l.signer_delegation == NULL)
+        l.signer_delegation = "";
     render(n, ev, &l, issued, received_at, due_at, appointment, breach);
 
     mc_time_format(issued, ts[0]);
     mc_time_format(appointment, ts[1]);
     snprintf(reference, sizeof reference, "%s/apology/%d", code, breach);
+    /* The signer on one line: "KT. Chủ tịch, Phó Chủ tịch" for a deputy. */
+    if (*l.signer_delegation)
+        snprintf(signer_line, sizeof signer_line, "KT. %s, %s",
+                 mc_catalog_setting(n->catalog, "chairman_title_short", "Chủ tịch"),
+                 l.signer_title);
+    else
+        snprintf(signer_line, sizeof signer_line, "%s", l.signer_title);
     chans = json_array();
     for (int k = 0; k < nch; k++)
         json_array_append_new(chans, json_string(channels[k]));
@@ -593,7 +619,7 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
         mc_json_str_or_null(mc_json_str(data, "applicant/address")), "email",
         mc_json_str_or_null(mc_json_str(data, "applicant/email")), "phone",
         mc_json_str_or_null(mc_json_str(data, "applicant/phone")), "document_number",
-        l.document_number, "subject", l.subject, "body", l.body, "signer", "title", l.signer_title,
+        l.document_number, "subject", l.subject, "body", l.body, "signer", "title", signer_line,
         "name", l.signer_name, "issued_at", ts[0], "new_appointment_at", ts[1], "breach", breach,
         "personalisation", l.personalisation);
     row =

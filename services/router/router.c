@@ -110,12 +110,19 @@ static int router_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     return rc;
 }
 
+/* The unit as the events carry it. A Vice-Chairman signing on the
+ * Chairman's behalf (city_deputy) is city_chairman in the events' v1
+ * vocabulary: the letter is the Chairman's; notify reads who signs it from
+ * the catalog. */
 static json_t *unit_json(const json_t *unit)
 {
+    const char *policy = mc_json_str(unit, "signer_policy");
+    if (policy && strcmp(policy, "city_deputy") == 0)
+        policy = "city_chairman";
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "code", mc_json_str(unit, "code"), "name",
                      mc_json_str(unit, "name"), "kind", mc_json_str(unit, "kind"), "head_title",
                      mc_json_str(unit, "head_title"), "head_name", mc_json_str(unit, "head_name"),
-                     "signer_policy", mc_json_str(unit, "signer_policy"));
+                     "signer_policy", policy);
 }
 
 static int publish_assigned(struct mc_service *svc, PGconn *conn, struct router *r,

@@ -776,12 +776,15 @@ static json_t *sql_json(struct h_env *env, const char *sql, const char *param)
     return doc;
 }
 
+/* The unit as events carry it: a deputy signs on the Chairman's behalf,
+ * which the events' v1 vocabulary says as city_chairman. */
 json_t *h_unit_json(struct h_env *env, const char *unit_code)
 {
     return sql_json(env,
                     "SELECT json_build_object('code', code, 'name', name, 'kind', kind, "
                     "'head_title', head_title, 'head_name', head_name, 'signer_policy', "
-                    "signer_policy)::text FROM catalog.unit WHERE code = $1",
+                    "CASE signer_policy WHEN 'city_deputy' THEN 'city_chairman' ELSE "
+                    "signer_policy END)::text FROM catalog.unit WHERE code = $1",
                     unit_code);
 }
 

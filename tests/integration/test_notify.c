@@ -110,6 +110,12 @@ static int group_setup(void **state)
     cfg = h_config_new(env, "notify");
     cfg->notify_retry[0] = cfg->notify_retry[1] = 1;
     cfg->notify_retries = 2;
+    /* Phòng Tư pháp's letters are signed by a Vice-Chairman on the
+     * Chairman's behalf (the signer policy city_deputy). */
+    h_sql_exec(env,
+               "UPDATE catalog.unit SET signer_policy = 'city_deputy', deputy_name = 'Trần Thị "
+               "Thanh' WHERE code = 'PTP'",
+               NULL);
     h_service_new(env, &mc_notify_def, cfg);
     h_wait_ready(env, H_JOIN_TIMEOUT_MS);
     return 0;
@@ -400,6 +406,35 @@ static void test_letter_of_an_unassigned_dossier_reads_right(void **state)
     json_decref(overdue);
 }
 
+/* A unit whose letters a Vice-Chairman signs on the Chairman's behalf:
+ * "KT. CHỦ TỊCH / PHÓ CHỦ TỊCH" above the deputy's name, in the text and
+ * in the fields the PDF is laid out from. */
+static void test_deputy_signs_on_the_chairmans_behalf(void **state)
+{
+    const char *code = "000.31.26.H17-240301-0102";
+    json_t *overdue = deadline_event(code, "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
+                                     "2024-03-11T16:30:00+07:00");
+    json_t *events, *ev;
+    (void)state;
+
+    json_object_set_new(json_object_get(overdue, "data"), "unit", h_unit_json(env, "PTP"));
+    send_deadline_event(overdue);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(code) == 1);
+    events = letter_events(code);
+    assert_int_equal(json_array_size(events), 1);
+    ev = json_object_get(json_array_get(events, 0), "payload");
+    h_assert_schema(ev, "notification.v2");
+    assert_contains(mc_json_str(ev, "data/body"),
+                    "KT. CHỦ TỊCH\nPHÓ CHỦ TỊCH\n(Đã ký)\nTrần Thị Thanh");
+    h_assert_str(ev, "data/signer/title", "KT. Chủ tịch, Phó Chủ tịch");
+    h_assert_str(ev, "data/signer/name", "Trần Thị Thanh");
+    h_assert_str(ev, "data/personalisation/signer_delegation", "KT. CHỦ TỊCH");
+    h_assert_str(ev, "data/personalisation/signer_title", "Phó Chủ tịch");
+    h_assert_str(ev, "data/personalisation/signer_name", "Trần Thị Thanh");
+    json_decref(events);
+    json_decref(overdue);
+}
+
 /* The letter of `code` in the row's words: "status attempt retries channel". */
 static char *letter_state(const char *code)
 {
@@ -527,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_many_breaches_make_one_letter_each),
         cmocka_unit_test(test_failures_are_retried_then_fall_back_to_the_next_channel),
         cmocka_unit_test(test_letter_of_an_unassigned_dossier_reads_right),
+        cmocka_unit_test(test_deputy_signs_on_the_chairmans_behalf),
     };
     return cmocka_run_group_tests_name("integration: notify", tests, group_setup, group_teardown);
 }

@@ -72,6 +72,12 @@ static int group_setup(void **state)
                "VALUES ($1, 'Thủ tục thử nghiệm chưa có quy tắc phân công', 'Thử nghiệm', "
                "'district', 5, 'wd')",
                NORULE_PROCEDURE, NULL);
+    /* A Vice-Chairman signs PTCKH's letters on the Chairman's behalf: the
+     * events say city_chairman (their v1 vocabulary has no deputy). */
+    h_sql_exec(env,
+               "UPDATE catalog.unit SET signer_policy = 'city_deputy', deputy_name = 'Trần Thị "
+               "Thanh' WHERE code = 'PTCKH'",
+               NULL);
     router = h_service_new(env, &mc_router_def, h_config_new(env, "router"));
     h_wait_ready(env, H_JOIN_TIMEOUT_MS);
     return 0;
@@ -152,6 +158,7 @@ static void test_district_procedure_goes_to_the_department(void **state)
     h_assert_str(assigned, "data/unit/kind", "department");
     h_assert_str(assigned, "data/unit/head_title", "Trưởng phòng");
     h_assert_str(assigned, "data/unit/head_name", "Đinh Thị Thu Hà");
+    h_assert_str(assigned, "data/unit/signer_policy", "city_chairman");
     json_decref(events);
     json_decref(ev);
 }
