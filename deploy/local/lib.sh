@@ -7,16 +7,66 @@ MOTCUA_BUILD_DIR=${MOTCUA_BUILD_DIR:-$MOTCUA_ROOT/build}
 # Where up, down and the demo keep the stack (default .motcua/ in the
 # checkout; the board's browser test runs a demo of its own elsewhere).
 MOTCUA_STATE_DIR=${MOTCUA_STATE_DIR:-$MOTCUA_ROOT/.motcua}
-# The services of the stack, in start order: the four of the pipeline and
-# the read side.
+# The services of the stack, in start order: the four of the pipeline, the
+# read side and the reference notification sender.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-MOTCUA_SERVICES=(intake router deadline notify api)
+MOTCUA_SERVICES=(intake router deadline notify api sender)
 # The unprivileged system user that runs PostgreSQL when we are root, and the
 # name of the cluster's superuser in every case.
 MOTCUA_PG_OS_USER=motcua
 MOTCUA_PG_SUPERUSER=motcua
 
 mc_say() { printf '%s\n' "$*" >&2; }
+
+# Where motcua-sender delivers on this machine (deploy/local/up): an SMTP
+# server writing into STATE/mail and an endpoint standing for the SMS and
+# Zalo gateways (deploy/local/sinks/), the print queue STATE/print; letters
+# signed with a throwaway certificate of the city (STATE/signer). Exports
+# the sender's MOTCUA_SENDER_* settings. start_sinks STATE
+start_sinks() {
+    local state=$1 name port
+    mkdir -p "$state/run" "$state/log" "$state/mail" "$state/print"
+    for name in smtp gateway; do
+        if pid_alive "$state/run/$name.pid" python3 && [ -s "$state/run/$name.port" ]; then
+            continue
+        fi
+        port=$(free_port) || return 1
+        printf '%s\n' "$port" >"$state/run/$name.port"
+        case $name in
+        smtp)
+            spawn "$state/run/smtp.pid" "$state/log/smtp.log" /usr/bin/python3 \
+                "$MOTCUA_ROOT/deploy/local/sinks/smtp_sink.py" "$port" "$state/mail" \
+                "$state/run/smtp.ready" || return 1
+            ;;
+        gateway)
+            [ -f "$state/gateway-script.json" ] || echo '{}' >"$state/gateway-script.json"
+            spawn "$state/run/gateway.pid" "$state/log/gateway.log" /usr/bin/python3 \
+                "$MOTCUA_ROOT/deploy/local/sinks/gateway_sink.py" "$port" \
+                "$state/gateway-script.json" "$state/gateway-requests.jsonl" \
+                "$state/run/gateway.ready" || return 1
+            ;;
+        esac
+    done
+    [ -s "$state/sender.secret" ] ||
+        head -c 24 /dev/urandom | base64 | tr '+/' '-_' >"$state/sender.secret"
+    make_test_signer "$state/signer" || return 1
+    MOTCUA_SENDER_SMTP_URL="smtp://127.0.0.1:$(<"$state/run/smtp.port")"
+    MOTCUA_SENDER_SMS_URL="http://127.0.0.1:$(<"$state/run/gateway.port")/sms"
+    MOTCUA_SENDER_ZALO_URL="http://127.0.0.1:$(<"$state/run/gateway.port")/zalo"
+    MOTCUA_SENDER_WEBHOOK_SECRET=$(<"$state/sender.secret")
+    export MOTCUA_SENDER_SMTP_URL MOTCUA_SENDER_SMS_URL MOTCUA_SENDER_ZALO_URL
+    export MOTCUA_SENDER_WEBHOOK_SECRET MOTCUA_SENDER_MAIL_FROM=mot-cua@hoabinh.example.vn
+    export MOTCUA_SENDER_PRINT_DIR=$state/print
+    export MOTCUA_SENDER_SIGNING_CERT=$state/signer/signer.pem
+    export MOTCUA_SENDER_SIGNING_KEY=$state/signer/signer.key
+}
+
+# stop_sinks STATE: stops what start_sinks started.
+stop_sinks() {
+    stop_pid "$1/run/smtp.pid" python3
+    stop_pid "$1/run/gateway.pid" python3
+    rm -f "$1/run/smtp.port" "$1/run/gateway.port"
+}
 mc_die() {
     printf 'error: %s\n' "$*" >&2
     exit 1

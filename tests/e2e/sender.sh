@@ -92,9 +92,9 @@ hook_port=$(free_port) || e2e_abort "no free port"
 cat >"$E2E_TMP/script.json" <<'EOF'
 {"0900000003": [500, 200], "0900000004": [400], "0900000005": ["slow", 200]}
 EOF
-start_proc smtp "$E2E_TMP/smtp.log" "$PY" "$here/sender/smtp_server.py" "$smtp_port" \
+start_proc smtp "$E2E_TMP/smtp.log" "$PY" "$here/../../deploy/local/sinks/smtp_sink.py" "$smtp_port" \
     "$E2E_TMP/maildir" "$E2E_TMP/smtp.pid"
-start_proc gateway "$E2E_TMP/gateway.log" "$PY" "$here/sender/webhook_server.py" "$hook_port" \
+start_proc gateway "$E2E_TMP/gateway.log" "$PY" "$here/../../deploy/local/sinks/gateway_sink.py" "$hook_port" \
     "$E2E_TMP/script.json" "$E2E_TMP/requests.jsonl" "$E2E_TMP/gateway.pid"
 must "the SMTP server and the gateway listen" 30 \
     bash -c "exec 3<>/dev/tcp/127.0.0.1/$smtp_port && exec 4<>/dev/tcp/127.0.0.1/$hook_port"

@@ -176,10 +176,31 @@ static const char reschedules_sql[] = OUTCOME_CTE
     "FROM s JOIN deadline.clock c ON c.dossier_code = s.dossier_code "
     "WHERE s.rescheduled_due_at IS NOT NULL ORDER BY s.due_at, s.dossier_code";
 
+/* Each letter at its channel now (the last one tried): delivered, on the
+ * way (created, sending, or a failure waiting for its retry), failed for
+ * good (the last channel failed). */
+static const char delivery_sql[] =
+    "SELECT delivery_channel, count(*)::text, count(*) FILTER (WHERE status = 'delivered')::text, "
+    "count(*) FILTER (WHERE status IN ('created', 'sending') OR next_attempt_at IS NOT "
+    "NULL)::text, count(*) FILTER (WHERE status LIKE '%failure' AND next_attempt_at IS "
+    "NULL)::text FROM notify.letter GROUP BY 1 ORDER BY count(*) DESC, 1";
+
+/* The attempts: first tries, retries on the same channel, fallbacks to the
+ * next one. */
+static const char attempts_sql[] =
+    "SELECT 'attempts: first', count(*) FILTER (WHERE reason = 'first')::text FROM notify.attempt "
+    "UNION ALL SELECT 'attempts: retries after a temporary failure', count(*) FILTER (WHERE "
+    "reason = 'retry')::text FROM notify.attempt UNION ALL SELECT 'attempts: fallbacks to the "
+    "next channel', count(*) FILTER (WHERE reason = 'fallback')::text FROM notify.attempt "
+    "UNION ALL SELECT 'letters delivered on their first channel', count(*)::text FROM "
+    "notify.letter WHERE status = 'delivered' AND delivery_channel = channels[1]";
+
 int mc_cli_report(PGconn *conn, FILE *out)
 {
     static const int summary_w[] = {48, 0};
-    static const int channel_w[] = {8, -4};
+    static const char *const delivery_h[] = {"channel",    "letters", "delivered",
+                                             "on the way", "failed",  NULL};
+    static const int delivery_w[] = {8, -7, -9, -10, -6};
     static const char *const units_h[] = {"unit", "received", "finished",  "on time",
                                           "late", "letters",  "on time %", NULL};
     static const int units_w[] = {48, -8, -8, -7, -4, -7, -9};
@@ -198,9 +219,9 @@ int mc_cli_report(PGconn *conn, FILE *out)
     rc |= table(out, conn, "Late dossiers (first 10 by due date)", late_h, late_w, 7, late_sql);
     rc |= table(out, conn, "Reschedules (official due date kept; one new date allowed)", resched_h,
                 resched_w, 6, reschedules_sql);
-    rc |= table(out, conn, "Apology letters by delivery channel", NULL, channel_w, 2,
-                "SELECT delivery_channel, count(*)::text FROM notify.letter GROUP BY 1 "
-                "ORDER BY count(*) DESC, 1");
+    rc |= table(out, conn, "Apology letters by the channel that took them", delivery_h, delivery_w,
+                5, delivery_sql);
+    rc |= table(out, conn, "Deliveries", NULL, summary_w, 2, attempts_sql);
     {
         /* One letter in full: preferably one that gives a unit's reschedule
          * reason and new date. */

@@ -1,11 +1,15 @@
-"""A real HTTP endpoint on loopback for tests/e2e/sender.sh: stands for the
-SMS and Zalo gateways. Each request's JSON names the phone it is for ("to");
+"""A real HTTP endpoint on loopback standing for the SMS and Zalo gateways
+motcua-sender calls, for the demo (deploy/local/up) and
+tests/e2e/sender.sh. Each request's JSON names the phone it is for ("to");
 the script file says, per phone, what to answer to its requests in turn: an
 HTTP status, or "slow" (answer 200 after 3 s, past the sender's timeout).
-Phones without a script get 200. Every request is recorded (method, path,
-headers, body) as a line of JSON.
+Phones without a script get 200, except that with "refuse_every": M every
+M-th request is answered 400 (no such subscriber: a permanent failure, so
+notify falls back to the next channel) and with "every": N every N-th 503
+(busy: a temporary failure, so notify retries). Every request is recorded (path, headers, body, answer) as
+a line of JSON.
 
-    /usr/bin/python3 webhook_server.py PORT SCRIPT.json REQUESTS.jsonl PIDFILE
+    /usr/bin/python3 gateway_sink.py PORT SCRIPT.json REQUESTS.jsonl PIDFILE
 """
 import json
 import os
@@ -26,8 +30,18 @@ class Gateway(BaseHTTPRequestHandler):
         except ValueError:
             to = ""
         with lock:
+            self.server.count += 1
             steps = self.server.script.get(to, [])
-            action = steps.pop(0) if steps else 200
+            every = self.server.script.get("every", 0)
+            refuse = self.server.script.get("refuse_every", 0)
+            if steps:
+                action = steps.pop(0)
+            elif refuse and self.server.count % refuse == 0:
+                action = 400  # the demo's gateway knows no such subscriber
+            elif every and self.server.count % every == 0:
+                action = 503  # the demo's gateway is busy now and then
+            else:
+                action = 200
             with open(self.server.log, "a") as f:
                 f.write(json.dumps({"path": self.path, "headers": dict(self.headers),
                                     "body": body.decode("utf-8"), "answer": action}) + "\n")
@@ -51,6 +65,7 @@ def main():
     with open(script) as f:
         server.script = json.load(f)
     server.log = log
+    server.count = 0
     with open(pidfile + ".tmp", "w") as f:
         f.write(f"{os.getpid()}\n")
     os.rename(pidfile + ".tmp", pidfile)

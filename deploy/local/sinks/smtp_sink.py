@@ -1,9 +1,10 @@
-"""A real SMTP server on loopback for tests/e2e/sender.sh (aiosmtpd, from
-Debian's python3-aiosmtpd): accepts mail into a maildir, and refuses a
-recipient whose address starts with "khongton" (550, as a server does for an
-unknown mailbox).
+"""A real SMTP server on loopback where motcua-sender's e-mails land, for
+the demo (deploy/local/up) and tests/e2e/sender.sh (aiosmtpd, from Debian's
+python3-aiosmtpd): accepts mail into a maildir, and refuses a recipient
+whose address starts with "khongton" ("does not exist": 550, as a server
+does for an unknown mailbox).
 
-    /usr/bin/python3 smtp_server.py PORT MAILDIR PIDFILE
+    /usr/bin/python3 smtp_sink.py PORT MAILDIR PIDFILE
 """
 import mailbox
 import os
@@ -15,7 +16,11 @@ from aiosmtpd.controller import Controller
 
 class Maildir:
     def __init__(self, path):
-        self.box = mailbox.Maildir(path, create=True)
+        # A directory that exists already (made by the caller) gets the
+        # maildir's tmp/, new/ and cur/ too.
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(path, sub), exist_ok=True)
+        self.box = mailbox.Maildir(path, create=False)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.split("@")[0].startswith("khongton"):
