@@ -121,6 +121,15 @@ check "the demo printed the board's address and a lookup" \
 # shellcheck source=/dev/null
 . "$stack/env"
 E2E_DB_URL=$MOTCUA_PG_URL
+# The demo's sender: the SMTP server takes every e-mail (the gateway is
+# the one that fails now and then, on purpose), every letter arrives,
+# and one signed PDF letter is shown with openssl's verdict.
+check_eq "the demo's e-mails all reached the SMTP server" 0 \
+    "$(sql "SELECT count(*) FROM notify.delivery WHERE channel = 'email'
+             AND status NOT IN ('sending', 'delivered')")"
+check_eq "every letter of the demo was delivered" 0 \
+    "$(sql "SELECT count(*) FROM notify.letter WHERE status <> 'delivered'")"
+check "the demo verified one signed PDF letter" grep -q "CMS Verification successful" "$work/demo.log"
 board_now=$(curl -fsS "$api/v1/board" | python3 -c 'import json,sys; print(json.load(sys.stdin)["now"])')
 board_month=${board_now:0:7}
 # What the board must show, from the deadline service's own clocks (not the
