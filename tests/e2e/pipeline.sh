@@ -650,6 +650,10 @@ status_ok() {
 }
 wait_for "motcua status: every service's group stable with a member, no lag, every instance ready" \
     60 status_ok && e2e_pass "motcua status: every service's group stable, no lag, all ready"
+# This test runs no sender: the reference sender is optional (a city may
+# have senders of its own), listed, and needs no look when it never ran.
+check "motcua status lists the reference sender as not running, optional" \
+    grep -q "^sender .*not running (optional)" "$E2E_TMP/status.txt"
 check_eq "motcua status counts the dead letters on the topic" 1 \
     "$(grep -cE '^dead letters: [0-9]+ on the topic' "$E2E_TMP/status.txt")"
 status_names_dead_instance() {

@@ -20,13 +20,22 @@
 #include "motcua/topics.h"
 #include "notify.h"
 #include "router.h"
+#include "sender.h"
 
 #define TIMEOUT_MS 5000
 #define OUTBOX_OLD_S 60
 
 static const struct mc_service_def *const services[] = {
-    &mc_intake_def, &mc_router_def, &mc_deadline_def, &mc_notify_def, &mc_api_def, NULL,
+    &mc_intake_def, &mc_router_def, &mc_deadline_def, &mc_notify_def, &mc_api_def,
+    &mc_sender_def, NULL,
 };
+
+/* The reference sender is optional: a city may deliver with senders of its
+ * own. Its group having never existed needs no look. */
+static int optional(const struct mc_service_def *def)
+{
+    return strcmp(def->name, "sender") == 0;
+}
 
 static int usage(FILE *out)
 {
@@ -35,19 +44,23 @@ static int usage(FILE *out)
                  "messages not yet consumed), its outbox (events not yet published, the\n"
                  "oldest's age, parked rows) and the dead letters. --http URL (repeatable,\n"
                  "e.g. http://10.0.0.5:9101) also asks that instance's /readyz.\n"
+                 "The reference sender is optional: when its group never consumed it is\n"
+                 "shown as not running and needs no look.\n"
                  "Exit status 1 when something needs a look.\n");
     return out == stderr ? 2 : 0;
 }
 
 /* Messages of the service's topics its group has not committed yet; -1
- * when the broker could not say. */
+ * when the broker could not say. *committed: partitions with a committed
+ * offset (0: the group never consumed). */
 static long long group_lag(const struct mc_config *cfg, const struct mc_service_def *def,
-                           const char *group, char *err, size_t errlen)
+                           const char *group, int *committed, char *err, size_t errlen)
 {
     rd_kafka_t *rk = mc_kafka_consumer_new(cfg, group, NULL, NULL, err, errlen);
     rd_kafka_topic_partition_list_t *parts;
     long long lag = 0;
 
+    *committed = 0;
     if (rk == NULL)
         return -1;
     parts = rd_kafka_topic_partition_list_new(16);
@@ -77,6 +90,7 @@ static long long group_lag(const struct mc_config *cfg, const struct mc_service_
             break;
         }
         lag += at >= 0 ? (hi > at ? hi - at : 0) : hi - lo; /* no commit: all of it */
+        *committed += at >= 0;
     }
     rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_destroy(rk);
@@ -158,7 +172,7 @@ int mc_cli_status(const struct mc_config *cfg, int argc, char **argv)
     char err[512], state[64];
     PGconn *conn;
     rd_kafka_t *admin;
-    int attention = 0, members;
+    int attention = 0, members, committed;
     long long n;
 
     for (int i = 1; i < argc; i++)
@@ -185,7 +199,11 @@ int mc_cli_status(const struct mc_config *cfg, int argc, char **argv)
         long long lag;
         snprintf(group, sizeof group, "motcua-%s", (*d)->name);
         group_state(admin, group, state, sizeof state, &members);
-        lag = group_lag(cfg, *d, group, err, sizeof err);
+        lag = group_lag(cfg, *d, group, &committed, err, sizeof err);
+        if (optional(*d) && members == 0 && committed == 0 && lag >= 0) {
+            printf("%-9s %-16s not running (optional)\n", (*d)->name, group);
+            continue;
+        }
         snprintf(sql, sizeof sql,
                  "SELECT (SELECT count(*) FROM %s.outbox), (SELECT coalesce(extract(epoch FROM "
                  "now() - min(created_at))::bigint, 0) FROM %s.outbox), (SELECT count(*) FROM "
