@@ -43,10 +43,11 @@ struct notify {
     json_t *b_ids;  /* letter seed -> notification id (md5 of the seed) */
 };
 
-/* Reserves $2 document numbers of year $1; returns the last. */
+/* Reserves $3 document numbers of series $1 (the signer's: UBND, or the
+ * unit whose head signs) and year $2; returns the last. */
 static const char RESERVE_NUMBERS[] =
-    "INSERT INTO notify.letter_number AS l (year, last) VALUES ($1::int, $2::int) "
-    "ON CONFLICT (year) DO UPDATE SET last = l.last + $2::int RETURNING last";
+    "INSERT INTO notify.letter_number AS l (series, year, last) VALUES ($1, $2::int, $3::int) "
+    "ON CONFLICT (series, year) DO UPDATE SET last = l.last + $3::int RETURNING last";
 
 /* The batch's (dossier, breach) pairs that have their letter already. */
 static const char SELECT_SENT[] =
@@ -129,7 +130,7 @@ static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t
                                       "notifications sent again after a temporary failure");
     n->m_fallbacks = mc_metrics_counter("notify", "fallbacks_total",
                                         "notifications moved to their next channel");
-    n->numbers = mc_numbers_new(mc_service_config(svc)->pg_url, "motcua-notify", RESERVE_NUMBERS, 1,
+    n->numbers = mc_numbers_new(mc_service_config(svc)->pg_url, "motcua-notify", RESERVE_NUMBERS, 2,
                                 mc_metrics_counter("notify", "number_reservations_total",
                                                    "blocks of document numbers reserved"));
     n->b_sent = json_object();
@@ -539,7 +540,7 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     mc_instant issued, received_at, due_at, appointment;
     struct letter l;
     char seed[256], sent[160], year[8], ts[2][MC_RFC3339_LEN], reference[96], signer_line[200];
-    const char *keys[1], *id;
+    const char *keys[2], *id;
     json_t *row, *message = NULL, *chans = NULL;
     int breach = (int)json_integer_value(json_object_get(data, "breach"));
     int y, m, d, rc, number;
@@ -566,12 +567,15 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     if ((id = json_string_value(json_object_get(n->b_ids, seed))) == NULL)
         return mc_err(err, errlen, MC_EDB, "no notification id read for %s", seed);
 
+    /* Numbered per signer per year: the Chairman's series (his deputies
+     * sign on his behalf), or the unit's own when its head signs. */
     mc_civil_from_days(mc_vn_day(issued), &y, &m, &d);
     snprintf(year, sizeof year, "%d", y);
-    keys[0] = year;
+    keys[0] = strcmp(policy, "unit_head") == 0 && unit_row ? mc_json_str(unit_row, "code") : "UBND";
+    keys[1] = year;
     if ((number = mc_numbers_take(n->numbers, keys, err, errlen)) < 0)
         return number;
-    snprintf(l.document_number, sizeof l.document_number, "%d/PXL-UBND", number);
+    snprintf(l.document_number, sizeof l.document_number, "%d/PXL-%s", number, keys[0]);
 
     l.authority = mc_catalog_setting(n->catalog, "issuing_authority", "ỦY BAN NHÂN DÂN");
     l.place = mc_catalog_setting(n->catalog, "letter_place", "");

@@ -116,6 +116,9 @@ static int group_setup(void **state)
                "UPDATE catalog.unit SET signer_policy = 'city_deputy', deputy_name = 'Trần Thị "
                "Thanh' WHERE code = 'PTP'",
                NULL);
+    /* Phòng Nội vụ's head signs its letters himself: numbered in a series
+     * of the unit's own (N/PXL-PNV). */
+    h_sql_exec(env, "UPDATE catalog.unit SET signer_policy = 'unit_head' WHERE code = 'PNV'", NULL);
     h_service_new(env, &mc_notify_def, cfg);
     h_wait_ready(env, H_JOIN_TIMEOUT_MS);
     return 0;
@@ -435,6 +438,36 @@ static void test_deputy_signs_on_the_chairmans_behalf(void **state)
     json_decref(overdue);
 }
 
+/* Letters are numbered per signer per year: a unit whose head signs has
+ * a series of its own, N/PXL-<unit>, from 1; the Chairman's (and his
+ * deputies', on his behalf) is N/PXL-UBND. */
+static void test_letters_are_numbered_per_signer(void **state)
+{
+    static const char *const codes[] = {"000.31.26.H17-240301-0103", "000.31.26.H17-240301-0104"};
+    char *numbers;
+    (void)state;
+
+    for (int i = 0; i < 2; i++) {
+        json_t *overdue = deadline_event(codes[i], "overdue", 1, "overdue",
+                                         "2024-03-06T16:30:00+07:00", "2024-03-11T16:30:00+07:00");
+        json_object_set_new(json_object_get(overdue, "data"), "unit", h_unit_json(env, "PNV"));
+        send_deadline_event(overdue);
+        H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(codes[i]) == 1);
+        json_decref(overdue);
+    }
+    numbers = h_sql_text(env,
+                         "SELECT string_agg(document_number, ' ' ORDER BY dossier_code) FROM "
+                         "notify.letter WHERE dossier_code IN ($1, $2)",
+                         codes[0], codes[1], NULL);
+    assert_string_equal(numbers, "1/PXL-PNV 2/PXL-PNV");
+    free(numbers);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM notify.letter WHERE unit_code <> 'PNV' AND "
+                               "document_number NOT LIKE '%/PXL-UBND'",
+                               NULL),
+                     0);
+}
+
 /* The letter of `code` in the row's words: "status attempt retries channel". */
 static char *letter_state(const char *code)
 {
@@ -563,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_failures_are_retried_then_fall_back_to_the_next_channel),
         cmocka_unit_test(test_letter_of_an_unassigned_dossier_reads_right),
         cmocka_unit_test(test_deputy_signs_on_the_chairmans_behalf),
+        cmocka_unit_test(test_letters_are_numbered_per_signer),
     };
     return cmocka_run_group_tests_name("integration: notify", tests, group_setup, group_teardown);
 }
