@@ -317,6 +317,8 @@ mc notification show "$g_id" >"$E2E_TMP/show.txt" 2>&1
 check "motcua notification show: G's attempts, retries and fallback with the sender's words" \
     grep -qz "attempt 1 .*started (first).*technical-failure: no zalo gateway is configured.*attempt 2 .*started (retry).*attempt 4 .*started (fallback).*delivered: printed for the counter" \
     "$E2E_TMP/show.txt"
+check "... each attempt's receipts in order: its delivery last" \
+    grep -q "attempt 4 .*counter .*delivered: printed for the counter" <<<"$(tail -n 1 "$E2E_TMP/show.txt")"
 check "no applicant's name, e-mail, phone or address in the sender's log" \
     bash -c "! grep -E 'Nguyễn Thị Ánh|Trần Văn Bảo|anh.nguyen|khongton|090000000|Cù Chính Lan' \
         '$E2E_TMP/sender.log' '$E2E_TMP/notify.log'"

@@ -23,14 +23,16 @@ static const char SELECT_LETTERS[] =
     "THEN notification_id = $1::text::uuid ELSE dossier_code = $1::text END "
     "ORDER BY breach, issued_at";
 
-/* The attempts and the receipts of one notification, attempt by attempt. */
+/* The attempts and the receipts of one notification, attempt by attempt:
+ * its start, "sending", then the outcome (receipts of one second are
+ * ordered so). */
 static const char SELECT_HISTORY[] =
     "SELECT coalesce(motcua_rfc3339(at), '-'), coalesce(attempt::text, '?'), "
     "coalesce(channel, '-'), what FROM (SELECT started_at AS at, attempt, channel, "
     "'started (' || reason || ')' AS what, 0 AS o FROM notify.attempt WHERE notification_id = "
     "$1::uuid UNION ALL SELECT reported_at, attempt, channel, status || coalesce(': ' || "
-    "detail, ''), 1 FROM notify.delivery WHERE notification_id = $1::uuid) h "
-    "ORDER BY h.attempt NULLS LAST, h.o, h.at";
+    "detail, ''), CASE status WHEN 'sending' THEN 1 ELSE 2 END FROM notify.delivery WHERE "
+    "notification_id = $1::uuid) h ORDER BY h.attempt NULLS LAST, h.o, h.at";
 
 static int usage(FILE *out)
 {
