@@ -74,6 +74,10 @@ struct mc_service_def {
     /* Optional: the runtime LISTENs on this channel; a NOTIFY runs work_cb at
      * once (the deadline service is woken when an earlier fire time appears). */
     const char *listen_channel;
+    /* 1 for a service a deployment may leave out (the reference sender: a
+     * city may deliver with senders of its own): `motcua status` needs no
+     * look when its group never consumed. */
+    int optional;
     /* Optional: called inside the batch transaction for every message the
      * runtime dead-letters (too large, not JSON, refused by the handler or
      * the database), after its dead letter, so the service can answer the

@@ -41,7 +41,18 @@ struct notify {
     /* Read by notify_batch for the batch being applied. */
     json_t *b_sent; /* "code\x1fbreach" of letters written already */
     json_t *b_ids;  /* letter seed -> notification id (md5 of the seed) */
+    /* When (monotonic ms) the retry work next looks for due retries: it
+     * runs after every batch, but queries only when one may be due (one
+     * this instance scheduled, or the poll for other instances'). */
+    int64_t retry_look_ms;
 };
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Reserves $3 document numbers of series $1 (the signer's: UBND, or the
  * unit whose head signs) and year $2; returns the last. */
@@ -767,6 +778,8 @@ static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
         snprintf(delay, sizeof delay, "%d", cfg->notify_retry[retries]);
         rc = mc_pg_exec(conn, UPDATE_STATUS, 4, (const char *[]){id, status, delay, "1"}, err,
                         errlen);
+        if (monotonic_ms() + cfg->notify_retry[retries] * 1000LL < n->retry_look_ms)
+            n->retry_look_ms = monotonic_ms() + cfg->notify_retry[retries] * 1000LL;
         goto out;
     }
     /* Permanent, or retries used up: the next channel, or the end. */
@@ -792,7 +805,12 @@ static int notify_retry(struct mc_service *svc, PGconn *conn, int64_t *next_ms, 
     PGresult *res = NULL;
     int rc, claimed = 0;
     struct timespec ts;
+    int64_t now = monotonic_ms();
 
+    if (now < n->retry_look_ms) {
+        *next_ms = n->retry_look_ms - now;
+        return 0;
+    }
     snprintf(limit, sizeof limit, "%d", RETRY_CLAIM);
     if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, sizeof err)) != 0)
         goto fail;
@@ -828,6 +846,7 @@ static int notify_retry(struct mc_service *svc, PGconn *conn, int64_t *next_ms, 
     *next_ms = mc_pg_value(res, 0, 0) ? atoll(mc_pg_value(res, 0, 0)) : RETRY_POLL_MS;
     if (*next_ms > RETRY_POLL_MS)
         *next_ms = RETRY_POLL_MS;
+    n->retry_look_ms = monotonic_ms() + *next_ms;
     PQclear(res);
     return 0;
 rollback : {

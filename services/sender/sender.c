@@ -299,4 +299,5 @@ const struct mc_service_def mc_sender_def = {
     .fini_cb = sender_fini,
     .handle_cb = sender_handle,
     .work_cb = sender_work,
+    .optional = 1,
 };

@@ -384,29 +384,37 @@ static void test_many_breaches_make_one_letter_each(void **state)
     }
 }
 
+/* Sends the first breach of code (due 6 March 16:00, new appointment 11
+ * March) held by unit (a catalog unit's JSON, or JSON null; stolen), with
+ * reason (NULL: none), and waits for its letter. */
+static void breach_and_letter(const char *code, json_t *unit, const char *reason)
+{
+    json_t *overdue = deadline_event(code, "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
+                                     "2024-03-11T16:30:00+07:00");
+    json_object_set_new(json_object_get(overdue, "data"), "unit", unit);
+    if (reason)
+        json_object_set_new(json_object_get(overdue, "data"), "reason", json_string(reason));
+    send_deadline_event(overdue);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(code) == 1);
+    json_decref(overdue);
+}
+
 /* A dossier no unit holds yet, and a reason that ends its sentence: the
  * letter reads right ("Lý do: ... ." once; the recipients' line names the
  * head of the deciding body without an empty name). */
 static void test_letter_of_an_unassigned_dossier_reads_right(void **state)
 {
     const char *code = "000.31.26.H17-240301-0101";
-    json_t *overdue = deadline_event(code, "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
-                                     "2024-03-11T16:30:00+07:00");
     char *body;
     (void)state;
 
-    json_object_set_new(json_object_get(overdue, "data"), "unit", json_null());
-    json_object_set_new(json_object_get(overdue, "data"), "reason",
-                        json_string("Cần xác minh thực địa."));
-    send_deadline_event(overdue);
-    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(code) == 1);
+    breach_and_letter(code, json_null(), "Cần xác minh thực địa.");
     body = h_sql_text(env, "SELECT body FROM notify.letter WHERE dossier_code = $1", code, NULL);
     assert_contains(body, "Lý do: Cần xác minh thực địa.\n");
     assert_null(strstr(body, ".."));
     assert_contains(body, "- Thủ trưởng cơ quan giải quyết (để giải trình, chịu trách nhiệm);");
     assert_null(strstr(body, " ,"));
     free(body);
-    json_decref(overdue);
 }
 
 /* A unit whose letters a Vice-Chairman signs on the Chairman's behalf:
@@ -415,14 +423,10 @@ static void test_letter_of_an_unassigned_dossier_reads_right(void **state)
 static void test_deputy_signs_on_the_chairmans_behalf(void **state)
 {
     const char *code = "000.31.26.H17-240301-0102";
-    json_t *overdue = deadline_event(code, "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
-                                     "2024-03-11T16:30:00+07:00");
     json_t *events, *ev;
     (void)state;
 
-    json_object_set_new(json_object_get(overdue, "data"), "unit", h_unit_json(env, "PTP"));
-    send_deadline_event(overdue);
-    H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(code) == 1);
+    breach_and_letter(code, h_unit_json(env, "PTP"), NULL);
     events = letter_events(code);
     assert_int_equal(json_array_size(events), 1);
     ev = json_object_get(json_array_get(events, 0), "payload");
@@ -435,7 +439,6 @@ static void test_deputy_signs_on_the_chairmans_behalf(void **state)
     h_assert_str(ev, "data/personalisation/signer_title", "Phó Chủ tịch");
     h_assert_str(ev, "data/personalisation/signer_name", "Trần Thị Thanh");
     json_decref(events);
-    json_decref(overdue);
 }
 
 /* Letters are numbered per signer per year: a unit whose head signs has
@@ -447,14 +450,8 @@ static void test_letters_are_numbered_per_signer(void **state)
     char *numbers;
     (void)state;
 
-    for (int i = 0; i < 2; i++) {
-        json_t *overdue = deadline_event(codes[i], "overdue", 1, "overdue",
-                                         "2024-03-06T16:30:00+07:00", "2024-03-11T16:30:00+07:00");
-        json_object_set_new(json_object_get(overdue, "data"), "unit", h_unit_json(env, "PNV"));
-        send_deadline_event(overdue);
-        H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(codes[i]) == 1);
-        json_decref(overdue);
-    }
+    for (int i = 0; i < 2; i++)
+        breach_and_letter(codes[i], h_unit_json(env, "PNV"), NULL);
     numbers = h_sql_text(env,
                          "SELECT string_agg(document_number, ' ' ORDER BY dossier_code) FROM "
                          "notify.letter WHERE dossier_code IN ($1, $2)",

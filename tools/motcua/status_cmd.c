@@ -30,13 +30,6 @@ static const struct mc_service_def *const services[] = {
     &mc_sender_def, NULL,
 };
 
-/* The reference sender is optional: a city may deliver with senders of its
- * own. Its group having never existed needs no look. */
-static int optional(const struct mc_service_def *def)
-{
-    return strcmp(def->name, "sender") == 0;
-}
-
 static int usage(FILE *out)
 {
     fprintf(out, "usage: motcua status [--http URL]...\n\n"
@@ -200,7 +193,7 @@ int mc_cli_status(const struct mc_config *cfg, int argc, char **argv)
         snprintf(group, sizeof group, "motcua-%s", (*d)->name);
         group_state(admin, group, state, sizeof state, &members);
         lag = group_lag(cfg, *d, group, &committed, err, sizeof err);
-        if (optional(*d) && members == 0 && committed == 0 && lag >= 0) {
+        if ((*d)->optional && members == 0 && committed == 0 && lag >= 0) {
             printf("%-9s %-16s not running (optional)\n", (*d)->name, group);
             continue;
         }
