@@ -28,7 +28,10 @@ INSERT INTO catalog.setting (key, value) VALUES
     ('letter_place', 'Hòa Bình'),
     ('default_reception', 'TN-PHUONGLAM'),
     ('gso_province_code', '17'),
-    ('gso_district_code', '148')
+    ('gso_district_code', '148'),
+    -- The unit that hears of explanations not given in time (the Chairman's
+    -- office: Văn phòng HĐND và UBND).
+    ('accountability_office', 'VP')
 ON CONFLICT (key) DO NOTHING;
 
 -- Legal rule sets. supplement_policy 'pause' is a configurable default, not
@@ -334,3 +337,9 @@ FROM (VALUES
 WHERE NOT EXISTS (
     SELECT 1 FROM catalog.routing_rule r
     WHERE r.procedure_code IS NOT DISTINCT FROM v.procedure_code AND r.ward_code IS NULL);
+
+-- Where each unit receives its notices (warnings, requests for an
+-- explanation, escalations): illustrative addresses under a reserved-style
+-- domain, like the sample's names.
+UPDATE catalog.unit SET email = lower(code) || '@hoabinh.example.vn'
+ WHERE email IS NULL AND illustrative;
