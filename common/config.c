@@ -42,6 +42,9 @@ static const struct key_def keys[] = {
     {"MOTCUA_SWEEP_MAX", "500", "deadline clocks fired per transaction"},
     {"MOTCUA_REAPPOINT_WORKING_DAYS", "3",
      "new appointment after a breach, in working days, when the unit gave none"},
+    {"MOTCUA_EXPLANATION_WORKING_DAYS", "3",
+     "motcua-notify: working days a late unit's head has to explain a breach (giải trình) "
+     "before it is escalated to the Chairman's office"},
     {"MOTCUA_DRAIN_TIMEOUT_S", "25", "seconds allowed to drain on SIGTERM"},
     {"MOTCUA_RETAIN_INBOX_DAYS", "30",
      "inbox rows (event ids applied) are kept this long; older redeliveries are caught by the "
@@ -63,6 +66,9 @@ static const struct key_def keys[] = {
     {"MOTCUA_SENDER_SMTP_URL", "smtp://127.0.0.1:25",
      "motcua-sender: the SMTP server letters are e-mailed through (smtp:// with STARTTLS when "
      "the server offers it, or smtps://)"},
+    {"MOTCUA_SENDER_SMTP_CA", "",
+     "motcua-sender: the CA certificates (PEM) the SMTP server's certificate must chain to once "
+     "STARTTLS (or smtps://) is in use; empty: the system's; the certificate is always verified"},
     {"MOTCUA_SENDER_MAIL_FROM", "motcua@localhost", "motcua-sender: the e-mails' sender address"},
     {"MOTCUA_SENDER_SMS_URL", "",
      "motcua-sender: the SMS gateway's webhook (JSON POST); empty: SMS is not offered"},
@@ -263,6 +269,7 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
     cfg->warning_rungs = mc_xstrdup(lookup(kv, n, "MOTCUA_WARNING_RUNGS"));
     cfg->sender_smtp_url = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_SMTP_URL"));
     cfg->sender_mail_from = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_MAIL_FROM"));
+    cfg->sender_smtp_ca = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_SMTP_CA"));
     cfg->sender_sms_url = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_SMS_URL"));
     cfg->sender_zalo_url = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_ZALO_URL"));
     cfg->sender_webhook_secret = mc_xstrdup(lookup(kv, n, "MOTCUA_SENDER_WEBHOOK_SECRET"));
@@ -292,6 +299,9 @@ int mc_config_load(struct mc_config *cfg, const char *service, char *err, size_t
         (rc = parse_int("MOTCUA_REAPPOINT_WORKING_DAYS",
                         lookup(kv, n, "MOTCUA_REAPPOINT_WORKING_DAYS"), 1, 60, &cfg->reappoint_wd,
                         err, errlen)) ||
+        (rc = parse_int("MOTCUA_EXPLANATION_WORKING_DAYS",
+                        lookup(kv, n, "MOTCUA_EXPLANATION_WORKING_DAYS"), 1, 60,
+                        &cfg->explanation_wd, err, errlen)) ||
         (rc = parse_int("MOTCUA_TOPIC_PARTITIONS", lookup(kv, n, "MOTCUA_TOPIC_PARTITIONS"), 1,
                         10000, &cfg->topic_partitions, err, errlen)) ||
         (rc = parse_int("MOTCUA_TOPIC_REPLICATION", lookup(kv, n, "MOTCUA_TOPIC_REPLICATION"), 1,
@@ -356,13 +366,14 @@ void mc_config_free(struct mc_config *cfg)
     cfg->warning_rungs = NULL;
     free(cfg->sender_smtp_url);
     free(cfg->sender_mail_from);
+    free(cfg->sender_smtp_ca);
     free(cfg->sender_sms_url);
     free(cfg->sender_zalo_url);
     free(cfg->sender_webhook_secret);
     free(cfg->sender_print_dir);
     free(cfg->sender_signing_cert);
     free(cfg->sender_signing_key);
-    cfg->sender_signing_cert = cfg->sender_signing_key = NULL;
+    cfg->sender_signing_cert = cfg->sender_signing_key = cfg->sender_smtp_ca = NULL;
     cfg->sender_smtp_url = cfg->sender_mail_from = cfg->sender_sms_url = NULL;
     cfg->sender_zalo_url = cfg->sender_webhook_secret = cfg->sender_print_dir = NULL;
     cfg->kafka_brokers = cfg->kafka_props = cfg->assignor = cfg->topic_prefix = NULL;

@@ -31,6 +31,8 @@ struct mc_config {
     int sweep_max;            /* MOTCUA_SWEEP_MAX: clocks fired per transaction, 500 */
     int reappoint_wd;         /* MOTCUA_REAPPOINT_WORKING_DAYS: new appointment after a
                                  breach when the unit gave none, default 3 */
+    int explanation_wd;       /* MOTCUA_EXPLANATION_WORKING_DAYS: a late unit's time to
+                                 explain a breach, default 3 */
     int drain_timeout_s;      /* MOTCUA_DRAIN_TIMEOUT_S, default 25 */
     int retain_inbox_days;    /* MOTCUA_RETAIN_INBOX_DAYS, default 30 */
     int retain_parked_days;   /* MOTCUA_RETAIN_PARKED_DAYS, default 30 */
@@ -45,6 +47,7 @@ struct mc_config {
     int notify_retries;                      /* each retry; how many there are */
     char *sender_smtp_url;                   /* MOTCUA_SENDER_SMTP_URL */
     char *sender_mail_from;                  /* MOTCUA_SENDER_MAIL_FROM */
+    char *sender_smtp_ca;                    /* MOTCUA_SENDER_SMTP_CA: PEM; "": the system's */
     char *sender_sms_url, *sender_zalo_url;  /* MOTCUA_SENDER_SMS_URL, _ZALO_URL ("": none) */
     char *sender_webhook_secret;             /* MOTCUA_SENDER_WEBHOOK_SECRET */
     int sender_timeout_ms;                   /* MOTCUA_SENDER_TIMEOUT_MS, default 10000 */

@@ -127,6 +127,26 @@ static const char UPSERT_RECEIPT[] =
     "dossier_code = coalesce(l.dossier_code, EXCLUDED.dossier_code) "
     "RETURNING (SELECT unit_code FROM api.dossier WHERE code = l.dossier_code)";
 
+/* $1 id, $2 code, $3 kind, $4 unit, $5 issued_at: a notice to a unit. A
+ * receipt read before it made it a letter of unknown kind, with a line in
+ * the dossier's timeline: both are moved off the citizen's view. */
+static const char INSERT_NOTICE[] =
+    "WITH gone AS (DELETE FROM api.letter WHERE notification_id = $1 AND kind IS NULL RETURNING "
+    "delivery, delivery_at), line AS (DELETE FROM api.timeline WHERE dossier_code = $2 AND kind "
+    "= 'letter_receipt' AND detail->>'notification_id' = $1::text) INSERT INTO api.notice "
+    "(notification_id, dossier_code, kind, "
+    "unit_code, issued_at, delivery, delivery_at) SELECT $1, $2, $3, $4, $5, coalesce((SELECT "
+    "delivery FROM gone), 'created'), (SELECT delivery_at FROM gone) ON CONFLICT "
+    "(notification_id) DO NOTHING";
+
+/* $1 id, $2 delivery, $3 reported at: a receipt about a notice, as
+ * UPSERT_RECEIPT for a letter; no row: it is not a notice's. */
+static const char UPDATE_NOTICE_RECEIPT[] =
+    "UPDATE api.notice AS l SET delivery = CASE WHEN l.delivery = 'delivered' THEN l.delivery "
+    "WHEN l.delivery_at IS NULL OR $3::timestamptz >= l.delivery_at THEN $2 ELSE l.delivery END, "
+    "delivery_at = greatest(l.delivery_at, $3::timestamptz) WHERE notification_id = $1 "
+    "RETURNING 1";
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static void changed(struct api *api, const char *unit_code)
@@ -255,6 +275,10 @@ static int on_update(struct api *api, PGconn *conn, const json_t *ev, char *err,
     const char *state = mc_api_state_after(status);
     int rc = 0;
 
+    /* A unit's explanation of a breach is between it and the Chairman
+     * (motcua-notify keeps it): not a step of the citizen's dossier. */
+    if (status && strcmp(status, "explanation") == 0)
+        return 0;
     if (state != NULL) {
         int finishes = strcmp(state, "result_ready") == 0 || strcmp(state, "returned") == 0;
         int closes = finishes || strcmp(state, "withdrawn") == 0 || strcmp(state, "stopped") == 0;
@@ -345,11 +369,21 @@ static int on_receipt(struct api *api, PGconn *conn, const json_t *ev, char *err
         mc_json_str(ev, "occurred_at"),
     };
     /* v1's words for v2's statuses. */
+    PGresult *res;
+    int rc, notice;
     if (status && strcmp(status, "failed") == 0)
         p[3] = "temporary-failure";
     else if (status && strcmp(status, "bounced") == 0)
         p[3] = "permanent-failure";
-    int rc = upsert(api, conn, UPSERT_RECEIPT, 5, p, 0, err, errlen);
+    /* A notice to a unit is not one of the dossier's letters. */
+    if ((res = mc_pg_query(conn, UPDATE_NOTICE_RECEIPT, 3, (const char *[]){p[0], p[3], p[4]}, err,
+                           errlen)) == NULL)
+        return MC_EDB;
+    notice = PQntuples(res) > 0;
+    PQclear(res);
+    if (notice)
+        return 0;
+    rc = upsert(api, conn, UPSERT_RECEIPT, 5, p, 0, err, errlen);
     if (rc == 0 && code != NULL)
         rc = timeline(conn, code, p[4], "letter_receipt", NULL,
                       json_pack("{s:s, s:s, s:s}", "notification_id", p[0], "delivery", p[3],
@@ -382,8 +416,21 @@ static int api_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg 
                                   errlen)) == 0)
             rc = on_deadline(api, conn, msg->doc, err, errlen);
     } else if (strcmp(topic, "notifications") == 0) {
-        if ((rc = mc_schema_check(api->s_letter, msg->doc, "notification", err, errlen)) == 0)
+        const char *type = mc_json_str(msg->doc, "type");
+        if (type && strcmp(type, "notification.notice") == 0) {
+            /* Kept apart from the letters (the citizen's lookup shows those). */
+            if ((rc = mc_schema_check(api->s_notice, msg->doc, "notice", err, errlen)) == 0)
+                rc = mc_pg_exec(conn, INSERT_NOTICE, 5,
+                                (const char *[]){mc_json_str(msg->doc, "data/notification_id"),
+                                                 mc_json_str(msg->doc, "dossier_code"),
+                                                 mc_json_str(msg->doc, "data/kind"),
+                                                 mc_json_str(msg->doc, "data/about_unit"),
+                                                 mc_json_str(msg->doc, "data/issued_at")},
+                                err, errlen);
+        } else if ((rc = mc_schema_check(api->s_letter, msg->doc, "notification", err, errlen)) ==
+                   0) {
             rc = on_letter(api, conn, msg->doc, err, errlen);
+        }
     } else {
         if ((rc = mc_schema_check(api->s_receipt, msg->doc, "notification.receipt", err, errlen)) ==
             0)
@@ -506,6 +553,7 @@ static void api_fini(void *state)
     mc_schema_free(api->s_update);
     mc_schema_free(api->s_deadline);
     mc_schema_free(api->s_letter);
+    mc_schema_free(api->s_notice);
     mc_schema_free(api->s_receipt);
     mc_catalog_free(api->catalog);
     json_decref(api->batch_units);
@@ -532,6 +580,7 @@ static void *api_init(struct mc_service *svc, PGconn *conn, char *err, size_t er
         (api->s_update = mc_schema_load_named("dossier-update.v1", err, errlen)) == NULL ||
         (api->s_deadline = mc_schema_load_named("dossier-deadline.v1", err, errlen)) == NULL ||
         (api->s_letter = mc_schema_load_named("notification.v2", err, errlen)) == NULL ||
+        (api->s_notice = mc_schema_load_named("unit-notice.v1", err, errlen)) == NULL ||
         (api->s_receipt = mc_schema_load_named("notification-receipt.v2", err, errlen)) == NULL ||
         (api->catalog = mc_catalog_load(conn, err, errlen)) == NULL ||
         api_load_files(api, err, errlen) != 0) {

@@ -25,7 +25,8 @@ struct api_file {
 
 struct api {
     struct mc_service *svc;
-    struct mc_schema *s_received, *s_assigned, *s_update, *s_deadline, *s_letter, *s_receipt;
+    struct mc_schema *s_received, *s_assigned, *s_update, *s_deadline, *s_letter, *s_receipt,
+        *s_notice;
     struct mc_catalog *catalog;
     struct mc_metric *m_events, *m_requests, *m_limited, *m_streams;
 

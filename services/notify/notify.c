@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unicase.h>
 
+#include "motcua/calendar.h"
 #include "motcua/catalog.h"
 #include "motcua/error.h"
 #include "motcua/jsonutil.h"
@@ -31,11 +32,15 @@
  * for due retries (another instance may have scheduled one). */
 #define RETRY_CLAIM 100
 #define RETRY_POLL_MS 5000
+/* The longest sleep between looks for explanation deadlines passed. */
+#define ESCALATE_POLL_MS 30000
 
 struct notify {
-    struct mc_schema *deadline_schema, *receipt_schema;
+    struct mc_schema *deadline_schema, *receipt_schema, *update_schema;
     struct mc_catalog *catalog;
+    struct mc_calendar *cal; /* the city's working calendar: explanation deadlines */
     struct mc_metric *m_letters, *m_receipts, *m_retries, *m_fallbacks;
+    struct mc_metric *m_notices, *m_explanations, *m_escalations;
     /* Document numbers: blocks of notify.letter_number (motcua/numbers.h). */
     struct mc_numbers *numbers;
     /* Read by notify_batch for the batch being applied. */
@@ -45,6 +50,10 @@ struct notify {
      * runs after every batch, but queries only when one may be due (one
      * this instance scheduled, or the poll for other instances'). */
     int64_t retry_look_ms;
+    /* The earliest explanation deadline known (clock time), and when (monotonic
+     * ms) to look anyway. */
+    mc_instant escalate_at;
+    int64_t escalate_look_ms;
 };
 
 static int64_t monotonic_ms(void)
@@ -88,53 +97,126 @@ static const char INSERT_ATTEMPTS[] =
     "AS x(notification_id uuid, attempt int, channel text, reason text, started_at timestamptz) "
     "ON CONFLICT DO NOTHING";
 
-/* A receipt's letter, locked for its transition. */
-static const char SELECT_LETTER[] =
-    "SELECT dossier_code, status, attempt, retries, delivery_channel, "
-    "array_to_json(channels)::text, message::text FROM notify.letter WHERE notification_id = $1 "
-    "FOR UPDATE";
+/* The lifecycle's statements on one table: notify.letter (the citizens'
+ * letters) or notify.notice (the units' notices), which have the same
+ * lifecycle columns.
+ *   select: a receipt's notification, locked for its transition;
+ *   update_status: its status, and when its next retry is due ($3 seconds
+ *     from now; NULL: none);
+ *   update_attempt: a new attempt on channel $3 (the same for a retry, the
+ *     next for a fallback); retries restart on a new channel;
+ *   select_due: retries that are due, claimed for this instance. */
+struct lifecycle {
+    const char *select, *update_status, *update_attempt, *select_due;
+};
+
+#define LC_SELECT(T)                                                                               \
+    "SELECT dossier_code, status, attempt, retries, delivery_channel, "                            \
+    "array_to_json(channels)::text, message::text FROM notify." T " WHERE notification_id = $1 "   \
+    "FOR UPDATE"
+#define LC_UPDATE_STATUS(T)                                                                        \
+    "UPDATE notify." T " SET status = $2, retries = retries + $4::int, next_attempt_at = now() + " \
+    "make_interval(secs => $3::int) WHERE notification_id = $1"
+#define LC_UPDATE_ATTEMPT(T)                                                                       \
+    "UPDATE notify." T " SET attempt = attempt + 1, delivery_channel = $3, status = 'created', "   \
+    "next_attempt_at = NULL, retries = CASE WHEN delivery_channel = $3 THEN retries ELSE 0 END "   \
+    "WHERE notification_id = $1 AND attempt = $2::int"
+#define LC_SELECT_DUE(T)                                                                           \
+    "SELECT notification_id, dossier_code, attempt, delivery_channel, message::text FROM "         \
+    "notify." T " WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int "          \
+    "FOR UPDATE SKIP LOCKED"
+#define LIFECYCLE(T)                                                                               \
+    {                                                                                              \
+        LC_SELECT(T), LC_UPDATE_STATUS(T), LC_UPDATE_ATTEMPT(T), LC_SELECT_DUE(T)                  \
+    }
+
+static const struct lifecycle letters = LIFECYCLE("letter"), notices = LIFECYCLE("notice");
 
 /* Every receipt, with the attempt and channel it reports on. */
 static const char INSERT_DELIVERY[] =
     "INSERT INTO notify.delivery (event_id, notification_id, status, detail, reported_at, "
     "attempt, channel) VALUES ($1, $2, $3, $4, $5, $6::int, $7) ON CONFLICT DO NOTHING";
 
-/* The letter's status, and when its next retry is due ($3 seconds from now;
- * NULL: none). */
-static const char UPDATE_STATUS[] =
-    "UPDATE notify.letter SET status = $2, retries = retries + $4::int, next_attempt_at = "
-    "now() + make_interval(secs => $3::int) WHERE notification_id = $1";
-
-/* A new attempt: on channel $3 (the same for a retry, the next for a
- * fallback); retries restart on a new channel. */
-static const char UPDATE_ATTEMPT[] =
-    "UPDATE notify.letter SET attempt = attempt + 1, delivery_channel = $3, status = 'created', "
-    "next_attempt_at = NULL, retries = CASE WHEN delivery_channel = $3 THEN retries ELSE 0 END "
-    "WHERE notification_id = $1 AND attempt = $2::int";
-
-/* Retries that are due, claimed for this instance. */
-static const char SELECT_DUE[] =
-    "SELECT notification_id, dossier_code, attempt, delivery_channel, message::text FROM "
-    "notify.letter WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int "
-    "FOR UPDATE SKIP LOCKED";
-
-/* Milliseconds until the earliest retry (NULL: none waits). */
+/* Milliseconds until the earliest retry of a letter or a notice (NULL:
+ * none waits). */
 static const char SELECT_NEXT_DUE[] =
-    "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000)::bigint FROM "
-    "notify.letter WHERE next_attempt_at IS NOT NULL";
+    "SELECT greatest(0, extract(epoch FROM least((SELECT min(next_attempt_at) FROM "
+    "notify.letter), (SELECT min(next_attempt_at) FROM notify.notice)) - now()) * 1000)::bigint";
+
+/* Set-based (mc_service_write_rows): the batch's notices to units. */
+static const char INSERT_NOTICES[] =
+    "INSERT INTO notify.notice (notification_id, dossier_code, kind, breach, rung, unit_code, "
+    "recipient_unit, subject, body, issued_at, delivery_channel, channels, message) SELECT "
+    "notification_id, dossier_code, kind, breach, rung, unit_code, recipient_unit, subject, body, "
+    "issued_at, delivery_channel, channels, message FROM jsonb_to_recordset($1::jsonb) AS "
+    "x(notification_id uuid, dossier_code text, kind text, breach int, rung text, unit_code text, "
+    "recipient_unit text, subject text, body text, issued_at timestamptz, delivery_channel text, "
+    "channels text[], message jsonb) ON CONFLICT DO NOTHING";
+
+/* Set-based: the requests for an explanation, one per breach. */
+static const char INSERT_EXPLANATIONS[] =
+    "INSERT INTO notify.explanation (dossier_code, breach, unit_code, requested_at, due_at, "
+    "request_id) SELECT dossier_code, breach, unit_code, requested_at, due_at, request_id FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(dossier_code text, breach int, unit_code text, "
+    "requested_at timestamptz, due_at timestamptz, request_id uuid) ON CONFLICT DO NOTHING";
+
+/* Set-based: the explanations the units recorded. */
+static const char INSERT_GIVEN[] =
+    "INSERT INTO notify.explanation_given (event_id, dossier_code, unit_code, officer, text, "
+    "occurred_at) SELECT event_id, dossier_code, unit_code, officer, text, occurred_at FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(event_id uuid, dossier_code text, unit_code text, "
+    "officer text, text text, occurred_at timestamptz) ON CONFLICT DO NOTHING";
+
+/* Requests whose deadline passed ($1, the clock's now) and not settled yet,
+ * claimed for this instance; whether the unit asked gave an explanation in
+ * time (from the request to its deadline); the escalation's notification
+ * id and what its text needs. */
+static const char SELECT_DUE_EXPLANATIONS[] =
+    "SELECT e.dossier_code, e.breach, e.unit_code, motcua_rfc3339(e.requested_at), "
+    "motcua_rfc3339(e.due_at), md5('notify/notice/' || e.dossier_code || '/escalation/' || "
+    "e.breach)::uuid::text, r.message->>'due_at', coalesce(l.document_number, ''), EXISTS "
+    "(SELECT 1 FROM notify.explanation_given g WHERE g.dossier_code = e.dossier_code AND "
+    "g.unit_code = e.unit_code AND g.occurred_at >= e.requested_at AND g.occurred_at <= "
+    "e.due_at) FROM notify.explanation e JOIN notify.notice r ON r.notification_id = "
+    "e.request_id LEFT JOIN notify.letter l ON l.dossier_code = e.dossier_code AND l.breach = "
+    "e.breach WHERE e.outcome IS NULL AND e.due_at <= $1::timestamptz ORDER BY e.due_at "
+    "LIMIT $2::int FOR UPDATE OF e SKIP LOCKED";
+
+/* $1 code, $2 breach, $3 outcome, $4 when (clock), $5 the escalation's id. */
+static const char SETTLE_EXPLANATION[] =
+    "UPDATE notify.explanation SET outcome = $3, settled_at = $4::timestamptz, escalation_id = "
+    "$5::uuid WHERE dossier_code = $1 AND breach = $2::int";
+
+/* The earliest deadline of a request not settled yet (clock time, Unix
+ * seconds; NULL: none). */
+static const char SELECT_NEXT_ESCALATION[] =
+    "SELECT extract(epoch FROM min(due_at))::bigint FROM notify.explanation WHERE outcome IS NULL";
 
 static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
 {
     struct notify *n = mc_xcalloc(1, sizeof *n);
+    n->cal = mc_calendar_new(NULL);
     if ((n->deadline_schema = mc_schema_load_named("dossier-deadline.v1", err, errlen)) == NULL ||
         (n->receipt_schema = mc_schema_load_named("notification-receipt.v2", err, errlen)) ==
             NULL ||
+        (n->update_schema = mc_schema_load_named("dossier-update.v1", err, errlen)) == NULL ||
+        mc_calendar_load(n->cal, conn, NULL, err, errlen) != 0 ||
         (n->catalog = mc_catalog_load(conn, err, errlen)) == NULL) {
         mc_schema_free(n->deadline_schema);
         mc_schema_free(n->receipt_schema);
+        mc_schema_free(n->update_schema);
+        mc_calendar_free(n->cal);
         free(n);
         return NULL;
     }
+    n->m_notices = mc_metrics_counter("notify", "unit_notices_total",
+                                      "notices to units: warnings, explanation requests, "
+                                      "escalations");
+    n->m_explanations =
+        mc_metrics_counter("notify", "explanations_total", "explanations the units recorded");
+    n->m_escalations =
+        mc_metrics_counter("notify", "escalations_total",
+                           "explanations not given in time, escalated to the Chairman's office");
     n->m_letters = mc_metrics_counter("notify", "apology_letters_total", "apology letters issued");
     n->m_receipts = mc_metrics_counter("notify", "receipts_total", "delivery receipts recorded");
     n->m_retries = mc_metrics_counter("notify", "retries_total",
@@ -154,6 +236,8 @@ static void notify_fini(void *state)
     struct notify *n = state;
     mc_schema_free(n->deadline_schema);
     mc_schema_free(n->receipt_schema);
+    mc_schema_free(n->update_schema);
+    mc_calendar_free(n->cal);
     mc_catalog_free(n->catalog);
     mc_numbers_free(n->numbers);
     json_decref(n->b_sent);
@@ -165,6 +249,23 @@ static void notify_fini(void *state)
 static void letter_seed(char *buf, size_t len, const char *code, json_int_t breach)
 {
     snprintf(buf, len, "notify/apology/%s/%lld", code, (long long)breach);
+}
+
+/* A notice's reference (free of personal data): "<code>/<kind>/<breach>",
+ * and for a warning "/<deadline version>/<rung>" after it. Its seed is
+ * "notify/notice/<reference>", its notification id md5(seed). */
+static void notice_reference(char *buf, size_t len, const char *code, const char *kind, int breach,
+                             int version, const char *rung)
+{
+    if (rung)
+        snprintf(buf, len, "%s/%s/%d/%d/%s", code, kind, breach, version, rung);
+    else
+        snprintf(buf, len, "%s/%s/%d", code, kind, breach);
+}
+
+static void notice_seed(char *buf, size_t len, const char *reference)
+{
+    snprintf(buf, len, "notify/notice/%s", reference);
 }
 
 /* Reads, once for the batch, which of its breaches have their letter, and
@@ -185,12 +286,27 @@ static int notify_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
         const char *code = mc_json_str(msgs[i]->doc, "dossier_code");
         const char *type = mc_json_str(msgs[i]->doc, "type");
         json_t *breach = mc_json_at(msgs[i]->doc, "data/breach");
-        if (code == NULL || type == NULL || strcmp(type, "dossier.overdue") != 0 ||
-            !json_is_integer(breach))
+        const char *rung = mc_json_str(msgs[i]->doc, "data/rung");
+        json_t *version = mc_json_at(msgs[i]->doc, "data/deadline_version");
+        char reference[160];
+        if (code == NULL || type == NULL || !json_is_integer(breach))
+            continue;
+        if (strcmp(type, "dossier.warning") == 0 && rung && json_is_integer(version)) {
+            notice_reference(reference, sizeof reference, code, "warning",
+                             (int)json_integer_value(breach), (int)json_integer_value(version),
+                             rung);
+            notice_seed(seed, sizeof seed, reference);
+            json_array_append_new(seeds, json_string(seed));
+        }
+        if (strcmp(type, "dossier.overdue") != 0)
             continue;
         json_array_append_new(pairs,
                               json_pack("{s:s, s:O}", "dossier_code", code, "breach", breach));
         letter_seed(seed, sizeof seed, code, json_integer_value(breach));
+        json_array_append_new(seeds, json_string(seed));
+        notice_reference(reference, sizeof reference, code, "explanation-request",
+                         (int)json_integer_value(breach), 0, NULL);
+        notice_seed(seed, sizeof seed, reference);
         json_array_append_new(seeds, json_string(seed));
     }
     text[0] = json_array_size(pairs) ? json_dumps(pairs, JSON_COMPACT) : NULL;
@@ -515,11 +631,12 @@ static int publish_attempt(struct mc_service *svc, PGconn *conn, const char *cod
     char seed[256], started[MC_RFC3339_LEN];
     int rc;
     int breach = (int)json_integer_value(json_object_get(message, "breach"));
+    int is_notice = strcmp(mc_json_str(message, "kind"), "apology") != 0;
     if (out == NULL || text == NULL) {
         json_decref(out);
         json_decref(text);
-        return mc_err(err, errlen, MC_EINVAL, "cannot build attempt %d of %s's letter", attempt,
-                      code);
+        return mc_err(err, errlen, MC_EINVAL, "cannot build attempt %d of %s's %s", attempt, code,
+                      mc_json_str(message, "kind"));
     }
     json_object_set_new(out, "attempt", json_integer(attempt));
     json_object_set_new(out, "delivery_channel", json_string(channel));
@@ -532,12 +649,459 @@ static int publish_attempt(struct mc_service *svc, PGconn *conn, const char *cod
         json_decref(out);
         return rc;
     }
-    if (attempt == 1)
-        letter_seed(seed, sizeof seed, code, breach);
+    if (is_notice)
+        snprintf(seed, sizeof seed, "notify/notice/%s", mc_json_str(message, "reference"));
     else
-        snprintf(seed, sizeof seed, "notify/apology/%s/%d/attempt/%d", code, breach, attempt);
-    return mc_service_emit(svc, conn, "notifications", code, "notification.letter", code, at, out,
+        letter_seed(seed, sizeof seed, code, breach);
+    if (attempt > 1) {
+        size_t len = strlen(seed);
+        snprintf(seed + len, sizeof seed - len, "/attempt/%d", attempt);
+    }
+    return mc_service_emit(svc, conn, "notifications", code,
+                           is_notice ? "notification.notice" : "notification.letter", code, at, out,
                            seed, err, errlen);
+}
+
+/* ---- rounds of periodic work (retries, escalations) ------------------- */
+
+/* Commits a round that claimed `claimed` rows (at most RETRY_CLAIM). A full
+ * claim leaves *full 1: more is due at once. Otherwise *value is next_sql's
+ * one value (-1: NULL), when the next round is due. */
+static int finish_round(PGconn *conn, int claimed, const char *next_sql, long long *value,
+                        int *full, char *err, size_t errlen)
+{
+    PGresult *res;
+    int rc;
+    if ((rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, errlen)) != 0)
+        return rc;
+    if ((*full = claimed == RETRY_CLAIM))
+        return 0;
+    if ((res = mc_pg_query(conn, next_sql, 0, NULL, err, errlen)) == NULL)
+        return MC_EDB;
+    *value = mc_pg_value(res, 0, 0) ? atoll(mc_pg_value(res, 0, 0)) : -1;
+    PQclear(res);
+    return 0;
+}
+
+/* A round failed: rolled back (when in_tx), logged; returns rc. */
+static int fail_round(PGconn *conn, int in_tx, const char *what, const char *err, int rc)
+{
+    char e2[128];
+    if (in_tx)
+        mc_pg_exec(conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
+    mc_log_kv(MC_LOG_ERROR, what, "error", err, NULL);
+    return rc;
+}
+
+/* ---- notices to the units (accountability) ---------------------------- */
+
+/* What a warning rung means, in a sentence's words. */
+static void rung_text(const char *rung, char *buf, size_t len)
+{
+    size_t n = strlen(rung);
+    if (strcmp(rung, "due-day") == 0)
+        snprintf(buf, len, "hôm nay là ngày hẹn trả kết quả");
+    else if (n > 2 && strcmp(rung + n - 2, "wd") == 0)
+        snprintf(buf, len, "còn %.*s ngày làm việc đến ngày hẹn trả kết quả", (int)(n - 2), rung);
+    else if (n > 1 && rung[n - 1] == '%')
+        snprintf(buf, len, "đã sử dụng %s thời gian giải quyết theo quy định", rung);
+    else
+        snprintf(buf, len, "mốc cảnh báo %s", rung);
+}
+
+/* "Trưởng phòng Đinh Thị Thu Hà, Phòng Tài chính - Kế hoạch": a unit's
+ * head and the unit. */
+static void head_of(const json_t *unit, char *buf, size_t len)
+{
+    const char *head = mc_json_str(unit, "head_name");
+    if (head && *head)
+        snprintf(buf, len, "%s %s, %s", mc_json_str(unit, "head_title"), head,
+                 mc_json_str(unit, "name"));
+    else
+        snprintf(buf, len, "%s %s", mc_json_str(unit, "head_title"), mc_json_str(unit, "name"));
+}
+
+struct notice {
+    const char *kind, *template_id, *rung; /* rung: a warning's, else NULL */
+    int breach, version;
+    const json_t *about, *to; /* catalog rows: the unit it is about, the unit addressed */
+    const char *to_name;      /* how it is addressed */
+    mc_instant issued, due_at, explanation_due; /* explanation_due 0: none */
+    const char *id;                             /* its notification id */
+    char *subject, *body;                       /* owned */
+};
+
+/* The heading of a notice's text, up to its title. */
+static void notice_heading(FILE *f, const struct notify *n, mc_instant issued, const char *title,
+                           const char *about)
+{
+    char date[64];
+    fprintf(f, "%s\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\n",
+            mc_catalog_setting(n->catalog, "issuing_authority", "ỦY BAN NHÂN DÂN"));
+    fprintf(f, "%s, ngày %s\n\n%s\n%s\n\n", mc_catalog_setting(n->catalog, "letter_place", ""),
+            vn_date(issued, date, sizeof date), title, about);
+}
+
+/* Stores a notice and publishes its first attempt: by e-mail when the unit
+ * addressed has an address, else (and after a failed e-mail) on paper. */
+static int write_notice(struct mc_service *svc, PGconn *conn, struct notify *n, const char *code,
+                        const struct notice *x, char *err, size_t errlen)
+{
+    const char *email = mc_json_str(x->to, "email");
+    const char *address = mc_json_str(x->to, "address");
+    char reference[160], rung[64], ts[3][MC_RFC3339_LEN];
+    json_t *chans = json_array(), *message, *row;
+    int rc;
+
+    if (email && *email)
+        json_array_append_new(chans, json_string("email"));
+    json_array_append_new(chans, json_string("post"));
+    notice_reference(reference, sizeof reference, code, x->kind, x->breach, x->version, x->rung);
+    snprintf(rung, sizeof rung, "%d/%s", x->version, x->rung ? x->rung : "");
+    mc_time_format(x->issued, ts[0]);
+    mc_time_format(x->due_at, ts[1]);
+    if (x->explanation_due)
+        mc_time_format(x->explanation_due, ts[2]);
+    message = json_pack(
+        "{s:s, s:s, s:{s:s, s:i}, s:s, s:i, s:s, s:O, s:{s:s, s:s, s:o, s:o, s:n}, s:s, s:s, s:s, "
+        "s:s, s:i, s:o, s:s, s:o}",
+        "notification_id", x->id, "kind", x->kind, "template", "id", x->template_id, "version", 1,
+        "reference", reference, "attempt", 1, "delivery_channel",
+        json_string_value(json_array_get(chans, 0)), "channels", chans, "recipient", "unit_code",
+        mc_json_str(x->to, "code"), "name", x->to_name, "email",
+        mc_json_str_or_null(email && *email ? email : NULL), "address",
+        mc_json_str_or_null(address && *address ? address : NULL), "phone", "about_unit",
+        mc_json_str(x->about, "code"), "subject", x->subject, "body", x->body, "issued_at", ts[0],
+        "breach", x->breach, "rung", mc_json_str_or_null(x->rung), "due_at", ts[1],
+        "explanation_due_at", mc_json_str_or_null(x->explanation_due ? ts[2] : NULL));
+    row =
+        message == NULL
+            ? NULL
+            : json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}",
+                        "notification_id", x->id, "dossier_code", code, "kind", x->kind, "breach",
+                        x->breach, "rung", x->rung ? rung : "", "unit_code",
+                        mc_json_str(x->about, "code"), "recipient_unit", mc_json_str(x->to, "code"),
+                        "subject", x->subject, "body", x->body, "issued_at", ts[0],
+                        "delivery_channel", json_string_value(json_array_get(chans, 0)), "channels",
+                        chans, "message", message);
+    if (row == NULL) {
+        rc = mc_err(err, errlen, MC_EINVAL, "cannot build the %s notice of %s", x->kind, code);
+        goto out;
+    }
+    if ((rc = mc_service_write_rows(svc, conn, INSERT_NOTICES, row, err, errlen)) <= 0)
+        goto out; /* an error, or written before */
+    mc_service_count(svc, n->m_notices, 1);
+    rc = publish_attempt(svc, conn, code, message, 1, json_string_value(json_array_get(chans, 0)),
+                         "first", x->issued, err, errlen);
+out:
+    json_decref(chans);
+    json_decref(message);
+    return rc;
+}
+
+/* A warning rung fired: the processing unit is told, not the citizen. */
+static int on_warning(struct mc_service *svc, PGconn *conn, struct notify *n,
+                      const struct mc_msg *msg, char *err, size_t errlen)
+{
+    const json_t *ev = msg->doc, *data = json_object_get(ev, "data");
+    const char *code = mc_json_str(ev, "dossier_code");
+    const char *unit_code = mc_json_str(data, "unit/code");
+    const json_t *unit = unit_code ? mc_catalog_unit(n->catalog, unit_code) : NULL;
+    struct notice x = {.kind = "warning", .template_id = "unit-warning"};
+    char reference[160], seed[200], received[64], due[96], what[160], about[256];
+    mc_instant received_at, rescheduled;
+    size_t size;
+    FILE *f;
+    int rc;
+
+    if (unit == NULL)
+        return 0; /* no unit holds the dossier yet: nobody to warn */
+    x.rung = mc_json_str(data, "rung");
+    x.breach = (int)json_integer_value(json_object_get(data, "breach"));
+    x.version = (int)json_integer_value(json_object_get(data, "deadline_version"));
+    if (x.rung == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "warning of %s has no rung", code);
+    if ((rc = mc_json_time_required(ev, "occurred_at", &x.issued, code, err, errlen)) != 0 ||
+        (rc = mc_json_time_required(data, "received_at", &received_at, code, err, errlen)) != 0 ||
+        (rc = mc_json_time_required(data, "due_at", &x.due_at, code, err, errlen)) != 0)
+        return rc;
+    /* A warning after a reschedule warns of the new date. */
+    if (mc_json_time(data, "rescheduled_due_at", &rescheduled) == 0)
+        x.due_at = rescheduled;
+    notice_reference(reference, sizeof reference, code, x.kind, x.breach, x.version, x.rung);
+    notice_seed(seed, sizeof seed, reference);
+    if ((x.id = json_string_value(json_object_get(n->b_ids, seed))) == NULL)
+        return mc_err(err, errlen, MC_EDB, "no notification id read for %s", seed);
+    x.about = x.to = unit;
+    x.to_name = mc_json_str(unit, "name");
+
+    f = open_memstream(&x.subject, &size);
+    fprintf(f, "Hồ sơ %s sắp đến hạn trả kết quả", code);
+    fclose(f);
+    rung_text(x.rung, what, sizeof what);
+    snprintf(about, sizeof about, "Về việc hồ sơ %s sắp đến hạn trả kết quả", code);
+    f = open_memstream(&x.body, &size);
+    notice_heading(f, n, x.issued, "THÔNG BÁO", about);
+    fprintf(f, "Kính gửi: %s\n\n", x.to_name);
+    fprintf(f,
+            "Hồ sơ %s của %s, thủ tục %s (mã %s), tiếp nhận ngày %s, hẹn trả kết quả vào %s%s.\n",
+            code, mc_json_str(data, "applicant/name"), mc_json_str(data, "procedure/name"),
+            mc_json_str(data, "procedure/code"), vn_date(received_at, received, sizeof received),
+            vn_datetime(x.due_at, due, sizeof due),
+            x.due_at == rescheduled ? " (ngày hẹn đã điều chỉnh)" : "");
+    fprintf(f, "Hồ sơ chưa được giải quyết xong: %s.\n", what);
+    fprintf(f,
+            "Đề nghị %s khẩn trương giải quyết, trả kết quả đúng hẹn. Trường hợp không thể trả "
+            "kết quả đúng hẹn, đơn vị phải thông báo lý do và đề nghị hẹn lại ngày trả kết quả "
+            "chậm nhất 01 ngày làm việc trước ngày hẹn (ngày hẹn chỉ được điều chỉnh một "
+            "lần).\n\n",
+            x.to_name);
+    fprintf(f, "Nơi nhận:\n- Như trên;\n- Lưu: VT, Bộ phận Tiếp nhận và Trả kết quả.\n");
+    fclose(f);
+    rc = write_notice(svc, conn, n, code, &x, err, errlen);
+    free(x.subject);
+    free(x.body);
+    return rc;
+}
+
+/* At a breach, after its apology letter: the late unit's head is asked to
+ * explain in writing to the Chairman within MOTCUA_EXPLANATION_WORKING_DAYS
+ * working days of the breach, and the request is recorded for the
+ * escalation. */
+static int request_explanation(struct mc_service *svc, PGconn *conn, struct notify *n,
+                               const json_t *ev, const json_t *unit, const struct letter *l,
+                               mc_instant breached_at, mc_instant received_at, mc_instant due_at,
+                               mc_instant appointment, char *err, size_t errlen)
+{
+    const json_t *data = json_object_get(ev, "data");
+    const char *code = mc_json_str(ev, "dossier_code");
+    const json_t *office =
+        mc_catalog_unit(n->catalog, mc_catalog_setting(n->catalog, "accountability_office", "VP"));
+    const char *chairman = mc_catalog_setting(n->catalog, "chairman_title", "Chủ tịch");
+    int days = mc_service_config(svc)->explanation_wd;
+    struct notice x = {.kind = "explanation-request", .template_id = "explanation-request"};
+    char reference[160], seed[200], to[512], received[64], due[96], at[96], app[96], by[96],
+        about[256], ts[2][MC_RFC3339_LEN];
+    size_t size;
+    FILE *f;
+    int rc;
+
+    x.breach = (int)json_integer_value(json_object_get(data, "breach"));
+    x.version = (int)json_integer_value(json_object_get(data, "deadline_version"));
+    x.issued = breached_at;
+    x.due_at = due_at;
+    x.explanation_due = mc_calendar_add_working(n->cal, mc_calendar_receipt_at(n->cal, breached_at),
+                                                (int64_t)days * MC_WORKING_DAY_SECONDS);
+    notice_reference(reference, sizeof reference, code, x.kind, x.breach, 0, NULL);
+    notice_seed(seed, sizeof seed, reference);
+    if ((x.id = json_string_value(json_object_get(n->b_ids, seed))) == NULL)
+        return mc_err(err, errlen, MC_EDB, "no notification id read for %s", seed);
+    x.about = x.to = unit;
+    head_of(unit, to, sizeof to);
+    x.to_name = to;
+
+    f = open_memstream(&x.subject, &size);
+    fprintf(f, "Yêu cầu giải trình việc hồ sơ %s trễ hạn", code);
+    fclose(f);
+    snprintf(about, sizeof about, "Về việc hồ sơ %s trễ hạn", code);
+    f = open_memstream(&x.body, &size);
+    notice_heading(f, n, x.issued, "YÊU CẦU GIẢI TRÌNH", about);
+    fprintf(f, "Kính gửi: %s\n\n", to);
+    fprintf(f,
+            "Hồ sơ %s của %s, thủ tục %s (mã %s), tiếp nhận ngày %s, hẹn trả kết quả vào %s, "
+            "đến %s chưa được giải quyết xong (lần trễ hạn thứ %d).\n",
+            code, mc_json_str(data, "applicant/name"), mc_json_str(data, "procedure/name"),
+            mc_json_str(data, "procedure/code"), vn_date(received_at, received, sizeof received),
+            vn_datetime(due_at, due, sizeof due), vn_datetime(breached_at, at, sizeof at),
+            x.breach);
+    fprintf(f,
+            "%s đã gửi Phiếu xin lỗi và hẹn lại ngày trả kết quả số %s đến người nộp hồ sơ, hẹn "
+            "trả kết quả vào %s.\n",
+            l->authority, l->document_number, vn_datetime(appointment, app, sizeof app));
+    fprintf(f,
+            "Đề nghị %s %s giải trình bằng văn bản với %s về nguyên nhân chậm trễ và trách "
+            "nhiệm của tổ chức, cá nhân có liên quan, trước %s (%d ngày làm việc). Quá thời hạn "
+            "trên mà không có giải trình, việc chậm trễ sẽ được báo cáo %s để tham mưu xử lý "
+            "trách nhiệm theo quy định.\n\n",
+            mc_json_str(unit, "head_title"), mc_json_str(unit, "name"), chairman,
+            vn_datetime(x.explanation_due, by, sizeof by), days,
+            office ? mc_json_str(office, "name") : "Văn phòng Ủy ban nhân dân");
+    fprintf(f, "Nơi nhận:\n- Như trên;\n- %s;\n- Lưu: VT.\n\n%s\n(Đã ký)\n%s\n",
+            office ? mc_json_str(office, "name") : "Văn phòng Ủy ban nhân dân", chairman,
+            mc_catalog_setting(n->catalog, "chairman_name", ""));
+    fclose(f);
+
+    mc_time_format(breached_at, ts[0]);
+    mc_time_format(x.explanation_due, ts[1]);
+    rc =
+        mc_service_write_rows(svc, conn, INSERT_EXPLANATIONS,
+                              json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "dossier_code", code,
+                                        "breach", x.breach, "unit_code", mc_json_str(unit, "code"),
+                                        "requested_at", ts[0], "due_at", ts[1], "request_id", x.id),
+                              err, errlen);
+    if (rc > 0) {
+        rc = write_notice(svc, conn, n, code, &x, err, errlen);
+        if (x.explanation_due < n->escalate_at)
+            n->escalate_at = x.explanation_due;
+    }
+    free(x.subject);
+    free(x.body);
+    return rc < 0 ? rc : 0;
+}
+
+/* A unit recorded its explanation (dossier.updates, status explanation):
+ * it answers the requests made to that unit for that dossier before it. */
+static int on_explanation(struct mc_service *svc, PGconn *conn, struct notify *n,
+                          const struct mc_msg *msg, char *err, size_t errlen)
+{
+    const json_t *ev = msg->doc;
+    const char *code = mc_json_str(ev, "dossier_code");
+    const char *text = mc_json_str(ev, "data/reason");
+    int rc;
+
+    if ((rc = mc_schema_check(n->update_schema, ev, "dossier update", err, errlen)) != 0)
+        return rc;
+    if (text == NULL)
+        return mc_err(err, errlen, MC_EINVAL,
+                      "the explanation of %s by %s has no text: an explanation needs reason", code,
+                      mc_json_str(ev, "data/unit_code"));
+    rc = mc_service_write_rows(svc, conn, INSERT_GIVEN,
+                               json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "event_id",
+                                         mc_json_str(ev, "event_id"), "dossier_code", code,
+                                         "unit_code", mc_json_str(ev, "data/unit_code"), "officer",
+                                         mc_json_str(ev, "data/officer"), "text", text,
+                                         "occurred_at", mc_json_str(ev, "occurred_at")),
+                               err, errlen);
+    if (rc > 0)
+        mc_service_count(svc, n->m_explanations, 1);
+    return rc < 0 ? rc : 0;
+}
+
+/* One request whose deadline passed without an explanation: the Chairman's
+ * office is told (row: SELECT_DUE_EXPLANATIONS's). */
+static int escalate(struct mc_service *svc, PGconn *conn, struct notify *n, const PGresult *res,
+                    int i, mc_instant now, char *err, size_t errlen)
+{
+    const char *code = PQgetvalue(res, i, 0), *number = PQgetvalue(res, i, 7);
+    const json_t *unit = mc_catalog_unit(n->catalog, PQgetvalue(res, i, 2));
+    const json_t *office =
+        mc_catalog_unit(n->catalog, mc_catalog_setting(n->catalog, "accountability_office", "VP"));
+    const char *chairman = mc_catalog_setting(n->catalog, "chairman_title", "Chủ tịch");
+    struct notice x = {.kind = "escalation", .template_id = "explanation-escalation"};
+    char to[512], late[512], requested[64], by[96], at[96], about[256], when[MC_RFC3339_LEN];
+    mc_instant requested_at;
+    size_t size;
+    FILE *f;
+    int rc;
+
+    if (unit == NULL || office == NULL)
+        return mc_err(err, errlen, MC_EINVAL,
+                      "cannot escalate %s's explanation: unit %s or the accountability office "
+                      "(setting accountability_office) is not in the catalog",
+                      code, PQgetvalue(res, i, 2));
+    x.breach = atoi(PQgetvalue(res, i, 1));
+    x.issued = now;
+    x.id = PQgetvalue(res, i, 5);
+    if (mc_time_parse(PQgetvalue(res, i, 3), &requested_at) != 0 ||
+        mc_time_parse(PQgetvalue(res, i, 4), &x.explanation_due) != 0 ||
+        mc_time_parse(PQgetvalue(res, i, 6), &x.due_at) != 0)
+        return mc_err(err, errlen, MC_EDB, "the explanation request of %s has bad dates", code);
+    x.about = unit;
+    x.to = office;
+    head_of(office, to, sizeof to);
+    x.to_name = to;
+    head_of(unit, late, sizeof late);
+
+    f = open_memstream(&x.subject, &size);
+    fprintf(f, "Quá hạn giải trình việc hồ sơ %s trễ hạn - %s", code, mc_json_str(unit, "name"));
+    fclose(f);
+    snprintf(about, sizeof about, "Về việc quá hạn giải trình hồ sơ %s trễ hạn", code);
+    f = open_memstream(&x.body, &size);
+    notice_heading(f, n, now, "BÁO CÁO", about);
+    fprintf(f, "Kính gửi: %s\n\n", to);
+    fprintf(f,
+            "Ngày %s, %s được yêu cầu giải trình với %s việc hồ sơ %s trễ hạn (lần trễ hạn thứ "
+            "%d%s%s), hạn giải trình: %s.\n",
+            vn_date(requested_at, requested, sizeof requested), late, chairman, code, x.breach,
+            *number ? "; Phiếu xin lỗi số " : "", number,
+            vn_datetime(x.explanation_due, by, sizeof by));
+    fprintf(f, "Đến %s, chưa nhận được giải trình của %s.\n", vn_datetime(now, at, sizeof at),
+            mc_json_str(unit, "name"));
+    fprintf(f,
+            "Đề nghị %s tham mưu %s xem xét, xử lý trách nhiệm của người đứng đầu %s theo quy "
+            "định và đưa vào kết quả đánh giá, xếp loại thi đua của đơn vị.\n\n",
+            mc_json_str(office, "name"), chairman, mc_json_str(unit, "name"));
+    fprintf(f, "Nơi nhận:\n- Như trên;\n- %s;\n- Lưu: VT.\n", late);
+    fclose(f);
+
+    mc_time_format(now, when);
+    rc = write_notice(svc, conn, n, code, &x, err, errlen);
+    if (rc == 0)
+        rc = mc_pg_exec(conn, SETTLE_EXPLANATION, 5,
+                        (const char *[]){code, PQgetvalue(res, i, 1), "escalated", when, x.id}, err,
+                        errlen);
+    if (rc == 0)
+        mc_service_count(svc, n->m_escalations, 1);
+    free(x.subject);
+    free(x.body);
+    return rc;
+}
+
+/* Requests whose deadline passed on the services' clock: each escalated
+ * once (claimed, notice written and published, marked, in one
+ * transaction). Looks only when the clock passed the earliest deadline
+ * known, or every ESCALATE_POLL_MS (another instance may have asked). */
+static int escalation_work(struct mc_service *svc, PGconn *conn, struct notify *n, int64_t *next_ms)
+{
+    char err[1024], limit[16], now_s[MC_RFC3339_LEN];
+    PGresult *res;
+    mc_instant now;
+    int64_t mono = monotonic_ms();
+    long long next = -1;
+    int rc, claimed, full;
+
+    *next_ms = ESCALATE_POLL_MS;
+    if (mc_service_now(svc, &now) != 0)
+        return 0; /* the topic clock has not ticked yet */
+    if (now < n->escalate_at && mono < n->escalate_look_ms) {
+        *next_ms = n->escalate_look_ms - mono;
+        return 0;
+    }
+    snprintf(limit, sizeof limit, "%d", RETRY_CLAIM);
+    mc_time_format(now, now_s);
+    if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, sizeof err)) != 0)
+        return fail_round(conn, 0, "notify escalations failed", err, rc);
+    if ((res = mc_pg_query(conn, SELECT_DUE_EXPLANATIONS, 2, (const char *[]){now_s, limit}, err,
+                           sizeof err)) == NULL)
+        return fail_round(conn, 1, "notify escalations failed", err, MC_EDB);
+    claimed = PQntuples(res);
+    for (int i = 0; i < claimed; i++) {
+        if (strcmp(PQgetvalue(res, i, 8), "t") == 0)
+            rc = mc_pg_exec(conn, SETTLE_EXPLANATION, 5,
+                            (const char *[]){PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                                             "explained", now_s, NULL},
+                            err, sizeof err);
+        else
+            rc = escalate(svc, conn, n, res, i, now, err, sizeof err);
+        if (rc != 0) {
+            PQclear(res);
+            return fail_round(conn, 1, "notify escalations failed", err, rc);
+        }
+    }
+    PQclear(res);
+    if ((rc = finish_round(conn, claimed, SELECT_NEXT_ESCALATION, &next, &full, err, sizeof err)) !=
+        0)
+        return fail_round(conn, 0, "notify escalations failed", err, rc);
+    if (full) {
+        *next_ms = 0;
+        return 0;
+    }
+    /* One another instance holds is settled by it: look again past now. */
+    n->escalate_at = next >= 0 ? (mc_instant)next : INT64_MAX;
+    if (n->escalate_at <= now)
+        n->escalate_at = now + 1;
+    n->escalate_look_ms = mono + ESCALATE_POLL_MS;
+    return 0;
 }
 
 static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
@@ -655,6 +1219,10 @@ static int on_overdue(struct mc_service *svc, PGconn *conn, struct notify *n,
     json_object_set_new(n->b_sent, sent, json_true());
     mc_service_count(svc, n->m_letters, 1);
     rc = publish_attempt(svc, conn, code, message, 1, channel, "first", issued, err, errlen);
+    /* The late unit's head answers for it (no unit: nobody to ask). */
+    if (rc == 0 && unit_row)
+        rc = request_explanation(svc, conn, n, ev, unit_row, &l, issued, received_at, due_at,
+                                 appointment, err, errlen);
 out:
     json_decref(chans);
     json_decref(message);
@@ -694,16 +1262,17 @@ static const char *next_channel(const char *channels, const char *current, char 
 
 /* Starts attempt `attempt` + 1 on channel (a retry: the same channel; a
  * fallback: the next), at once, from the stored first attempt. */
-static int next_attempt(struct mc_service *svc, PGconn *conn, const char *id, const char *code,
-                        const char *message, int attempt, const char *channel, const char *reason,
-                        mc_instant at, char *err, size_t errlen)
+static int next_attempt(struct mc_service *svc, PGconn *conn, const struct lifecycle *lc,
+                        const char *id, const char *code, const char *message, int attempt,
+                        const char *channel, const char *reason, mc_instant at, char *err,
+                        size_t errlen)
 {
     char a[16];
     json_t *m;
     int rc;
     snprintf(a, sizeof a, "%d", attempt);
-    if ((rc = mc_pg_exec(conn, UPDATE_ATTEMPT, 3, (const char *[]){id, a, channel}, err, errlen)) !=
-        0)
+    if ((rc = mc_pg_exec(conn, lc->update_attempt, 3, (const char *[]){id, a, channel}, err,
+                         errlen)) != 0)
         return rc;
     if ((m = json_loads(message, 0, NULL)) == NULL)
         return mc_err(err, errlen, MC_EDB, "the stored letter %s is not JSON", id);
@@ -723,6 +1292,7 @@ static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
     const json_t *ev = msg->doc;
     const char *id = mc_json_str(ev, "data/notification_id");
     const char *status, *cur, *channel, *message, *code;
+    const struct lifecycle *lc = &letters;
     char attempt_s[16], delay[16], nextbuf[16];
     mc_instant at;
     PGresult *res;
@@ -733,8 +1303,15 @@ static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
     if ((rc = mc_json_time_required(ev, "occurred_at", &at, id, err, errlen)) != 0)
         return rc;
     status = receipt_status(mc_json_str(ev, "data/status"));
-    if ((res = mc_pg_query(conn, SELECT_LETTER, 1, &id, err, errlen)) == NULL)
+    /* A letter to a citizen, or else a notice to a unit. */
+    if ((res = mc_pg_query(conn, lc->select, 1, &id, err, errlen)) == NULL)
         return MC_EDB;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        lc = &notices;
+        if ((res = mc_pg_query(conn, lc->select, 1, &id, err, errlen)) == NULL)
+            return MC_EDB;
+    }
     if (PQntuples(res) == 0) {
         PQclear(res);
         return mc_err(err, errlen, MC_EINVAL, "receipt for unknown notification %s", id);
@@ -761,7 +1338,7 @@ static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
     if (strcmp(cur, "delivered") == 0)
         goto out; /* delivered once: nothing after it counts */
     if (strcmp(status, "delivered") == 0) {
-        rc = mc_pg_exec(conn, UPDATE_STATUS, 4, (const char *[]){id, status, NULL, "0"}, err,
+        rc = mc_pg_exec(conn, lc->update_status, 4, (const char *[]){id, status, NULL, "0"}, err,
                         errlen);
         goto out;
     }
@@ -769,14 +1346,14 @@ static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
         goto out; /* about an earlier attempt, which a later one replaced */
     if (strcmp(status, "sending") == 0) {
         if (strcmp(cur, "created") == 0)
-            rc = mc_pg_exec(conn, UPDATE_STATUS, 4, (const char *[]){id, status, NULL, "0"}, err,
-                            errlen);
+            rc = mc_pg_exec(conn, lc->update_status, 4, (const char *[]){id, status, NULL, "0"},
+                            err, errlen);
         goto out;
     }
     if (strcmp(status, "permanent-failure") != 0 && retries < cfg->notify_retries) {
         /* Temporary or technical: the same channel again, later. */
         snprintf(delay, sizeof delay, "%d", cfg->notify_retry[retries]);
-        rc = mc_pg_exec(conn, UPDATE_STATUS, 4, (const char *[]){id, status, delay, "1"}, err,
+        rc = mc_pg_exec(conn, lc->update_status, 4, (const char *[]){id, status, delay, "1"}, err,
                         errlen);
         if (monotonic_ms() + cfg->notify_retry[retries] * 1000LL < n->retry_look_ms)
             n->retry_look_ms = monotonic_ms() + cfg->notify_retry[retries] * 1000LL;
@@ -785,10 +1362,10 @@ static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
     /* Permanent, or retries used up: the next channel, or the end. */
     if (message && next_channel(PQgetvalue(res, 0, 5), channel, nextbuf, sizeof nextbuf)) {
         mc_service_count(svc, n->m_fallbacks, 1);
-        rc = next_attempt(svc, conn, id, code, message, attempt, nextbuf, "fallback", at, err,
+        rc = next_attempt(svc, conn, lc, id, code, message, attempt, nextbuf, "fallback", at, err,
                           errlen);
     } else {
-        rc = mc_pg_exec(conn, UPDATE_STATUS, 4, (const char *[]){id, status, NULL, "0"}, err,
+        rc = mc_pg_exec(conn, lc->update_status, 4, (const char *[]){id, status, NULL, "0"}, err,
                         errlen);
     }
 out:
@@ -802,8 +1379,9 @@ static int notify_retry(struct mc_service *svc, PGconn *conn, int64_t *next_ms, 
 {
     struct notify *n = state;
     char err[1024], limit[16];
-    PGresult *res = NULL;
-    int rc, claimed = 0;
+    PGresult *res;
+    long long next = -1;
+    int rc, claimed = 0, full;
     struct timespec ts;
     int64_t now = monotonic_ms();
 
@@ -813,50 +1391,36 @@ static int notify_retry(struct mc_service *svc, PGconn *conn, int64_t *next_ms, 
     }
     snprintf(limit, sizeof limit, "%d", RETRY_CLAIM);
     if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, sizeof err)) != 0)
-        goto fail;
-    if ((res = mc_pg_query(conn, SELECT_DUE, 1, (const char *[]){limit}, err, sizeof err)) ==
-        NULL) {
-        rc = MC_EDB;
-        goto rollback;
-    }
+        return fail_round(conn, 0, "notify retries failed", err, rc);
     clock_gettime(CLOCK_REALTIME, &ts);
-    claimed = PQntuples(res);
-    for (int i = 0; i < claimed; i++) {
-        const char *message = mc_pg_value(res, i, 4);
-        if (message == NULL)
-            continue; /* written before retries existed */
-        if ((rc = next_attempt(svc, conn, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), message,
-                               atoi(PQgetvalue(res, i, 2)), PQgetvalue(res, i, 3), "retry",
-                               (mc_instant)ts.tv_sec, err, sizeof err)) != 0)
-            goto rollback;
-        mc_service_count(svc, n->m_retries, 1);
+    for (int t = 0; t < 2; t++) {
+        const struct lifecycle *lc = t == 0 ? &letters : &notices;
+        int got;
+        if ((res = mc_pg_query(conn, lc->select_due, 1, (const char *[]){limit}, err,
+                               sizeof err)) == NULL)
+            return fail_round(conn, 1, "notify retries failed", err, MC_EDB);
+        got = PQntuples(res);
+        for (int i = 0; i < got; i++) {
+            const char *message = mc_pg_value(res, i, 4);
+            if (message == NULL)
+                continue; /* written before retries existed */
+            if ((rc = next_attempt(svc, conn, lc, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                                   message, atoi(PQgetvalue(res, i, 2)), PQgetvalue(res, i, 3),
+                                   "retry", (mc_instant)ts.tv_sec, err, sizeof err)) != 0) {
+                PQclear(res);
+                return fail_round(conn, 1, "notify retries failed", err, rc);
+            }
+            mc_service_count(svc, n->m_retries, 1);
+        }
+        if (got > claimed)
+            claimed = got;
+        PQclear(res);
     }
-    PQclear(res);
-    res = NULL;
-    if ((rc = mc_pg_exec(conn, "COMMIT", 0, NULL, err, sizeof err)) != 0)
-        goto fail;
-    if (claimed == RETRY_CLAIM) {
-        *next_ms = 0;
-        return 0;
-    }
-    if ((res = mc_pg_query(conn, SELECT_NEXT_DUE, 0, NULL, err, sizeof err)) == NULL) {
-        rc = MC_EDB;
-        goto fail;
-    }
-    *next_ms = mc_pg_value(res, 0, 0) ? atoll(mc_pg_value(res, 0, 0)) : RETRY_POLL_MS;
-    if (*next_ms > RETRY_POLL_MS)
-        *next_ms = RETRY_POLL_MS;
+    if ((rc = finish_round(conn, claimed, SELECT_NEXT_DUE, &next, &full, err, sizeof err)) != 0)
+        return fail_round(conn, 0, "notify retries failed", err, rc);
+    *next_ms = full ? 0 : next >= 0 && next < RETRY_POLL_MS ? next : RETRY_POLL_MS;
     n->retry_look_ms = monotonic_ms() + *next_ms;
-    PQclear(res);
     return 0;
-rollback : {
-    char e2[128];
-    PQclear(res);
-    mc_pg_exec(conn, "ROLLBACK", 0, NULL, e2, sizeof e2);
-}
-fail:
-    mc_log_kv(MC_LOG_ERROR, "notify retries failed", "error", err, NULL);
-    return rc;
 }
 
 static int notify_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg, char *err,
@@ -869,16 +1433,40 @@ static int notify_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
         return rc;
     if (strcmp(msg->topic, "notification.receipts") == 0)
         return on_receipt(svc, conn, n, msg, err, errlen);
-    /* Warnings and refusals concern the units, not the citizen. */
+    if (strcmp(msg->topic, "dossier.updates") == 0) {
+        /* Only explanations concern notify; router and deadline answer for
+         * the other updates (and dead-letter the bad ones). */
+        const char *status = mc_json_str(msg->doc, "data/status");
+        return status && strcmp(status, "explanation") == 0
+                   ? on_explanation(svc, conn, n, msg, err, errlen)
+                   : 0;
+    }
+    /* A warning goes to the processing unit; a breach makes the citizen's
+     * letter and the unit's request for an explanation. Refusals and moved
+     * deadlines concern the units' software, which reads them itself. */
     type = mc_json_str(msg->doc, "type");
-    if (type == NULL || strcmp(type, "dossier.overdue") != 0)
+    if (type == NULL || (strcmp(type, "dossier.overdue") != 0 && strcmp(type, "dossier.warning")))
         return 0;
     if ((rc = mc_schema_check(n->deadline_schema, msg->doc, "deadline event", err, errlen)) != 0)
         return rc;
+    if (strcmp(type, "dossier.warning") == 0)
+        return on_warning(svc, conn, n, msg, err, errlen);
     return on_overdue(svc, conn, n, msg, err, errlen);
 }
 
-static const char *const notify_topics[] = {"dossier.deadlines", "notification.receipts", NULL};
+/* The periodic work: due retries, then explanation deadlines passed. */
+static int notify_work(struct mc_service *svc, PGconn *conn, int64_t *next_ms, void *state)
+{
+    int64_t retry_ms = RETRY_POLL_MS, escalate_ms = ESCALATE_POLL_MS;
+    int rc = notify_retry(svc, conn, &retry_ms, state);
+    if (rc == 0)
+        rc = escalation_work(svc, conn, state, &escalate_ms);
+    *next_ms = retry_ms < escalate_ms ? retry_ms : escalate_ms;
+    return rc;
+}
+
+static const char *const notify_topics[] = {"dossier.deadlines", "notification.receipts",
+                                            "dossier.updates", NULL};
 
 const struct mc_service_def mc_notify_def = {
     .name = "notify",
@@ -890,5 +1478,6 @@ const struct mc_service_def mc_notify_def = {
     .handle_cb = notify_handle,
     .batch_cb = notify_batch,
     .rollback_cb = notify_rollback,
-    .work_cb = notify_retry,
+    .work_cb = notify_work,
+    .use_clock = 1,
 };

@@ -176,6 +176,8 @@ void sender_email(const struct mc_config *cfg, const json_t *data, const struct 
 
     curl_easy_setopt(c, CURLOPT_URL, cfg->sender_smtp_url);
     curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY); /* STARTTLS when offered */
+    if (cfg->sender_smtp_ca && *cfg->sender_smtp_ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->sender_smtp_ca);
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpts);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
@@ -372,8 +374,8 @@ void sender_print(const struct mc_config *cfg, const char *code, const json_t *d
      * post, where it goes. */
     snprintf(path, sizeof path, "%s/index.tsv", cfg->sender_print_dir);
     snprintf(line, sizeof line, "%s\t%s\t%s\t%s\t%s\t%s\n", name, channel, code,
-             mc_json_str(data, "document_number"), mc_json_str(data, "recipient/name"),
-             strcmp(channel, "post") == 0 ? address : "");
+             mc_json_str(data, "document_number") ? mc_json_str(data, "document_number") : "-",
+             mc_json_str(data, "recipient/name"), strcmp(channel, "post") == 0 ? address : "");
     if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0640)) < 0 ||
         (index = fdopen(fd, "a")) == NULL) {
         if (fd >= 0)

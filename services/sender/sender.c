@@ -33,8 +33,8 @@
 #define IDLE_POLL_MS 1000
 
 struct sender {
-    struct mc_schema *letter_schema;
-    struct mc_signer *signer; /* NULL: letters go unsigned */
+    struct mc_schema *letter_schema, *notice_schema; /* citizens' letters, units' notices */
+    struct mc_signer *signer;                        /* NULL: letters go unsigned */
     struct mc_metric *m_jobs, *m_delivered, *m_failed;
 };
 
@@ -81,13 +81,16 @@ static void *sender_init(struct mc_service *svc, PGconn *conn, char *err, size_t
         free(s);
         return NULL;
     }
-    if ((s->letter_schema = mc_schema_load_named("notification.v2", err, errlen)) == NULL) {
+    if ((s->letter_schema = mc_schema_load_named("notification.v2", err, errlen)) == NULL ||
+        (s->notice_schema = mc_schema_load_named("unit-notice.v1", err, errlen)) == NULL) {
+        mc_schema_free(s->letter_schema);
         mc_signer_free(s->signer);
         free(s);
         return NULL;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         mc_schema_free(s->letter_schema);
+        mc_schema_free(s->notice_schema);
         mc_signer_free(s->signer);
         free(s);
         mc_err(err, errlen, MC_EINVAL, "cannot initialise libcurl");
@@ -108,6 +111,7 @@ static void sender_fini(void *state)
 {
     struct sender *s = state;
     mc_schema_free(s->letter_schema);
+    mc_schema_free(s->notice_schema);
     mc_signer_free(s->signer);
     free(s);
     curl_global_cleanup();
@@ -139,10 +143,17 @@ static int sender_handle(struct mc_service *svc, PGconn *conn, const struct mc_m
     struct sender *s = state;
     const json_t *data = json_object_get(msg->doc, "data");
     const char *code = mc_json_str(msg->doc, "dossier_code");
+    const char *type = mc_json_str(msg->doc, "type");
     json_t *row;
     int rc;
 
-    if ((rc = mc_schema_check(s->letter_schema, msg->doc, "notification", err, errlen)) != 0)
+    /* A letter to a citizen, or a notice to a unit (delivered alike; a
+     * notice has no personalisation, so no PDF). */
+    if (type && strcmp(type, "notification.notice") == 0)
+        rc = mc_schema_check(s->notice_schema, msg->doc, "notice", err, errlen);
+    else
+        rc = mc_schema_check(s->letter_schema, msg->doc, "notification", err, errlen);
+    if (rc != 0)
         return rc;
     if (!json_is_integer(json_object_get(data, "attempt")))
         return mc_err(err, errlen, MC_EINVAL,

@@ -71,9 +71,11 @@ static void assigned(const char *code, const char *unit, const char *at, const c
 static void update(const char *code, const char *status, const char *unit, const char *at)
 {
     json_t *ev = h_update_event(code, status, unit, at);
-    if (strcmp(status, "supplement_requested") == 0)
+    if (strcmp(status, "supplement_requested") == 0 || strcmp(status, "explanation") == 0)
         json_object_set_new(json_object_get(ev, "data"), "reason",
-                            json_string("Thiếu bản sao giấy chứng nhận"));
+                            json_string(strcmp(status, "explanation") == 0
+                                            ? "Cán bộ thụ lý nghỉ ốm đột xuất."
+                                            : "Thiếu bản sao giấy chứng nhận"));
     h_assert_schema(ev, "dossier-update.v1");
     publish("dossier.updates", ev);
 }
@@ -542,6 +544,62 @@ static void test_lookups_are_rate_limited(void **state)
     json_decref(doc);
 }
 
+/* A notice to a unit (unit-notice.v1, from the corpus) is kept apart from
+ * the dossier's letters, also when a receipt about it came first; a unit's
+ * explanation is not in the citizen's timeline. */
+static void notice(const char *code, const char *notification_id)
+{
+    json_error_t jerr;
+    json_t *ev = json_load_file(MOTCUA_SOURCE_DIR "/tests/fixtures/corpus/unit-notice.v1/valid/"
+                                                  "explanation-request-email.json",
+                                0, &jerr);
+    char id[H_UUID_LEN];
+    assert_non_null(ev);
+    h_uuid(id);
+    json_object_set_new(ev, "event_id", json_string(id));
+    json_object_set_new(ev, "dossier_code", json_string(code));
+    json_object_set_new(json_object_get(ev, "data"), "notification_id",
+                        json_string(notification_id));
+    json_object_set_new(json_object_get(ev, "data"), "reference",
+                        json_pack("s+", code, "/explanation-request/1"));
+    h_assert_schema(ev, "unit-notice.v1");
+    publish("notifications", ev);
+}
+
+static void test_notices_to_units_are_not_letters(void **state)
+{
+    static const char *const code = "000.31.26.H17-240301-0077";
+    char first[H_UUID_LEN], late[H_UUID_LEN];
+    (void)state;
+
+    h_uuid(first);
+    h_uuid(late);
+    notice(code, first);
+    receipt(code, first, "delivered", "2024-03-08T09:05:00+07:00");
+    /* The receipt read before its notice. */
+    receipt(code, late, "delivered", "2024-03-08T09:06:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM api.notice WHERE dossier_code = $1 AND delivery "
+                           "= 'delivered'",
+                           code, NULL) == 1 &&
+                     h_sql_int(env, "SELECT count(*) FROM api.letter WHERE dossier_code = $1", code,
+                               NULL) == 1);
+    notice(code, late);
+    /* The unit's explanation is not a step of the citizen's dossier. */
+    update(code, "explanation", "PTCKH", "2024-03-08T10:00:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, h_offsets_committed(env, "motcua-api", "dossier.updates"));
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM api.notice WHERE dossier_code = $1 AND delivery "
+                           "= 'delivered' AND kind = 'explanation-request' AND unit_code = "
+                           "'PTCKH'",
+                           code, NULL) == 2);
+    assert_int_equal(
+        h_sql_int(env, "SELECT count(*) FROM api.letter WHERE dossier_code = $1", code, NULL), 0);
+    assert_int_equal(timeline_entries(code), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_indicators_and_ranking_of_a_month),
         cmocka_unit_test(test_board_and_its_event_stream),
         cmocka_unit_test(test_bad_event_is_dead_lettered),
+        cmocka_unit_test(test_notices_to_units_are_not_letters),
         cmocka_unit_test(test_lookups_are_rate_limited),
     };
     return cmocka_run_group_tests_name("integration: api", tests, group_setup, group_teardown);

@@ -81,10 +81,28 @@ static long long letters(const char *code)
     return h_sql_int(env, "SELECT count(*) FROM notify.letter WHERE dossier_code = $1", code, NULL);
 }
 
-static json_t *letter_events(const char *code)
+/* The dossier's events of one type on the notifications topic. */
+static json_t *events_of(const char *code, const char *type)
 {
     json_t *all = h_read_topic(env, "notifications", 0, 1000);
     json_t *mine = h_select(all, "payload/dossier_code", code);
+    json_t *typed = h_select(mine, "payload/type", type);
+    json_decref(all);
+    json_decref(mine);
+    return typed;
+}
+
+/* The letters to the citizen (not the notices to the units). */
+static json_t *letter_events(const char *code)
+{
+    return events_of(code, "notification.letter");
+}
+
+/* The notices of one kind to the units. */
+static json_t *notice_events(const char *code, const char *kind)
+{
+    json_t *all = events_of(code, "notification.notice");
+    json_t *mine = h_select(all, "payload/data/kind", kind);
     json_decref(all);
     return mine;
 }
@@ -110,6 +128,8 @@ static int group_setup(void **state)
     cfg = h_config_new(env, "notify");
     cfg->notify_retry[0] = cfg->notify_retry[1] = 1;
     cfg->notify_retries = 2;
+    /* Explanation deadlines follow the topic clock (h_tick). */
+    cfg->clock = MC_CLOCK_TOPIC;
     /* Phòng Tư pháp's letters are signed by a Vice-Chairman on the
      * Chairman's behalf (the signer policy city_deputy). */
     h_sql_exec(env,
@@ -581,6 +601,172 @@ static void test_failures_are_retried_then_fall_back_to_the_next_channel(void **
     free(id);
 }
 
+/* An update from a unit's software: its explanation of a breach. */
+static void send_explanation(const char *code, const char *unit, const char *at, const char *text)
+{
+    char id[H_UUID_LEN];
+    json_t *ev;
+    h_uuid(id);
+    ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s*}}", "event_id", id, "type",
+                   "dossier.update", "occurred_at", at, "producer", "iGate-TCKH", "dossier_code",
+                   code, "data", "status", "explanation", "unit_code", unit, "officer",
+                   "Đinh Thị Thu Hà", "reason", text);
+    assert_non_null(ev);
+    h_assert_schema(ev, "dossier-update.v1");
+    h_produce_json(env, "dossier.updates", code, ev, NULL, NULL);
+    json_decref(ev);
+}
+
+static long long explanations(const char *code, const char *outcome)
+{
+    if (outcome == NULL) /* pending */
+        return h_sql_int(env,
+                         "SELECT count(*) FROM notify.explanation WHERE dossier_code = $1 AND "
+                         "outcome IS NULL",
+                         code, NULL);
+    return h_sql_int(env,
+                     "SELECT count(*) FROM notify.explanation WHERE dossier_code = $1 AND outcome "
+                     "= $2",
+                     code, outcome, NULL);
+}
+
+/* Accountability: a warning goes to the processing unit; a breach asks the
+ * late unit's head to explain within 3 working days; the unit that
+ * explains in time is left alone, the one that does not is escalated to
+ * the Chairman's office, once, when the clock passes the deadline. */
+static void test_units_are_warned_asked_to_explain_and_escalated(void **state)
+{
+    static const char *const A = "000.31.26.H17-240301-0801", *const B =
+                                                                  "000.31.26.H17-240301-0802";
+    json_t *ev, *got, *n;
+    char *body;
+    (void)state;
+
+    /* The warning of A, a working day before its due date. */
+    ev = deadline_event(A, "warning", 0, "1wd", "2024-03-05T16:00:00+07:00", NULL);
+    send_deadline_event(ev);
+    json_decref(ev);
+    H_PUMP_UNTIL(
+        env, H_TIMEOUT_MS,
+        h_sql_int(env, "SELECT count(*) FROM notify.notice WHERE dossier_code = $1", A, NULL) == 1);
+    got = notice_events(A, "warning");
+    assert_int_equal(json_array_size(got), 1);
+    n = json_object_get(json_array_get(got, 0), "payload");
+    h_assert_schema(n, "unit-notice.v1");
+    h_assert_str(n, "type", "notification.notice");
+    h_assert_str(n, "data/recipient/unit_code", "PTCKH");
+    h_assert_str(n, "data/recipient/name", "Phòng Tài chính - Kế hoạch");
+    h_assert_str(n, "data/recipient/email", "ptckh@hoabinh.example.vn");
+    h_assert_str(n, "data/delivery_channel", "email");
+    h_assert_str(n, "data/reference", "000.31.26.H17-240301-0801/warning/0/1/1wd");
+    h_assert_str(n, "data/subject", "Hồ sơ 000.31.26.H17-240301-0801 sắp đến hạn trả kết quả");
+    assert_contains(mc_json_str(n, "data/body"), "Kính gửi: Phòng Tài chính - Kế hoạch");
+    assert_contains(mc_json_str(n, "data/body"),
+                    "Hồ sơ chưa được giải quyết xong: còn 1 ngày làm việc đến ngày hẹn trả kết "
+                    "quả.");
+    assert_contains(mc_json_str(n, "data/rendered/html"), "<p>");
+    json_decref(got);
+    /* The citizen is not told of a warning. */
+    got = letter_events(A);
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
+
+    /* Both breach on Thursday 7 March 2024 at 07:30. */
+    ev = deadline_event(A, "overdue", 1, "overdue", "2024-03-07T07:30:00+07:00",
+                        "2024-03-12T16:30:00+07:00");
+    send_deadline_event(ev);
+    json_decref(ev);
+    ev = deadline_event(B, "overdue", 1, "overdue", "2024-03-07T07:30:00+07:00",
+                        "2024-03-12T16:30:00+07:00");
+    send_deadline_event(ev);
+    json_decref(ev);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, explanations(A, NULL) == 1 && explanations(B, NULL) == 1);
+    got = notice_events(B, "explanation-request");
+    assert_int_equal(json_array_size(got), 1);
+    n = json_object_get(json_array_get(got, 0), "payload");
+    h_assert_schema(n, "unit-notice.v1");
+    h_assert_str(n, "data/recipient/name",
+                 "Trưởng phòng Đinh Thị Thu Hà, Phòng Tài chính - Kế hoạch");
+    h_assert_str(n, "data/about_unit", "PTCKH");
+    /* Three working days: Thursday, Friday and Monday (the weekend does not
+     * count), so by the end of Monday 11 March, i.e. Tuesday's opening. */
+    h_assert_str(n, "data/explanation_due_at", "2024-03-12T07:30:00+07:00");
+    body = h_sql_text(env, "SELECT document_number FROM notify.letter WHERE dossier_code = $1", B,
+                      NULL);
+    assert_contains(mc_json_str(n, "data/body"), body);
+    free(body);
+    assert_contains(mc_json_str(n, "data/body"), "YÊU CẦU GIẢI TRÌNH");
+    assert_contains(mc_json_str(n, "data/body"),
+                    "Đề nghị Trưởng phòng Phòng Tài chính - Kế hoạch giải trình bằng văn bản với "
+                    "Chủ tịch Ủy ban nhân dân thành phố");
+    assert_contains(mc_json_str(n, "data/body"),
+                    "trước 07 giờ 30 phút, ngày 12 tháng 3 năm 2024 (3 ngày làm việc)");
+    json_decref(got);
+
+    /* A explains on Friday; an explanation without its text is refused. */
+    send_explanation(A, "PTCKH", "2024-03-08T09:00:00+07:00",
+                     "Hồ sơ phải xác minh với cơ quan thuế; đã chấn chỉnh việc phân công.");
+    send_explanation(B, "PTCKH", "2024-03-08T09:00:00+07:00", NULL);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, h_offsets_committed(env, GROUP, "dossier.updates"));
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM notify.explanation_given WHERE dossier_code "
+                               "IN ($1, $2)",
+                               A, B, NULL),
+                     1);
+    got = h_read_topic(env, "deadletter", 1, 10000);
+    n = h_select(got, "payload/dossier_code", B);
+    assert_int_equal(json_array_size(n), 1);
+    assert_contains(mc_json_str(json_array_get(n, 0), "payload/data/reason"),
+                    "an explanation needs reason");
+    json_decref(n);
+    json_decref(got);
+
+    /* Before the deadline nothing is settled; after it, B is escalated. */
+    h_tick(env, "2024-03-11T16:00:00+07:00");
+    h_tick(env, "2024-03-12T08:00:00+07:00");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 explanations(B, "escalated") == 1 && explanations(A, "explained") == 1);
+    got = notice_events(B, "escalation");
+    assert_int_equal(json_array_size(got), 1);
+    n = json_object_get(json_array_get(got, 0), "payload");
+    h_assert_schema(n, "unit-notice.v1");
+    h_assert_str(n, "data/recipient/unit_code", "VP");
+    h_assert_str(n, "data/recipient/email", "vp@hoabinh.example.vn");
+    h_assert_str(n, "data/about_unit", "PTCKH");
+    h_assert_str(n, "occurred_at", "2024-03-12T08:00:00+07:00");
+    assert_contains(mc_json_str(n, "data/body"), "BÁO CÁO");
+    assert_contains(mc_json_str(n, "data/body"),
+                    "Đến 08 giờ 00 phút, ngày 12 tháng 3 năm 2024, chưa nhận được giải trình của "
+                    "Phòng Tài chính - Kế hoạch.");
+    json_decref(got);
+    got = notice_events(A, "escalation");
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
+
+    /* A later tick escalates nothing again; the notice's receipts drive its
+     * lifecycle as a letter's do. */
+    h_tick(env, "2024-03-13T08:00:00+07:00");
+    body = h_sql_text(env,
+                      "SELECT notification_id::text FROM notify.notice WHERE dossier_code = $1 "
+                      "AND kind = 'escalation'",
+                      B, NULL);
+    send_receipt(B, body, 1, "email", "delivered");
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM notify.notice WHERE notification_id = $1::uuid "
+                           "AND status = 'delivered'",
+                           body, NULL) == 1);
+    free(body);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM notify.notice WHERE kind = 'escalation' AND "
+                               "dossier_code IN ($1, $2)",
+                               A, B, NULL),
+                     1);
+    got = notice_events(B, "escalation");
+    assert_int_equal(json_array_size(got), 1);
+    json_decref(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_letter_of_an_unassigned_dossier_reads_right),
         cmocka_unit_test(test_deputy_signs_on_the_chairmans_behalf),
         cmocka_unit_test(test_letters_are_numbered_per_signer),
+        cmocka_unit_test(test_units_are_warned_asked_to_explain_and_escalated),
     };
     return cmocka_run_group_tests_name("integration: notify", tests, group_setup, group_teardown);
 }
