@@ -130,6 +130,34 @@ check_eq "the demo's e-mails all reached the SMTP server" 0 \
 check_eq "every letter of the demo was delivered" 0 \
     "$(sql "SELECT count(*) FROM notify.letter WHERE status <> 'delivered'")"
 check "the demo verified one signed PDF letter" grep -q "CMS Verification successful" "$work/demo.log"
+# Accountability: warnings to the units, a request for an explanation per
+# breach, most answered in time and the others escalated; the month frozen.
+check "the demo's units were warned and asked to explain" \
+    sql_true "SELECT (SELECT count(*) FROM notify.notice WHERE kind = 'warning') > 0
+                 AND (SELECT count(*) FROM notify.explanation)
+                     BETWEEN 1 AND (SELECT count(*) FROM notify.letter)"
+check "some late units explained in time, the others were escalated" \
+    sql_true "SELECT count(*) FILTER (WHERE outcome = 'explained') > 0
+                 AND count(*) FILTER (WHERE outcome = 'escalated') > 0
+                 AND count(*) FILTER (WHERE outcome = 'escalated')
+                     = (SELECT count(*) FROM notify.notice WHERE kind = 'escalation')
+              FROM notify.explanation"
+check "the demo printed the month's ranking, frozen" \
+    grep -q "^Ranking of units, 2024-03 (frozen" "$work/demo.log"
+check_eq "the frozen ranking has a row per unit ranked" \
+    "$(sql "SELECT count(*) FROM report.ranking WHERE month = '2024-03-01'")" \
+    "$(grep -cE '^ +[0-9]+ +.+\(' <(sed -n '/^Ranking of units, 2024-03/,/^$/p' "$work/demo.log"))"
+# A frozen month reads the same whatever arrives later: with every
+# explanation forgotten, March's ranking is still the one printed, while
+# the report (computed now) sees the change; a month not over is refused.
+sed -n '/^Ranking of units, 2024-03/,/^$/p' "$work/demo.log" | sed '/^$/d' >"$work/ranking.frozen"
+sql "DELETE FROM notify.explanation_given" >/dev/null
+check "the frozen ranking of 2024-03 is printed unchanged after the data changed" \
+    cmp -s "$work/ranking.frozen" <(motcua report --month 2024-03 --by unit)
+check "the live report sees the change (no explanation in time any more)" \
+    grep -qE '^ +explained in time +0$' <(motcua report)
+check "a month not over yet cannot be frozen" \
+    test "$(motcua report --month 2099-01 --by unit --freeze >/dev/null 2>&1; echo $?)" = 2
 board_now=$(curl -fsS "$api/v1/board" | python3 -c 'import json,sys; print(json.load(sys.stdin)["now"])')
 board_month=${board_now:0:7}
 # What the board must show, from the deadline service's own clocks (not the

@@ -526,9 +526,17 @@ check_sql "totals of distinct events: received, assigned, overdue, letters, reje
     "SELECT (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'dossier.received')
       || ' ' || (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'dossier.assigned')
       || ' ' || (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'dossier.deadlines' AND payload->>'type' = 'dossier.overdue')
-      || ' ' || (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'notifications')
+      || ' ' || (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'notifications'
+                 AND payload->>'type' = 'notification.letter')
       || ' ' || (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'submission.rejected')
       || ' ' || (SELECT count(DISTINCT payload->>'event_id') FROM e2e.msg WHERE topic = 'deadletter')"
+check_sql "notices to the units: one first attempt each, one request for an explanation per letter" \
+    "0 8" \
+    "SELECT (SELECT count(*) FROM notify.notice n WHERE (SELECT count(DISTINCT payload->>'event_id')
+               FROM e2e.msg m WHERE m.topic = 'notifications' AND m.payload->>'type' = 'notification.notice'
+                AND m.payload->'data'->>'notification_id' = n.notification_id::text
+                AND m.payload->'data'->>'attempt' = '1') <> 1)
+      || ' ' || (SELECT count(*) FROM notify.notice WHERE kind = 'explanation-request')"
 check_empty "a re-sent event is the same event (same event_id, same payload)" \
     "SELECT topic, payload->>'event_id' FROM e2e.msg GROUP BY 1, 2 HAVING count(DISTINCT payload) > 1"
 letters_ok W1-A W1-B W1-C W1-D W1-E W1-F W2-G W2-H W2-I W2-J W2-K W2-L

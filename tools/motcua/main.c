@@ -45,6 +45,8 @@ static int usage(FILE *out)
             "  tick <RFC 3339>               publish a clock tick on <prefix>clock\n"
             "  count received|assigned|overdue|letters|rejected|reschedules\n"
             "  report                        the city's summary and one apology letter\n"
+            "  report --month YYYY-MM --by unit [--freeze]\n"
+            "                                the month's ranking of units (frozen: as stored)\n"
             "  calendar seed|list|add|remove days off and extra working days (calendar --help)\n"
             "  calendar recompute            move running deadlines after a calendar correction\n"
             "  due --received T --time 5wd   receipt_at and due_at over the catalog calendar\n"
@@ -308,13 +310,30 @@ static int cmd_count(int argc, char **argv)
     return 2;
 }
 
-static int cmd_report(void)
+/* motcua report [--month YYYY-MM --by unit [--freeze]] */
+static int cmd_report(int argc, char **argv)
 {
-    PGconn *conn = connect_db();
-    int rc;
-    if (conn == NULL)
+    const char *month = NULL, *by = NULL;
+    int freeze = 0, rc;
+    PGconn *conn;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--month") == 0 && i + 1 < argc)
+            month = argv[++i];
+        else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc)
+            by = argv[++i];
+        else if (strcmp(argv[i], "--freeze") == 0)
+            freeze = 1;
+        else
+            month = by = "";
+    }
+    if ((month || by || freeze) &&
+        (month == NULL || by == NULL || *month == '\0' || strcmp(by, "unit") != 0)) {
+        fprintf(stderr, "usage: motcua report [--month YYYY-MM --by unit [--freeze]]\n");
+        return 2;
+    }
+    if ((conn = connect_db()) == NULL)
         return 1;
-    rc = mc_cli_report(conn, stdout);
+    rc = month ? mc_cli_ranking(conn, stdout, month, freeze) : mc_cli_report(conn, stdout);
     PQfinish(conn);
     return rc;
 }
@@ -467,7 +486,7 @@ int main(int argc, char **argv)
     else if (strcmp(argv[1], "count") == 0)
         rc = cmd_count(argc - 1, argv + 1);
     else if (strcmp(argv[1], "report") == 0)
-        rc = cmd_report();
+        rc = cmd_report(argc - 1, argv + 1);
     else if (strcmp(argv[1], "calendar") == 0 && argc >= 3 && strcmp(argv[2], "recompute") == 0)
         rc = cmd_recompute(argc - 2, argv + 2);
     else if (strcmp(argv[1], "calendar") == 0)

@@ -1,5 +1,5 @@
 /* `motcua notification show ID|--dossier CODE`: what became of a
- * notification: its reference, template, channels in order, where it is
+ * notification (a letter to the citizen, or a notice to a unit): its reference, template, channels in order, where it is
  * now, and its history: each attempt (the first, a retry on the same
  * channel, a fallback to the next) with the receipts the senders sent
  * about it. Read from notify's tables; no personal data but what a
@@ -13,15 +13,21 @@
 #include "motcua/error.h"
 #include "motcua/pg.h"
 
+/* The dossier's letters to the citizen, then its notices to the units
+ * (no document number, no appointment: "-"). */
 static const char SELECT_LETTERS[] =
     "SELECT notification_id::text, dossier_code, "
     "coalesce(message->>'reference', dossier_code || '/' || kind || '/' || breach), "
     "coalesce(message->'template'->>'id', '-'), coalesce(message->'template'->>'version', '-'), "
-    "document_number, motcua_rfc3339(issued_at), motcua_rfc3339(new_appointment_at), "
-    "array_to_string(channels, ', '), status, attempt, delivery_channel, retries, "
-    "motcua_rfc3339(next_attempt_at) FROM notify.letter WHERE CASE WHEN $2 = 'id' "
-    "THEN notification_id = $1::text::uuid ELSE dossier_code = $1::text END "
-    "ORDER BY breach, issued_at";
+    "coalesce(document_number, '-'), motcua_rfc3339(issued_at), "
+    "coalesce(motcua_rfc3339(new_appointment_at), '-'), array_to_string(channels, ', '), status, "
+    "attempt, delivery_channel, retries, motcua_rfc3339(next_attempt_at) FROM (SELECT "
+    "notification_id, dossier_code, kind, breach, message, document_number, issued_at, "
+    "new_appointment_at, channels, status, attempt, delivery_channel, retries, next_attempt_at, "
+    "0 AS o FROM notify.letter UNION ALL SELECT notification_id, dossier_code, kind, breach, "
+    "message, NULL, issued_at, NULL, channels, status, attempt, delivery_channel, retries, "
+    "next_attempt_at, 1 FROM notify.notice) n WHERE CASE WHEN $2 = 'id' THEN notification_id = "
+    "$1::text::uuid ELSE dossier_code = $1::text END ORDER BY o, breach, issued_at";
 
 /* The attempts and the receipts of one notification, attempt by attempt:
  * its start, "sending", then the outcome (receipts of one second are

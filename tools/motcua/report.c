@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "motcua/pg.h"
 
@@ -187,13 +188,33 @@ static const char delivery_sql[] =
 
 /* The attempts: first tries, retries on the same channel, fallbacks to the
  * next one. */
+#define LETTER_ATTEMPTS                                                                            \
+    "(SELECT a.* FROM notify.attempt a JOIN notify.letter l USING (notification_id)) a"
 static const char attempts_sql[] =
-    "SELECT 'attempts: first', count(*) FILTER (WHERE reason = 'first')::text FROM notify.attempt "
-    "UNION ALL SELECT 'attempts: retries after a temporary failure', count(*) FILTER (WHERE "
-    "reason = 'retry')::text FROM notify.attempt UNION ALL SELECT 'attempts: fallbacks to the "
-    "next channel', count(*) FILTER (WHERE reason = 'fallback')::text FROM notify.attempt "
+    "SELECT 'attempts: first', count(*) FILTER (WHERE reason = 'first')::text FROM " LETTER_ATTEMPTS
+    " UNION ALL SELECT 'attempts: retries after a temporary failure', count(*) FILTER (WHERE "
+    "reason = 'retry')::text FROM " LETTER_ATTEMPTS " UNION ALL SELECT 'attempts: fallbacks to "
+    "the next channel', count(*) FILTER (WHERE reason = 'fallback')::text FROM " LETTER_ATTEMPTS " "
     "UNION ALL SELECT 'letters delivered on their first channel', count(*)::text FROM "
     "notify.letter WHERE status = 'delivered' AND delivery_channel = channels[1]";
+
+/* Notices to the units and what came of the requests for an explanation. */
+static const char accountability_sql[] =
+    "SELECT label, value FROM ("
+    "SELECT 1 AS k, 'warning notices to processing units' AS label, count(*)::text AS value FROM "
+    "notify.notice WHERE kind = 'warning' "
+    "UNION ALL SELECT 2, 'explanations requested from late units'' heads', count(*)::text FROM "
+    "notify.explanation "
+    "UNION ALL SELECT 3, '  explained in time', count(*)::text FROM notify.explanation e WHERE "
+    "EXISTS (SELECT 1 FROM notify.explanation_given g WHERE g.dossier_code = e.dossier_code AND "
+    "g.unit_code = e.unit_code AND g.occurred_at BETWEEN e.requested_at AND e.due_at) "
+    "UNION ALL SELECT 4, '  escalated to the Chairman''s office', count(*)::text "
+    "FROM notify.explanation WHERE outcome = 'escalated' "
+    "UNION ALL SELECT 5, '  still within their deadline', count(*)::text FROM notify.explanation "
+    "WHERE outcome IS NULL "
+    "UNION ALL SELECT 6, 'notices delivered (of all notices)', count(*) FILTER (WHERE status = "
+    "'delivered') || ' (' || count(*) || ')' FROM notify.notice"
+    ") t ORDER BY k";
 
 int mc_cli_report(PGconn *conn, FILE *out)
 {
@@ -222,6 +243,8 @@ int mc_cli_report(PGconn *conn, FILE *out)
     rc |= table(out, conn, "Apology letters by the channel that took them", delivery_h, delivery_w,
                 5, delivery_sql);
     rc |= table(out, conn, "Deliveries", NULL, summary_w, 2, attempts_sql);
+    rc |= table(out, conn, "Accountability: notices to the units", NULL, summary_w, 2,
+                accountability_sql);
     {
         /* One letter in full: preferably one that gives a unit's reschedule
          * reason and new date. */
@@ -244,4 +267,124 @@ int mc_cli_report(PGconn *conn, FILE *out)
         PQclear(res);
     }
     return rc ? 1 : 0;
+}
+
+/* The month's ranking of units ($1: the month's first day, 'YYYY-MM-01'),
+ * computed from the services' schemas, best first: on-time share, then
+ * fewer late dossiers, then fewer explanations overdue. A dossier counts in
+ * the month it was finished, or in every month it was open at the end of;
+ * it is on time when finished by (or still within) its official due date
+ * (docs/domain.md, "Measures"). An explanation is overdue in the month its
+ * deadline passed when none was given by then. */
+static const char ranking_sql[] = OUTCOME_CTE
+    ", b AS (SELECT ($1::date)::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh' AS s, "
+    "($1::date + interval '1 month')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh' AS e), "
+    "h AS (SELECT s.unit_code, count(*) AS handled, count(*) FILTER (WHERE (s.finished_at < b.e "
+    "AND NOT s.late) OR (s.finished_at IS NULL OR s.finished_at >= b.e) AND s.due_at >= b.e) AS "
+    "on_time FROM s, b WHERE s.unit_code IS NOT NULL AND s.receipt_at < b.e AND "
+    "(s.finished_at IS NULL OR s.finished_at >= b.s) GROUP BY s.unit_code), "
+    "lt AS (SELECT l.unit_code, count(*) AS letters FROM notify.letter l, b WHERE l.issued_at >= "
+    "b.s AND l.issued_at < b.e GROUP BY l.unit_code), "
+    "ex AS (SELECT x.unit_code, count(*) FILTER (WHERE x.requested_at >= b.s AND x.requested_at "
+    "< b.e) AS requested, count(*) FILTER (WHERE x.due_at >= b.s AND x.due_at < b.e AND x.due_at "
+    "< now() AND NOT EXISTS (SELECT 1 FROM notify.explanation_given g WHERE g.dossier_code = "
+    "x.dossier_code AND g.unit_code = x.unit_code AND g.occurred_at BETWEEN x.requested_at AND "
+    "x.due_at)) AS overdue FROM notify.explanation x, b GROUP BY x.unit_code), "
+    "r AS (SELECT u.code, u.name, coalesce(h.handled, 0) AS handled, coalesce(h.on_time, 0) AS "
+    "on_time, coalesce(h.handled, 0) - coalesce(h.on_time, 0) AS late, round(100.0 * h.on_time "
+    "/ nullif(h.handled, 0), 1) AS pct, coalesce(lt.letters, 0) AS letters, "
+    "coalesce(ex.requested, 0) AS requested, coalesce(ex.overdue, 0) AS overdue FROM "
+    "catalog.unit u LEFT JOIN h ON h.unit_code = u.code LEFT JOIN lt ON lt.unit_code = u.code "
+    "LEFT JOIN ex ON ex.unit_code = u.code WHERE h.handled > 0 OR lt.letters > 0 OR "
+    "ex.requested > 0 OR ex.overdue > 0) "
+    "SELECT row_number() OVER (ORDER BY pct DESC NULLS LAST, late, overdue, code), code, name, "
+    "handled, on_time, late, pct, letters, requested, overdue FROM r ORDER BY 1";
+
+/* Freezes a month: its ranking as computed now, once. */
+static const char freeze_sql[] =
+    "INSERT INTO report.ranking (month, position, unit_code, unit_name, handled, on_time, late, "
+    "on_time_pct, letters, explanations_requested, explanations_overdue, frozen_at) SELECT "
+    "$1::date, x.* , now() FROM (%s) x ON CONFLICT DO NOTHING";
+
+static const char frozen_sql[] =
+    "SELECT position, unit_code, unit_name, handled, on_time, late, on_time_pct, letters, "
+    "explanations_requested, explanations_overdue, to_char(frozen_at AT TIME ZONE "
+    "'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI') FROM report.ranking WHERE month = $1::date ORDER "
+    "BY position";
+
+int mc_cli_ranking(PGconn *conn, FILE *out, const char *month, int freeze)
+{
+    static const char *const h[] = {"#", "unit",    "handled",   "on time",      "late",
+                                    "%", "letters", "asked why", "not answered", NULL};
+    static const int w[] = {-2, 56, -7, -7, -4, -5, -7, -9, -12};
+    char first[16], err[512], *sql = NULL;
+    const char *p[1] = {first};
+    PGresult *res = NULL, *frozen = NULL;
+    int y, m, rc = 1;
+
+    if (sscanf(month, "%4d-%2d", &y, &m) != 2 || strlen(month) != 7 || m < 1 || m > 12) {
+        fprintf(stderr, "motcua report: --month wants YYYY-MM, not '%s'\n", month);
+        return 2;
+    }
+    snprintf(first, sizeof first, "%04d-%02d-01", y, m);
+    if (freeze) {
+        /* Only a month that is over (in Vietnam) can be frozen. */
+        if ((res = mc_pg_query(conn,
+                               "SELECT now() >= ($1::date + interval '1 month')::timestamp AT "
+                               "TIME ZONE 'Asia/Ho_Chi_Minh'",
+                               1, p, err, sizeof err)) == NULL)
+            goto fail;
+        if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+            fprintf(stderr, "motcua report: %s is not over; a month is frozen once it is\n", month);
+            rc = 2;
+            goto out;
+        }
+        PQclear(res);
+        res = NULL;
+        if (asprintf(&sql, freeze_sql, ranking_sql) < 0)
+            goto out;
+        if (mc_pg_exec(conn, sql, 1, p, err, sizeof err) != 0)
+            goto fail;
+    }
+    if ((frozen = mc_pg_query(conn, frozen_sql, 1, p, err, sizeof err)) == NULL)
+        goto fail;
+    if (PQntuples(frozen) > 0) {
+        fprintf(out, "Ranking of units, %s (frozen %s; stored in report.ranking)\n", month,
+                PQgetvalue(frozen, 0, 10));
+        res = frozen;
+        frozen = NULL;
+    } else {
+        fprintf(out,
+                "Ranking of units, %s (computed now, not frozen: `motcua report --month %s "
+                "--by unit --freeze` keeps it)\n",
+                month, month);
+        if ((res = mc_pg_query(conn, ranking_sql, 1, p, err, sizeof err)) == NULL)
+            goto fail;
+    }
+    fprintf(out, "  ");
+    for (int c = 0; h[c]; c++)
+        cell(out, h[c], h[c + 1] ? w[c] : 0, c == 0);
+    fprintf(out, "\n");
+    for (int i = 0; i < PQntuples(res); i++) {
+        char unit[300];
+        snprintf(unit, sizeof unit, "%s (%s)", PQgetvalue(res, i, 2), PQgetvalue(res, i, 1));
+        fprintf(out, "  ");
+        cell(out, PQgetvalue(res, i, 0), w[0], 1);
+        cell(out, unit, w[1], 0);
+        for (int c = 3; c <= 9; c++)
+            cell(out, PQgetisnull(res, i, c) ? "-" : PQgetvalue(res, i, c), c < 9 ? w[c - 1] : 0,
+                 0);
+        fprintf(out, "\n");
+    }
+    if (PQntuples(res) == 0)
+        fprintf(out, "  (no unit handled a dossier that month)\n");
+    rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "motcua report: %s\n", err);
+out:
+    free(sql);
+    PQclear(res);
+    PQclear(frozen);
+    return rc;
 }

@@ -692,6 +692,7 @@ out:
 #define SECOND_SUPPLEMENT_PERMILLE 150 /* of those: a second request (late) */
 #define RESCHEDULE_KEPT_PERMILLE 550   /* rescheduled ones done by the new date */
 #define SECOND_RESCHEDULE_EVERY 3      /* of those that miss it, every third asks again */
+#define EXPLAINED_PERMILLE 750         /* late units whose head explains in time */
 #define PAYING_PERMILLE 600            /* land dossiers that wait for fees and taxes */
 
 #define WD ((int64_t)MC_WORKING_DAY_SECONDS)
@@ -749,6 +750,17 @@ static const char *const second_reschedule_reasons_land[] = {
 
 static const char *const second_reschedule_reasons_other[] = {
     "Chưa nhận được ý kiến của cơ quan liên quan, đề nghị gia hạn thêm",
+};
+
+/* A late unit head's explanation (giải trình) of the breach. */
+static const char *const explanation_texts[] = {
+    "Hồ sơ phải lấy ý kiến của cơ quan liên quan, văn bản trả lời đến chậm; đơn vị đã chấn chỉnh "
+    "việc theo dõi thời hạn.",
+    "Cán bộ thụ lý nghỉ ốm đột xuất, việc bàn giao hồ sơ không kịp thời; đơn vị đã kiểm điểm "
+    "trách nhiệm cá nhân.",
+    "Khối lượng hồ sơ tăng đột biến trong tháng; đơn vị đã bố trí thêm cán bộ giải quyết.",
+    "Phải xác minh thực địa, thời tiết không thuận lợi; đơn vị nhận trách nhiệm và đã điều chỉnh "
+    "kế hoạch xác minh.",
 };
 
 static int is_land(const char *field)
@@ -839,6 +851,15 @@ static mc_instant after_due(const struct dossier_ctx *x, int64_t off)
     return mc_calendar_add_working(x->cal, x->due, off);
 }
 
+/* After a breach, most late units' heads explain within two working days
+ * (the deadline is three); the others are escalated. */
+static void maybe_explain(struct dossier_ctx *x, struct rng *r, int *seq, const char *officer)
+{
+    if (rng_permille(r, EXPLAINED_PERMILLE))
+        add_update(x->out, x->seed, x->code, seq, after_due(x, rng_span(r, WD + WH, 2 * WD)),
+                   "explanation", x->unit, officer, PICK(r, explanation_texts), 0);
+}
+
 static void dossier_updates(struct dossier_ctx *x, struct rng *r)
 {
     const struct mc_calendar *cal = x->cal;
@@ -880,11 +901,14 @@ static void dossier_updates(struct dossier_ctx *x, struct rng *r)
                    REASON(r, x->field, second_reschedule_reasons),
                    mc_calendar_add_working(cal, new_due, 3 * WD));
         }
+        /* The official date passed (a breach and its letter) all the same. */
+        maybe_explain(x, r, &seq, officer.name);
         return;
     }
     if (rng_permille(r, LATE_FINISH_PERMILLE)) {
         /* No warning heeded, no reschedule: breaches first, then finishes. */
         UPDATE(after_due(x, rng_span(r, WD, 4 * WD)), "result_ready", NULL, 0);
+        maybe_explain(x, r, &seq, officer.name);
         return;
     }
     if (can_supplement(w) && rng_permille(r, x->supplement_permille)) {
