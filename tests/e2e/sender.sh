@@ -92,8 +92,11 @@ hook_port=$(free_port) || e2e_abort "no free port"
 cat >"$E2E_TMP/script.json" <<'EOF'
 {"0900000003": [500, 200], "0900000004": [400], "0900000005": ["slow", 200]}
 EOF
+# The SMTP server offers STARTTLS and requires it, with a certificate of a
+# test CA the sender is told of (MOTCUA_SENDER_SMTP_CA).
+make_test_tls "$E2E_TMP/tls" || e2e_abort "cannot make the SMTP server's certificate"
 start_proc smtp "$E2E_TMP/smtp.log" "$PY" "$here/../../deploy/local/sinks/smtp_sink.py" "$smtp_port" \
-    "$E2E_TMP/maildir" "$E2E_TMP/smtp.pid"
+    "$E2E_TMP/maildir" "$E2E_TMP/smtp.pid" "$E2E_TMP/tls/server.pem" "$E2E_TMP/tls/server.key"
 start_proc gateway "$E2E_TMP/gateway.log" "$PY" "$here/../../deploy/local/sinks/gateway_sink.py" "$hook_port" \
     "$E2E_TMP/script.json" "$E2E_TMP/requests.jsonl" "$E2E_TMP/gateway.pid"
 must "the SMTP server and the gateway listen" 30 \
@@ -101,6 +104,7 @@ must "the SMTP server and the gateway listen" 30 \
 
 export MOTCUA_NOTIFY_RETRY_SCHEDULE=1,1
 export MOTCUA_SENDER_SMTP_URL="smtp://127.0.0.1:$smtp_port"
+export MOTCUA_SENDER_SMTP_CA=$E2E_TMP/tls/ca.pem
 export MOTCUA_SENDER_MAIL_FROM="mot-cua@hoabinh.example.vn"
 export MOTCUA_SENDER_SMS_URL="http://127.0.0.1:$hook_port/sms"
 export MOTCUA_SENDER_ZALO_URL= # Zalo is not offered: technical failures
@@ -212,6 +216,7 @@ print("messages", len(msgs))
 m = msgs[0]
 print("to", m["To"]); print("from", m["From"]); print("subject", m["Subject"])
 print("message-id", m["Message-ID"]); print("reference", m["X-Motcua-Reference"])
+print("tls", m["X-Sink-TLS"])
 text = m.get_body(("plain",)).get_content(); html = m.get_body(("html",)).get_content()
 print("text-title", "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ" in text)
 print("text-name", "Kính gửi: Ông/Bà Nguyễn Thị Ánh" in text)
@@ -225,6 +230,8 @@ a_id=$(sql "SELECT notification_id FROM notify.letter WHERE dossier_code = $(q "
 check "one e-mail in the maildir (B's address was refused)" grep -qx "messages 1" "$E2E_TMP/mail.txt"
 check "... to A, from the configured address" grep -qx "to anh.nguyen@example.vn" "$E2E_TMP/mail.txt"
 check "... from the configured address" grep -qx "from mot-cua@hoabinh.example.vn" "$E2E_TMP/mail.txt"
+check "... over STARTTLS (the server refuses mail in the clear), its certificate verified" \
+    grep -qE "^tls TLSv1\.[23]$" "$E2E_TMP/mail.txt"
 check "... its UTF-8 subject" \
     grep -qx "subject Phiếu xin lỗi và hẹn lại ngày trả kết quả - hồ sơ $(code_of A)" "$E2E_TMP/mail.txt"
 check "... Message-ID of the notification and attempt" \
@@ -309,6 +316,23 @@ must "the sender read the replayed notification" 30 \
     "SELECT count(*) FROM sender.inbox"
 sleep 1 # a delivery would follow within the work round
 check_eq "... and delivered nothing" "messages 1" \
+    "$("$PY" -c 'import mailbox,sys; print("messages", len(mailbox.Maildir(sys.argv[1], create=False)))' "$E2E_TMP/maildir")"
+
+# ---- a server whose certificate is not the expected CA's -------------------------------------
+# The sender again, told of another CA (the signer's): H's e-mail is not
+# sent, a technical failure naming the certificate; retried, then the
+# counter.
+stop_proc sender
+MOTCUA_SENDER_SMTP_CA=$E2E_TMP/signer/ca.pem start_service sender
+must "motcua-sender ready (another CA)" 60 ready sender
+overdue_line H "Lý Thị Hạnh" hanh.ly@example.vn "" "" email | produce dossier.deadlines
+must "H: the e-mail refused for its server's certificate, retried, then the counter" 60 \
+    fate_is H "delivered 4 counter"
+check "... the receipts name the certificate check" \
+    sql_true "SELECT count(*) = 3 FROM notify.delivery d JOIN notify.letter l USING (notification_id)
+               WHERE l.dossier_code = $(q "$(code_of H)") AND d.status = 'technical-failure'
+                 AND d.detail ILIKE '%certificate%'"
+check_eq "... and nothing reached the maildir" "messages 1" \
     "$("$PY" -c 'import mailbox,sys; print("messages", len(mailbox.Maildir(sys.argv[1], create=False)))' "$E2E_TMP/maildir")"
 
 # ---- the operator's view and the logs ------------------------------------------------------

@@ -4,10 +4,16 @@ python3-aiosmtpd): accepts mail into a maildir, and refuses a recipient
 whose address starts with "khongton" ("does not exist": 550, as a server
 does for an unknown mailbox).
 
-    /usr/bin/python3 smtp_sink.py PORT MAILDIR PIDFILE
+    /usr/bin/python3 smtp_sink.py PORT MAILDIR PIDFILE [CERT KEY]
+
+With CERT and KEY (PEM) it offers STARTTLS and requires it: a client that
+sends MAIL in the clear is refused (530), so a delivery proves the mail
+went over TLS; each message then gets an X-Sink-TLS header naming the
+protocol.
 """
 import mailbox
 import os
+import ssl
 import sys
 import time
 
@@ -29,13 +35,23 @@ class Maildir:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.box.add(envelope.original_content)
+        content = envelope.original_content
+        if session.ssl:
+            tls = session.ssl.get("ssl_object")
+            version = tls.version() if tls is not None else "yes"
+            content = f"X-Sink-TLS: {version}\r\n".encode() + content
+        self.box.add(content)
         return "250 2.0.0 OK: queued"
 
 
 def main():
     port, path, pidfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    controller = Controller(Maildir(path), hostname="127.0.0.1", port=port)
+    tls = {}
+    if len(sys.argv) > 5:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        tls = {"tls_context": ctx, "require_starttls": True}
+    controller = Controller(Maildir(path), hostname="127.0.0.1", port=port, **tls)
     controller.start()
     with open(pidfile + ".tmp", "w") as f:
         f.write(f"{os.getpid()}\n")
