@@ -809,7 +809,7 @@ static int on_warning(struct mc_service *svc, PGconn *conn, struct notify *n,
     const json_t *unit = unit_code ? mc_catalog_unit(n->catalog, unit_code) : NULL;
     struct notice x = {.kind = "warning", .template_id = "unit-warning"};
     char reference[160], seed[200], received[64], due[96], what[160], about[256];
-    mc_instant received_at, rescheduled;
+    mc_instant received_at, rescheduled = 0;
     size_t size;
     FILE *f;
     int rc;

@@ -665,6 +665,27 @@ static void test_units_are_warned_asked_to_explain_and_escalated(void **state)
                     "Hồ sơ chưa được giải quyết xong: còn 1 ngày làm việc đến ngày hẹn trả kết "
                     "quả.");
     assert_contains(mc_json_str(n, "data/rendered/html"), "<p>");
+    assert_null(strstr(mc_json_str(n, "data/body"), "ngày hẹn đã điều chỉnh"));
+    json_decref(got);
+    /* After a reschedule, the warning is of the unit's new date. */
+    ev = deadline_event(A, "warning", 1, "due-day", "2024-03-12T07:30:00+07:00", NULL);
+    json_object_set_new(json_object_get(ev, "data"), "rescheduled_due_at",
+                        json_string("2024-03-12T16:30:00+07:00"));
+    json_object_set_new(json_object_get(ev, "data"), "deadline_version", json_integer(2));
+    h_assert_schema(ev, "dossier-deadline.v1");
+    send_deadline_event(ev);
+    json_decref(ev);
+    H_PUMP_UNTIL(
+        env, H_TIMEOUT_MS,
+        h_sql_int(env, "SELECT count(*) FROM notify.notice WHERE dossier_code = $1", A, NULL) == 2);
+    got = notice_events(A, "warning");
+    assert_int_equal(json_array_size(got), 2);
+    n = json_object_get(json_array_get(got, 1), "payload");
+    h_assert_str(n, "data/reference", "000.31.26.H17-240301-0801/warning/1/2/due-day");
+    assert_contains(mc_json_str(n, "data/body"),
+                    "hẹn trả kết quả vào 16 giờ 30 phút, ngày 12 tháng 3 năm 2024 (ngày hẹn đã "
+                    "điều chỉnh).");
+    assert_contains(mc_json_str(n, "data/body"), "hôm nay là ngày hẹn trả kết quả");
     json_decref(got);
     /* The citizen is not told of a warning. */
     got = letter_events(A);
