@@ -889,7 +889,9 @@ static int request_explanation(struct mc_service *svc, PGconn *conn, struct noti
     x.breach = (int)json_integer_value(json_object_get(data, "breach"));
     x.version = (int)json_integer_value(json_object_get(data, "deadline_version"));
     x.issued = breached_at;
-    x.due_at = due_at;
+    /* A second breach missed the unit's rescheduled date. */
+    if (x.breach < 2 || mc_json_time(data, "rescheduled_due_at", &x.due_at) != 0)
+        x.due_at = due_at;
     x.explanation_due = mc_calendar_add_working(n->cal, mc_calendar_receipt_at(n->cal, breached_at),
                                                 (int64_t)days * MC_WORKING_DAY_SECONDS);
     notice_reference(reference, sizeof reference, code, x.kind, x.breach, 0, NULL);
@@ -912,7 +914,7 @@ static int request_explanation(struct mc_service *svc, PGconn *conn, struct noti
             "đến %s chưa được giải quyết xong (lần trễ hạn thứ %d).\n",
             code, mc_json_str(data, "applicant/name"), mc_json_str(data, "procedure/name"),
             mc_json_str(data, "procedure/code"), vn_date(received_at, received, sizeof received),
-            vn_datetime(due_at, due, sizeof due), vn_datetime(breached_at, at, sizeof at),
+            vn_datetime(x.due_at, due, sizeof due), vn_datetime(breached_at, at, sizeof at),
             x.breach);
     fprintf(f,
             "%s đã gửi Phiếu xin lỗi và hẹn lại ngày trả kết quả số %s đến người nộp hồ sơ, hẹn "

@@ -345,6 +345,10 @@ static void test_second_breach_makes_a_second_letter(void **state)
     json_t *events, *ev;
     (void)state;
 
+    /* The unit's rescheduled date, missed. */
+    json_object_set_new(json_object_get(overdue, "data"), "rescheduled_due_at",
+                        json_string("2024-03-11T16:00:00+07:00"));
+    h_assert_schema(overdue, "dossier-deadline.v1");
     send_deadline_event(overdue);
     H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(CODE) == 2);
     events = letter_events(CODE);
@@ -358,6 +362,16 @@ static void test_second_breach_makes_a_second_letter(void **state)
     assert_false(strcmp(mc_json_str(ev, "data/document_number"),
                         mc_json_str(json_array_get(events, 0), "payload/data/document_number")) ==
                  0);
+    json_decref(events);
+    /* The unit is asked again, about the date it set itself. */
+    events = notice_events(CODE, "explanation-request");
+    assert_int_equal(json_array_size(events), 2);
+    ev = json_object_get(json_array_get(events, 1), "payload");
+    h_assert_str(ev, "data/reference", CODE "/explanation-request/2");
+    h_assert_str(ev, "data/due_at", "2024-03-11T16:00:00+07:00");
+    assert_contains(mc_json_str(ev, "data/body"),
+                    "hẹn trả kết quả vào 16 giờ 00 phút, ngày 11 tháng 3 năm 2024, đến 16 giờ 30 "
+                    "phút, ngày 11 tháng 3 năm 2024 chưa được giải quyết xong (lần trễ hạn thứ 2)");
     json_decref(events);
     json_decref(overdue);
 }
