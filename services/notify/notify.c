@@ -26,6 +26,9 @@
 #include "motcua/schema.h"
 
 #define CATALOG_MAX_AGE_S 60
+/* The heading of a letter's and a notice's text: the issuing authority
+ * (%s), then the national motto (Decree 30/2020). */
+#define LETTERHEAD "%s\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\n"
 /* The apology letter's template (the text render() writes) version. */
 #define APOLOGY_VERSION 1
 /* Retries claimed per transaction, and the longest sleep between looks
@@ -100,20 +103,15 @@ static const char INSERT_ATTEMPTS[] =
 /* The lifecycle's statements on one table: notify.letter (the citizens'
  * letters) or notify.notice (the units' notices), which have the same
  * lifecycle columns.
- *   select: a receipt's notification, locked for its transition;
  *   update_status: its status, and when its next retry is due ($3 seconds
  *     from now; NULL: none);
  *   update_attempt: a new attempt on channel $3 (the same for a retry, the
  *     next for a fallback); retries restart on a new channel;
  *   select_due: retries that are due, claimed for this instance. */
 struct lifecycle {
-    const char *select, *update_status, *update_attempt, *select_due;
+    const char *update_status, *update_attempt, *select_due;
 };
 
-#define LC_SELECT(T)                                                                               \
-    "SELECT dossier_code, status, attempt, retries, delivery_channel, "                            \
-    "array_to_json(channels)::text, message::text FROM notify." T " WHERE notification_id = $1 "   \
-    "FOR UPDATE"
 #define LC_UPDATE_STATUS(T)                                                                        \
     "UPDATE notify." T " SET status = $2, retries = retries + $4::int, next_attempt_at = now() + " \
     "make_interval(secs => $3::int) WHERE notification_id = $1"
@@ -127,10 +125,21 @@ struct lifecycle {
     "FOR UPDATE SKIP LOCKED"
 #define LIFECYCLE(T)                                                                               \
     {                                                                                              \
-        LC_SELECT(T), LC_UPDATE_STATUS(T), LC_UPDATE_ATTEMPT(T), LC_SELECT_DUE(T)                  \
+        LC_UPDATE_STATUS(T), LC_UPDATE_ATTEMPT(T), LC_SELECT_DUE(T)                                \
     }
 
 static const struct lifecycle letters = LIFECYCLE("letter"), notices = LIFECYCLE("notice");
+
+/* A receipt's notification, locked for its transition, in one round trip:
+ * a letter to a citizen or a notice to a unit (the last column says which
+ * table). */
+#define RECEIPT_COLUMNS                                                                            \
+    "dossier_code, status, attempt, retries, delivery_channel, array_to_json(channels)::text, "    \
+    "message::text"
+static const char SELECT_NOTIFICATION[] =
+    "WITH l AS (SELECT " RECEIPT_COLUMNS " FROM notify.letter WHERE notification_id = $1 FOR "
+    "UPDATE), n AS (SELECT " RECEIPT_COLUMNS " FROM notify.notice WHERE notification_id = $1 "
+    "FOR UPDATE) SELECT *, 'letter' FROM l UNION ALL SELECT *, 'notice' FROM n";
 
 /* Every receipt, with the attempt and channel it reports on. */
 static const char INSERT_DELIVERY[] =
@@ -577,8 +586,7 @@ static void render(const struct notify *n, const json_t *ev, struct letter *l, m
                  l->unit_head_title, l->unit_name);
 
     f = open_memstream(&l->body, &size);
-    fprintf(f, "%s\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\n",
-            l->authority);
+    fprintf(f, LETTERHEAD, l->authority);
     fprintf(f, "Số: %s\n%s, ngày %s\n\n", l->document_number, l->place, issued_text);
     fprintf(f, "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ\n\n");
     fprintf(f, "Kính gửi: %s%s\n", honorific, mc_json_str(applicant, "name"));
@@ -736,8 +744,7 @@ static void notice_heading(FILE *f, const struct notify *n, mc_instant issued, c
                            const char *about)
 {
     char date[64];
-    fprintf(f, "%s\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\n",
-            mc_catalog_setting(n->catalog, "issuing_authority", "ỦY BAN NHÂN DÂN"));
+    fprintf(f, LETTERHEAD, mc_catalog_setting(n->catalog, "issuing_authority", "ỦY BAN NHÂN DÂN"));
     fprintf(f, "%s, ngày %s\n\n%s\n%s\n\n", mc_catalog_setting(n->catalog, "letter_place", ""),
             vn_date(issued, date, sizeof date), title, about);
 }
@@ -1294,7 +1301,7 @@ static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
     const json_t *ev = msg->doc;
     const char *id = mc_json_str(ev, "data/notification_id");
     const char *status, *cur, *channel, *message, *code;
-    const struct lifecycle *lc = &letters;
+    const struct lifecycle *lc;
     char attempt_s[16], delay[16], nextbuf[16];
     mc_instant at;
     PGresult *res;
@@ -1305,19 +1312,13 @@ static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
     if ((rc = mc_json_time_required(ev, "occurred_at", &at, id, err, errlen)) != 0)
         return rc;
     status = receipt_status(mc_json_str(ev, "data/status"));
-    /* A letter to a citizen, or else a notice to a unit. */
-    if ((res = mc_pg_query(conn, lc->select, 1, &id, err, errlen)) == NULL)
+    if ((res = mc_pg_query(conn, SELECT_NOTIFICATION, 1, &id, err, errlen)) == NULL)
         return MC_EDB;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        lc = &notices;
-        if ((res = mc_pg_query(conn, lc->select, 1, &id, err, errlen)) == NULL)
-            return MC_EDB;
-    }
     if (PQntuples(res) == 0) {
         PQclear(res);
         return mc_err(err, errlen, MC_EINVAL, "receipt for unknown notification %s", id);
     }
+    lc = strcmp(PQgetvalue(res, 0, 7), "notice") == 0 ? &notices : &letters;
     code = PQgetvalue(res, 0, 0);
     cur = PQgetvalue(res, 0, 1);
     attempt = atoi(PQgetvalue(res, 0, 2));
