@@ -478,7 +478,7 @@ static uint64_t now_ms(void)
  * "change" event naming the units, at most every BROADCAST_EVERY_MS. */
 static void announce(struct api *api, uint64_t t)
 {
-    json_t *units = json_array(), *ev;
+    json_t *units, *ev;
     const char *key;
     json_t *value;
     char *text, *msg;
@@ -486,6 +486,7 @@ static void announce(struct api *api, uint64_t t)
 
     if (api->unsent_changes == 0)
         return;
+    units = json_array();
     json_object_foreach(api->unsent_units, key, value)
     {
         (void)value;
