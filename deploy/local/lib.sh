@@ -561,3 +561,28 @@ start_devkafka() {
     tail -n 20 "$logfile" >&2 || true
     mc_die "motcua-devkafka wrote no bootstrap file in 30 s (log: $logfile)"
 }
+
+# A fresh embedded stack for the demo and the replay: stops what runs under
+# state dir $1 and removes its database and the broker's topics (the topic
+# clock never goes back, and an earlier run's dossiers, clocks and letters
+# would mix into the report; the state dir is a throwaway).
+reset_state() {
+    local state=$1
+    if [ -d "$state/run" ]; then
+        "$MOTCUA_ROOT/deploy/local/down" >/dev/null
+    fi
+    remove_pg "$state/pg"
+    # Apache Kafka keeps its topics on disk: an earlier run's events would be
+    # read again by the new services.
+    rm -rf "$state/kafka" "$state/run/kafka.bootstrap"
+}
+
+# Prints how many apology letters and notices to units are still on their
+# way (created, being sent, or waiting for a retry) in the database at URL $1.
+notifications_on_their_way() {
+    "$(pg_bindir)/psql" -X -q -tA -d "$1" -c "SELECT
+        (SELECT count(*) FROM notify.letter
+         WHERE status IN ('created', 'sending') OR next_attempt_at IS NOT NULL)
+      + (SELECT count(*) FROM notify.notice
+         WHERE status IN ('created', 'sending') OR next_attempt_at IS NOT NULL)"
+}

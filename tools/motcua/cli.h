@@ -14,4 +14,12 @@
  * 0, 1 on failure, 2 on a usage error (reason on stderr). */
 int mc_cli_sample(int argc, char **argv);
 
+struct mc_config;
+
+/* `motcua replay --year YYYY [--scale F] [--seed S]` (argv[0] is "replay"):
+ * plays the reference city's year through the running services on the
+ * topic clock (tools/motcua/replay.c) and checks its totals. Returns the
+ * process exit status: 0, 1 on failure, 2 on a usage error. */
+int mc_cli_replay(const struct mc_config *cfg, int argc, char **argv);
+
 #endif

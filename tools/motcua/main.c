@@ -51,6 +51,9 @@ static int usage(FILE *out)
             "  calendar recompute            move running deadlines after a calendar correction\n"
             "  due --received T --time 5wd   receipt_at and due_at over the catalog calendar\n"
             "  sample submissions|updates    sample data for the demo (see --help there)\n"
+            "  replay --year YYYY [--scale F] [--seed S]\n"
+            "                                the reference city's year through the running\n"
+            "                                services on the topic clock, with its checks\n"
             "  topics apply [--dry-run]      create the topics of the table, report drift\n"
             "  topics list [--format F]      the topic table (tsv or markdown)\n"
             "  outbox list|retry|drop        outbox rows the broker refused, parked\n"
@@ -503,6 +506,8 @@ int main(int argc, char **argv)
         rc = mc_cli_notification(&cfg, argc - 1, argv + 1);
     else if (strcmp(argv[1], "topics") == 0)
         rc = mc_cli_topics(&cfg, argc - 1, argv + 1);
+    else if (strcmp(argv[1], "replay") == 0)
+        rc = mc_cli_replay(&cfg, argc - 1, argv + 1);
     else
         rc = usage(stderr);
     mc_config_free(&cfg);

@@ -175,7 +175,7 @@ static const char reschedules_sql[] = OUTCOME_CTE
     "WHERE u.dossier_code = s.dossier_code AND u.status = 'reschedule') > 1 THEN ' (asked "
     "again: refused)' ELSE '' END, c.reschedule_reason "
     "FROM s JOIN deadline.clock c ON c.dossier_code = s.dossier_code "
-    "WHERE s.rescheduled_due_at IS NOT NULL ORDER BY s.due_at, s.dossier_code";
+    "WHERE s.rescheduled_due_at IS NOT NULL ORDER BY s.due_at, s.dossier_code LIMIT 20";
 
 /* Each letter at its channel now (the last one tried): delivered, on the
  * way (created, sending, or a failure waiting for its retry), failed for
@@ -238,8 +238,9 @@ int mc_cli_report(PGconn *conn, FILE *out)
     rc |= table(out, conn, "Per unit (late first): the basis of the monthly ranking", units_h,
                 units_w, 7, units_sql);
     rc |= table(out, conn, "Late dossiers (first 10 by due date)", late_h, late_w, 7, late_sql);
-    rc |= table(out, conn, "Reschedules (official due date kept; one new date allowed)", resched_h,
-                resched_w, 6, reschedules_sql);
+    rc |= table(out, conn,
+                "Reschedules (first 20 by due date; official due date kept; one new date allowed)",
+                resched_h, resched_w, 6, reschedules_sql);
     rc |= table(out, conn, "Apology letters by the channel that took them", delivery_h, delivery_w,
                 5, delivery_sql);
     rc |= table(out, conn, "Deliveries", NULL, summary_w, 2, attempts_sql);

@@ -1,6 +1,8 @@
 /* `motcua sample`: deterministic sample submissions and unit updates for the
- * demo, drawn from the catalog in PostgreSQL. All people are invented. */
+ * demo and the year's replay, drawn from the catalog in PostgreSQL. All
+ * people are invented. */
 #include "cli.h"
+#include "sample.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -341,26 +343,23 @@ static const char *pick_reception(struct rng *r, const struct catalog *cat, cons
 
 /* ---- submissions ---- */
 
-struct month_days {
+struct days {
     int32_t *working, *off; /* local days (mc_days_from_civil) */
     int nworking, noff;
 };
 
-static void month_days_free(struct month_days *m)
+static void days_free(struct days *m)
 {
     free(m->working);
     free(m->off);
 }
 
-/* Splits the days of year-month into working days and days off, by the
- * catalog calendar. */
-static int month_days_load(PGconn *conn, int year, int month, struct month_days *m, char *err,
-                           size_t errlen)
+/* Splits the local days [first, next) into working days and days off, by
+ * the catalog calendar. */
+static int days_load(PGconn *conn, int32_t first, int32_t next, struct days *m, char *err,
+                     size_t errlen)
 {
     struct mc_calendar *cal = mc_calendar_new(NULL);
-    int32_t first = mc_days_from_civil(year, month, 1);
-    int32_t next =
-        month == 12 ? mc_days_from_civil(year + 1, 1, 1) : mc_days_from_civil(year, month + 1, 1);
     int rc;
 
     if ((rc = mc_calendar_load(cal, conn, NULL, err, errlen)) != 0)
@@ -374,7 +373,8 @@ static int month_days_load(PGconn *conn, int year, int month, struct month_days 
             m->off[m->noff++] = day;
     }
     if (m->nworking == 0)
-        rc = mc_err(err, errlen, MC_EINVAL, "%04d-%02d has no working day", year, month);
+        rc = mc_err(err, errlen, MC_EINVAL, "no working day in the %d days asked for",
+                    (int)(next - first));
 out:
     mc_calendar_free(cal);
     return rc;
@@ -401,7 +401,7 @@ static int office_minute(struct rng *r, int *session_end)
 
 /* When an online submission arrives: mostly in office hours of a working
  * day, but also evenings, early mornings, lunch breaks and days off. */
-static mc_instant online_time(struct rng *r, const struct month_days *m)
+static mc_instant online_time(struct rng *r, const struct days *m)
 {
     int end, u = (int)rng_below(r, 100);
     if (u < 15 && m->noff > 0) /* a weekend or holiday, 07:00-22:00 */
@@ -461,7 +461,7 @@ static const char *village_names[] = {"Mới",     "Trên", "Dưới", "Đồng"
                                       "Tân Lập", "Chằm", "Cối",  "Đồng Bến", "Tiến Lập"};
 
 /* One submission; returns its JSON (new reference). ext_id is set later. */
-static json_t *make_submission(struct rng *r, const struct catalog *cat, const struct month_days *m,
+static json_t *make_submission(struct rng *r, const struct catalog *cat, const struct days *m,
                                int online, mc_instant *submitted_at)
 {
     const struct procedure *proc = pick_procedure(r, cat);
@@ -562,18 +562,51 @@ static json_t *make_submission(struct rng *r, const struct catalog *cat, const s
     return doc;
 }
 
-struct sample_item {
-    mc_instant at;
-    int index; /* tie-break, keeps the order total */
-    json_t *doc;
-};
-
 static int item_cmp(const void *a, const void *b)
 {
-    const struct sample_item *x = a, *y = b;
+    const struct mc_sample_msg *x = a, *y = b;
     if (x->at != y->at)
         return x->at < y->at ? -1 : 1;
     return (x->index > y->index) - (x->index < y->index);
+}
+
+void mc_sample_list_sort(struct mc_sample_list *l)
+{
+    if (l->n > 1)
+        qsort(l->items, (size_t)l->n, sizeof *l->items, item_cmp);
+}
+
+void mc_sample_list_free(struct mc_sample_list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        json_decref(l->items[i].doc);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/* Appends doc (taken) at instant at; the creation order breaks ties. */
+static void list_push(struct mc_sample_list *l, mc_instant at, json_t *doc)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->items = realloc(l->items, (size_t)l->cap * sizeof *l->items);
+        if (l->items == NULL)
+            abort();
+    }
+    l->items[l->n].at = at;
+    l->items[l->n].index = l->n;
+    l->items[l->n].doc = doc;
+    l->n++;
+}
+
+const char *mc_sample_key(const struct mc_sample_msg *msg, char *buf, size_t len)
+{
+    const char *code = json_string_value(json_object_get(msg->doc, "dossier_code"));
+    if (code != NULL)
+        return code;
+    snprintf(buf, len, "%s/%s", json_string_value(json_object_get(msg->doc, "source")),
+             json_string_value(json_object_get(msg->doc, "external_id")));
+    return buf;
 }
 
 /* Prints "KEY<TAB>JSON\n"; 0 or MC_EIO. */
@@ -622,24 +655,21 @@ static PGconn *connect_from_env(char *err, size_t errlen)
     return mc_pg_connect(url, "motcua-sample", err, errlen);
 }
 
-static int sample_submissions(int year, int month, int count, uint64_t seed, char *err,
-                              size_t errlen)
+int mc_sample_submissions(PGconn *conn, int32_t first_day, int32_t next_day, int count,
+                          int online_count, uint64_t seed, const char *tag,
+                          struct mc_sample_list *out, char *err, size_t errlen)
 {
     struct catalog cat = {0};
-    struct month_days days = {0};
-    struct sample_item *items = NULL;
+    struct days days = {0};
+    struct mc_sample_list made = {0};
     struct rng r = {.state = mix64(seed ^ 0x7375626d6973ULL)};
-    PGconn *conn = NULL;
-    int rc, online_count = (count * ONLINE_PERMILLE + 500) / 1000;
-    int seq_online = 0, seq_counter = 0;
+    int rc, seq_online = 0, seq_counter = 0;
     char *online = NULL;
 
-    if ((conn = connect_from_env(err, errlen)) == NULL) {
-        rc = MC_EDB;
-        goto out;
-    }
+    if (count < 0 || online_count < 0 || online_count > count)
+        return mc_err(err, errlen, MC_EINVAL, "%d online submissions of %d", online_count, count);
     if ((rc = catalog_load(conn, &cat, err, errlen)) != 0 ||
-        (rc = month_days_load(conn, year, month, &days, err, errlen)) != 0)
+        (rc = days_load(conn, first_day, next_day, &days, err, errlen)) != 0)
         goto out;
 
     /* Exactly the online share, spread at random (Fisher-Yates). */
@@ -652,32 +682,54 @@ static int sample_submissions(int year, int month, int count, uint64_t seed, cha
         online[i] = online[j];
         online[j] = t;
     }
-    items = mc_xcalloc((size_t)count + 1, sizeof *items);
     for (int i = 0; i < count; i++) {
-        items[i].index = i;
-        items[i].doc = make_submission(&r, &cat, &days, online[i], &items[i].at);
+        mc_instant at;
+        json_t *doc = make_submission(&r, &cat, &days, online[i], &at);
+        list_push(&made, at, doc);
     }
-    qsort(items, (size_t)count, sizeof *items, item_cmp);
-    for (int i = 0; i < count && rc == 0; i++) {
-        int is_online = online[items[i].index];
-        char ext[64], key[160];
-        snprintf(ext, sizeof ext, "%s-%02d%02d-%" PRIu64 "-%05d", is_online ? "DVC" : "TN",
-                 year % 100, month, seed, is_online ? ++seq_online : ++seq_counter);
-        json_object_set_new(items[i].doc, "external_id", json_string(ext));
-        snprintf(key, sizeof key, "%s/%s",
-                 json_string_value(json_object_get(items[i].doc, "source")), ext);
-        rc = print_line(key, items[i].doc, err, errlen);
+    mc_sample_list_sort(&made);
+    /* External ids in time order, appended to out. */
+    for (int i = 0; i < made.n; i++) {
+        json_t *doc = made.items[i].doc;
+        int is_online = strcmp(json_string_value(json_object_get(doc, "channel")), "online") == 0;
+        char ext[96];
+        snprintf(ext, sizeof ext, "%s-%s-%05d", is_online ? "DVC" : "TN", tag,
+                 is_online ? ++seq_online : ++seq_counter);
+        json_object_set_new(doc, "external_id", json_string(ext));
+        list_push(out, made.items[i].at, json_incref(doc));
+    }
+out:
+    mc_sample_list_free(&made);
+    free(online);
+    days_free(&days);
+    catalog_free(&cat);
+    return rc;
+}
+
+static int sample_submissions(int year, int month, int count, uint64_t seed, char *err,
+                              size_t errlen)
+{
+    struct mc_sample_list list = {0};
+    PGconn *conn = NULL;
+    int32_t first = mc_days_from_civil(year, month, 1);
+    int32_t next =
+        month == 12 ? mc_days_from_civil(year + 1, 1, 1) : mc_days_from_civil(year, month + 1, 1);
+    int rc;
+    char tag[64];
+
+    if ((conn = connect_from_env(err, errlen)) == NULL)
+        return MC_EDB;
+    snprintf(tag, sizeof tag, "%02d%02d-%" PRIu64, year % 100, month, seed);
+    rc = mc_sample_submissions(conn, first, next, count, (count * ONLINE_PERMILLE + 500) / 1000,
+                               seed, tag, &list, err, errlen);
+    for (int i = 0; i < list.n && rc == 0; i++) {
+        char key[256];
+        rc = print_line(mc_sample_key(&list.items[i], key, sizeof key), list.items[i].doc, err,
+                        errlen);
     }
     if (rc == 0 && fflush(stdout) != 0)
         rc = mc_err(err, errlen, MC_EIO, "write to stdout: %s", strerror(errno));
-out:
-    if (items)
-        for (int i = 0; i < count; i++)
-            json_decref(items[i].doc);
-    free(items);
-    free(online);
-    month_days_free(&days);
-    catalog_free(&cat);
+    mc_sample_list_free(&list);
     PQfinish(conn);
     return rc;
 }
@@ -770,37 +822,26 @@ static int is_land(const char *field)
 
 #define REASON(r, field, kind) (is_land(field) ? PICK((r), kind##_land) : PICK((r), kind##_other))
 
-/* The updates being built, in the order they were made. */
-struct update_list {
-    struct sample_item *items;
-    int n, cap;
-};
-
-/* Appends one unit update. reason and new_due (0: none) as the status needs. */
-static void add_update(struct update_list *l, uint64_t seed, const char *code, int *seq,
+/* Appends one unit update. reason and new_due (0: none) as the status needs;
+ * to_unit for a transfer. */
+static void add_update(struct mc_sample_list *l, uint64_t seed, const char *code, int *seq,
                        mc_instant at, const char *status, const char *unit, const char *officer,
-                       const char *reason, mc_instant new_due)
+                       const char *reason, mc_instant new_due, const char *to_unit)
 {
     char event_id[40], buf[MC_RFC3339_LEN];
     json_t *data;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        l->items = realloc(l->items, (size_t)l->cap * sizeof *l->items);
-        if (l->items == NULL)
-            abort();
-    }
     make_event_id(seed, code, (*seq)++, event_id, sizeof event_id);
     data = json_pack("{s:s, s:s, s:s}", "status", status, "unit_code", unit, "officer", officer);
     if (reason)
         json_object_set_new(data, "reason", json_string(reason));
     if (new_due)
         json_object_set_new(data, "new_due_at", json_string(mc_time_format(new_due, buf)));
-    l->items[l->n].at = at;
-    l->items[l->n].index = l->n; /* creation order breaks ties */
-    l->items[l->n].doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "event_id", event_id, "type",
-                                   "dossier.update", "occurred_at", mc_time_format(at, buf),
-                                   "producer", "unit-sim", "dossier_code", code, "data", data);
-    l->n++;
+    if (to_unit)
+        json_object_set_new(data, "to_unit_code", json_string(to_unit));
+    list_push(l, at,
+              json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "event_id", event_id, "type",
+                        "dossier.update", "occurred_at", mc_time_format(at, buf), "producer",
+                        "unit-sim", "dossier_code", code, "data", data));
 }
 
 /* Uniform in [lo, hi); lo when the range is empty. */
@@ -817,11 +858,12 @@ static int64_t max64(int64_t a, int64_t b)
 /* What happens to one dossier (see the shares above). */
 struct dossier_ctx {
     const struct mc_calendar *cal;
-    struct update_list *out;
+    struct mc_sample_list *out;
     uint64_t seed;
     const char *code, *unit, *field;
-    mc_instant start, due; /* the clock's start (receipt) and the legal due date */
-    int64_t w;             /* working seconds from start to due */
+    const char *transfer_to; /* the department it is handed to (liên thông), or NULL */
+    mc_instant start, due;   /* the clock's start (receipt) and the legal due date */
+    int64_t w;               /* working seconds from start to due */
     int reschedule_permille, supplement_permille; /* of the dossiers that can have one */
     int *missed_reschedules; /* rescheduled dossiers that missed the new date so far */
     struct rng r;
@@ -857,7 +899,7 @@ static void maybe_explain(struct dossier_ctx *x, struct rng *r, int *seq, const 
 {
     if (rng_permille(r, EXPLAINED_PERMILLE))
         add_update(x->out, x->seed, x->code, seq, after_due(x, rng_span(r, WD + WH, 2 * WD)),
-                   "explanation", x->unit, officer, PICK(r, explanation_texts), 0);
+                   "explanation", x->unit, officer, PICK(r, explanation_texts), 0, NULL);
 }
 
 static void dossier_updates(struct dossier_ctx *x, struct rng *r)
@@ -869,7 +911,7 @@ static void dossier_updates(struct dossier_ctx *x, struct rng *r)
 
 #define UPDATE(at, status, reason, new_due)                                                        \
     add_update(x->out, x->seed, x->code, &seq, (at), (status), x->unit, officer.name, (reason),    \
-               (new_due))
+               (new_due), NULL)
 
     make_person(r, &officer);
     if (w < 600)
@@ -879,6 +921,18 @@ static void dossier_updates(struct dossier_ctx *x, struct rng *r)
     if (p > w / 10)
         p = max64(60, w / 10);
     UPDATE(at_off(x, p), "processing", NULL, 0);
+    if (x->transfer_to != NULL && w >= 2 * WD) {
+        /* Liên thông: the ward checks the dossier and hands it to the city's
+         * department, which takes it up within the hour. */
+        int64_t t = rng_span(r, p + WH / 2, p + max64(WH, (w - p) / 8));
+        add_update(x->out, x->seed, x->code, &seq, at_off(x, t), "transfer", x->unit, officer.name,
+                   "Chuyển cơ quan chuyên môn cấp thành phố giải quyết theo thẩm quyền", 0,
+                   x->transfer_to);
+        x->unit = x->transfer_to;
+        make_person(r, &officer);
+        p = t + rng_span(r, 10 * 60, WH);
+        UPDATE(at_off(x, p), "processing", NULL, 0);
+    }
 
     if (rng_permille(r, RETURNED_PERMILLE)) {
         UPDATE(at_off(x, rng_span(r, p + (w - p) / 5, p + (w - p) * 7 / 10)), "returned",
@@ -941,53 +995,97 @@ static void dossier_updates(struct dossier_ctx *x, struct rng *r)
 #undef UPDATE
 }
 
-static int sample_updates(double late_share, uint64_t seed, int with_time, char *err, size_t errlen)
-{
-    static const char sql[] =
-        "SELECT a.dossier_code, a.unit_code, extract(epoch FROM a.receipt_at)::bigint,"
-        " extract(epoch FROM a.due_at)::bigint, coalesce(p.field, '')"
-        " FROM routing.assignment a LEFT JOIN catalog.procedure p ON p.code = a.procedure_code"
-        " ORDER BY a.dossier_code";
-    PGconn *conn = NULL;
-    PGresult *res = NULL;
-    struct mc_calendar *cal = mc_calendar_new(NULL);
-    struct update_list list = {0};
-    struct dossier_ctx *rows = NULL;
-    int rc = 0, missed_reschedules = 0, nrows = 0, n = 0, can_r = 0, can_s = 0;
-    uint32_t late_permyriad = (uint32_t)(late_share * 10000.0 + 0.5);
+#define TRANSFER_PERMILLE 250 /* land and construction dossiers a ward hands on */
 
-    if ((conn = connect_from_env(err, errlen)) == NULL) {
-        rc = MC_EDB;
-        goto out;
+struct mc_sample_units {
+    struct mc_calendar *cal;
+    uint64_t seed;
+    uint32_t late_permyriad;
+    int missed_reschedules;              /* rescheduled dossiers that missed the new date so far */
+    json_t *wards;                       /* codes of wards and communes: {code: true} */
+    char *land_dept, *construction_dept; /* where a ward transfers them, or NULL */
+};
+
+void mc_sample_units_free(struct mc_sample_units *u)
+{
+    if (u == NULL)
+        return;
+    mc_calendar_free(u->cal);
+    json_decref(u->wards);
+    free(u->land_dept);
+    free(u->construction_dept);
+    free(u);
+}
+
+struct mc_sample_units *mc_sample_units_new(PGconn *conn, double late_share, uint64_t seed,
+                                            char *err, size_t errlen)
+{
+    struct mc_sample_units *u = mc_xcalloc(1, sizeof *u);
+    PGresult *res;
+
+    u->cal = mc_calendar_new(NULL);
+    u->seed = seed;
+    u->late_permyriad = (uint32_t)(late_share * 10000.0 + 0.5);
+    u->wards = json_object();
+    if (mc_calendar_load(u->cal, conn, NULL, err, errlen) != 0)
+        goto fail;
+    /* The sample city's departments for land (Phòng Tài nguyên và Môi
+     * trường) and construction (Phòng Quản lý đô thị), if the catalog has
+     * them. */
+    res = mc_pg_query(conn,
+                      "SELECT code, kind FROM catalog.unit WHERE kind IN ('ward', 'commune') OR "
+                      "code IN ('PTNMT', 'PQLDT') ORDER BY code",
+                      0, NULL, err, errlen);
+    if (res == NULL)
+        goto fail;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *code = PQgetvalue(res, i, 0), *kind = PQgetvalue(res, i, 1);
+        if (strcmp(kind, "ward") == 0 || strcmp(kind, "commune") == 0)
+            json_object_set_new(u->wards, code, json_true());
+        else if (strcmp(code, "PTNMT") == 0)
+            u->land_dept = mc_xstrdup(code);
+        else
+            u->construction_dept = mc_xstrdup(code);
     }
-    if ((rc = mc_calendar_load(cal, conn, NULL, err, errlen)) != 0)
-        goto out;
-    if ((res = mc_pg_query(conn, sql, 0, NULL, err, errlen)) == NULL) {
-        rc = MC_EDB;
-        goto out;
-    }
+    PQclear(res);
+    return u;
+fail:
+    mc_sample_units_free(u);
+    return NULL;
+}
+
+void mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res,
+                          struct mc_sample_list *out)
+{
+    int nrows = PQntuples(res), n = 0, can_r = 0, can_s = 0;
+    struct dossier_ctx *rows = mc_xcalloc((size_t)nrows + 1, sizeof *rows);
+
     /* First the dossiers the units answer, to scale the shares of fates that
      * only some dossiers can have to the whole. */
-    nrows = PQntuples(res);
-    rows = mc_xcalloc((size_t)nrows + 1, sizeof *rows);
     for (int i = 0; i < nrows; i++) {
         struct dossier_ctx *x = &rows[n];
         const char *receipt_s = mc_pg_value(res, i, 2), *due_s = mc_pg_value(res, i, 3);
-        x->cal = cal;
-        x->out = &list;
-        x->seed = seed;
-        x->missed_reschedules = &missed_reschedules;
+        x->cal = u->cal;
+        x->out = out;
+        x->seed = u->seed;
+        x->missed_reschedules = &u->missed_reschedules;
         x->code = mc_pg_value(res, i, 0);
         x->unit = mc_pg_value(res, i, 1);
         x->field = mc_pg_value(res, i, 4);
         if (x->code == NULL || x->unit == NULL || receipt_s == NULL || due_s == NULL)
             continue;
-        x->r.state = mix64(seed) ^ fnv1a(x->code);
-        if (rng_below(&x->r, 10000) < late_permyriad)
+        if (x->field == NULL)
+            x->field = "";
+        x->r.state = mix64(u->seed) ^ fnv1a(x->code);
+        if (rng_below(&x->r, 10000) < u->late_permyriad)
             continue; /* no answer from the unit: this dossier will be late */
-        x->start = mc_calendar_receipt_at(cal, strtoll(receipt_s, NULL, 10));
+        x->start = mc_calendar_receipt_at(u->cal, strtoll(receipt_s, NULL, 10));
         x->due = strtoll(due_s, NULL, 10);
-        x->w = mc_calendar_working_between(cal, x->start, x->due);
+        x->w = mc_calendar_working_between(u->cal, x->start, x->due);
+        if (json_object_get(u->wards, x->unit) && rng_permille(&x->r, TRANSFER_PERMILLE))
+            x->transfer_to = strstr(x->field, "Đất đai")    ? u->land_dept
+                             : strstr(x->field, "xây dựng") ? u->construction_dept
+                                                            : NULL;
         can_r += can_reschedule(x->w);
         can_s += can_supplement(x->w);
         n++;
@@ -997,8 +1095,35 @@ static int sample_updates(double late_share, uint64_t seed, int with_time, char 
         rows[i].supplement_permille = can_s ? (int)((int64_t)SUPPLEMENT_PERMILLE * n / can_s) : 0;
         dossier_updates(&rows[i], &rows[i].r);
     }
+    free(rows);
+}
+
+static int sample_updates(double late_share, uint64_t seed, int with_time, char *err, size_t errlen)
+{
+    static const char sql[] =
+        "SELECT a.dossier_code, a.unit_code, extract(epoch FROM a.receipt_at)::bigint,"
+        " extract(epoch FROM a.due_at)::bigint, coalesce(p.field, '')"
+        " FROM routing.assignment a LEFT JOIN catalog.procedure p ON p.code = a.procedure_code"
+        " ORDER BY a.dossier_code";
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    struct mc_sample_units *units = NULL;
+    struct mc_sample_list list = {0};
+    int rc = 0;
+
+    if ((conn = connect_from_env(err, errlen)) == NULL)
+        return MC_EDB;
+    if ((units = mc_sample_units_new(conn, late_share, seed, err, errlen)) == NULL) {
+        rc = MC_EDB;
+        goto out;
+    }
+    if ((res = mc_pg_query(conn, sql, 0, NULL, err, errlen)) == NULL) {
+        rc = MC_EDB;
+        goto out;
+    }
+    mc_sample_units_plan(units, res, &list);
     /* Units answer in time order. */
-    qsort(list.items, (size_t)list.n, sizeof *list.items, item_cmp);
+    mc_sample_list_sort(&list);
     for (int i = 0; i < list.n && rc == 0; i++) {
         const char *key = json_string_value(json_object_get(list.items[i].doc, "dossier_code"));
         if (with_time) {
@@ -1013,11 +1138,8 @@ static int sample_updates(double late_share, uint64_t seed, int with_time, char 
     if (rc == 0 && fflush(stdout) != 0)
         rc = mc_err(err, errlen, MC_EIO, "write to stdout: %s", strerror(errno));
 out:
-    for (int i = 0; i < list.n; i++)
-        json_decref(list.items[i].doc);
-    free(list.items);
-    free(rows);
-    mc_calendar_free(cal);
+    mc_sample_list_free(&list);
+    mc_sample_units_free(units);
     PQclear(res);
     PQfinish(conn);
     return rc;
