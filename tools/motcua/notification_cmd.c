@@ -1,9 +1,8 @@
 /* `motcua notification show ID|--dossier CODE`: what became of a
- * notification (a letter to the citizen, or a notice to a unit): its reference, template, channels in order, where it is
- * now, and its history: each attempt (the first, a retry on the same
- * channel, a fallback to the next) with the receipts the senders sent
- * about it. Read from notify's tables; no personal data but what a
- * receipt's detail may hold (an SMTP reply names the address). */
+ * notification (a letter to the citizen, or a notice to a unit): its reference, template, channels
+ * in order, where it is now, and its history: each attempt (the first, a retry on the same channel,
+ * a fallback to the next) with the receipts the senders sent about it. Read from notify's tables;
+ * no personal data but what a receipt's detail may hold (an SMTP reply names the address). */
 #include "notification_cmd.h"
 
 #include <regex.h>

@@ -9,7 +9,8 @@
 #include "motcua/pg.h"
 
 /* The service schemas that have an outbox, and who writes each. */
-static const char *const schemas[] = {"intake", "routing", "deadline", "notify", "api", "sender", NULL};
+static const char *const schemas[] = {"intake", "routing", "deadline", "notify",
+                                      "api",    "sender",  NULL};
 
 static int usage(FILE *out)
 {

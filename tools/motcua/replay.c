@@ -212,17 +212,19 @@ static int wait_stored(struct replay *r, const struct out_list *l, int from, int
 }
 
 /* The dossiers received on local day `day` once all `expected` of them are
- * assigned (or rejected at intake): code, unit, receipt, due, field. */
+ * assigned (or rejected at intake): code, unit, receipt, due, field,
+ * source/external_id (mc_sample_units_plan's columns), rejections. */
 static PGresult *assigned_on(struct replay *r, int32_t day, int expected, long long rejected_before,
                              char *err, size_t errlen)
 {
     static const char sql[] =
         "SELECT a.dossier_code, a.unit_code, extract(epoch FROM a.receipt_at)::bigint, "
         "extract(epoch FROM a.due_at)::bigint, coalesce(p.field, ''), "
-        "(SELECT count(*) FROM intake.rejection) FROM intake.dossier d JOIN routing.assignment a "
+        "d.source || '/' || d.external_id, (SELECT count(*) FROM intake.rejection) FROM "
+        "intake.dossier d JOIN routing.assignment a "
         "ON a.dossier_code = d.code LEFT JOIN catalog.procedure p ON p.code = a.procedure_code "
         "WHERE d.received_at >= $1::timestamptz AND d.received_at < $2::timestamptz "
-        "ORDER BY a.dossier_code";
+        "ORDER BY d.source, d.external_id";
     char from[MC_RFC3339_LEN], to[MC_RFC3339_LEN];
     const char *params[2] = {mc_time_format(mc_vn_day_start(day), from),
                              mc_time_format(mc_vn_day_start(day + 1), to)};
@@ -234,7 +236,7 @@ static PGresult *assigned_on(struct replay *r, int32_t day, int expected, long l
         if (res == NULL)
             return NULL;
         rejected = PQntuples(res) > 0
-                       ? strtoll(PQgetvalue(res, 0, 5), NULL, 10)
+                       ? strtoll(PQgetvalue(res, 0, 6), NULL, 10)
                        : sql_int(r, "SELECT count(*) FROM intake.rejection", 0, NULL, err, errlen);
         if (PQntuples(res) + (rejected - rejected_before) >= expected)
             return res;

@@ -1064,7 +1064,7 @@ void mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res,
      * only some dossiers can have to the whole. */
     for (int i = 0; i < nrows; i++) {
         struct dossier_ctx *x = &rows[n];
-        const char *receipt_s = mc_pg_value(res, i, 2), *due_s = mc_pg_value(res, i, 3);
+        const char *receipt_s = mc_pg_value(res, i, 2), *due_s = mc_pg_value(res, i, 3), *stable;
         x->cal = u->cal;
         x->out = out;
         x->seed = u->seed;
@@ -1076,7 +1076,12 @@ void mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res,
             continue;
         if (x->field == NULL)
             x->field = "";
-        x->r.state = mix64(u->seed) ^ fnv1a(x->code);
+        /* The dossier's fate follows from what was submitted (source and
+         * external id), not from the code intake gave it, which depends on
+         * the order intake read the partitions in: a replay with the same
+         * seed draws the same fates. */
+        stable = PQnfields(res) > 5 ? mc_pg_value(res, i, 5) : NULL;
+        x->r.state = mix64(u->seed) ^ fnv1a(stable ? stable : x->code);
         if (rng_below(&x->r, 10000) < u->late_permyriad)
             continue; /* no answer from the unit: this dossier will be late */
         x->start = mc_calendar_receipt_at(u->cal, strtoll(receipt_s, NULL, 10));
@@ -1102,9 +1107,11 @@ static int sample_updates(double late_share, uint64_t seed, int with_time, char 
 {
     static const char sql[] =
         "SELECT a.dossier_code, a.unit_code, extract(epoch FROM a.receipt_at)::bigint,"
-        " extract(epoch FROM a.due_at)::bigint, coalesce(p.field, '')"
+        " extract(epoch FROM a.due_at)::bigint, coalesce(p.field, ''),"
+        " d.source || '/' || d.external_id"
         " FROM routing.assignment a LEFT JOIN catalog.procedure p ON p.code = a.procedure_code"
-        " ORDER BY a.dossier_code";
+        " LEFT JOIN intake.dossier d ON d.code = a.dossier_code"
+        " ORDER BY d.source, d.external_id, a.dossier_code";
     PGconn *conn = NULL;
     PGresult *res = NULL;
     struct mc_sample_units *units = NULL;

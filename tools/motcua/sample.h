@@ -53,8 +53,9 @@ struct mc_sample_units *mc_sample_units_new(PGconn *conn, double late_share, uin
 void mc_sample_units_free(struct mc_sample_units *u);
 /* Appends the updates of the assigned dossiers in res, whose columns are:
  * dossier code, unit code, receipt_at and due_at (Unix seconds), the
- * procedure's field. The shares of fates that only some dossiers can have
- * (reschedules, supplements) are scaled over the rows of one call. */
+ * procedure's field and, optionally, "source/external_id" of its
+ * submission, which seeds the dossier's fate (else the code does). The shares of fates that only
+ * some dossiers can have (reschedules, supplements) are scaled over the rows of one call. */
 void mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res,
                           struct mc_sample_list *out);
 
