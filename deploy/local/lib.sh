@@ -404,6 +404,11 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+            # Time per statement, for a profile (deploy/local/replay).
+            if [ "${MOTCUA_PG_STATEMENT_STATS:-0}" = 1 ]; then
+                pg_run tee -a "$dir/motcua.conf" >/dev/null \
+                    <<<"shared_preload_libraries = 'pg_stat_statements'"
+            fi
             pg_run "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null && break
             if [ "$i" -lt 5 ] && tail -n 5 "$dir/server.log" | grep -q "Address already in use"; then
                 mc_say "port $port is taken; PostgreSQL tries another"
