@@ -28,7 +28,7 @@
 #include "motcua/timeutil.h"
 #include "motcua/topics.h"
 
-/* The reference city's published year (DOMAIN.md, Hòa Bình city 2020). */
+/* The reference city's published year (docs/domain.md, "The sample city"). */
 #define YEAR_DOSSIERS 71776
 #define YEAR_ONLINE 21006
 #define LATE_SHARE 0.04       /* dossiers whose unit never answers */
