@@ -99,10 +99,12 @@ static const char UPSERT_DEADLINE[] =
 
 static const char SET_PROCESSING_WD[] = "UPDATE api.dossier SET processing_wd = $2 WHERE code = $1";
 
-/* $1 code, $2 at, $3 kind, $4 unit, $5 detail (JSON object). */
+/* Set-based (mc_service_write_rows): the batch's timeline entries, in the
+ * order of its events. */
 static const char INSERT_TIMELINE[] =
-    "INSERT INTO api.timeline (dossier_code, at, kind, unit_code, detail) "
-    "VALUES ($1, $2, $3, $4, $5::jsonb)";
+    "INSERT INTO api.timeline (dossier_code, at, kind, unit_code, detail) SELECT dossier_code, at, "
+    "kind, unit_code, detail FROM jsonb_to_recordset($1::jsonb) AS x(dossier_code text, at "
+    "timestamptz, kind text, unit_code text, detail jsonb)";
 
 /* $1 id, $2 code, $3 kind, $4 breach, $5 channel, $6 number, $7 issued_at. */
 static const char UPSERT_LETTER[] =
@@ -113,23 +115,33 @@ static const char UPSERT_LETTER[] =
     "document_number = EXCLUDED.document_number, issued_at = EXCLUDED.issued_at "
     "RETURNING (SELECT unit_code FROM api.dossier WHERE code = $2)";
 
-/* $1 id, $2 code, $3 channel, $4 delivery, $5 reported at. The latest
- * receipt wins, except that a delivered letter stays delivered (a late
- * receipt of an earlier attempt's failure changes nothing). */
+/* $1 id, $2 code, $3 channel, $4 delivery, $5 reported at: a receipt. A
+ * notice's updates the notice (and returns no row): it is not one of the
+ * dossier's letters. Otherwise the letter's: the latest receipt wins,
+ * except that a delivered letter or notice stays delivered (a late
+ * receipt of an earlier attempt's failure changes nothing). Returns the
+ * unit, and whether the letter itself is still unknown (the receipt came
+ * first: it may yet turn out to be a notice's). */
 static const char UPSERT_RECEIPT[] =
+    "WITH notice AS (UPDATE api.notice AS n SET delivery = CASE WHEN n.delivery = 'delivered' "
+    "THEN n.delivery WHEN n.delivery_at IS NULL OR $5::timestamptz >= n.delivery_at THEN "
+    "$4::text ELSE n.delivery END, delivery_at = greatest(n.delivery_at, $5::timestamptz) WHERE "
+    "n.notification_id = $1::uuid RETURNING 1) "
     "INSERT INTO api.letter AS l (notification_id, dossier_code, channel, delivery, delivery_at) "
-    "VALUES ($1, $2, $3, $4, $5) "
+    "SELECT $1::uuid, $2::text, $3::text, $4::text, $5::timestamptz "
+    "WHERE NOT EXISTS (SELECT 1 FROM notice) "
     "ON CONFLICT (notification_id) DO UPDATE SET "
     "delivery = CASE WHEN l.delivery = 'delivered' THEN l.delivery "
     "WHEN l.delivery_at IS NULL OR EXCLUDED.delivery_at >= l.delivery_at "
     "THEN EXCLUDED.delivery ELSE l.delivery END, "
     "delivery_at = greatest(l.delivery_at, EXCLUDED.delivery_at), "
     "dossier_code = coalesce(l.dossier_code, EXCLUDED.dossier_code) "
-    "RETURNING (SELECT unit_code FROM api.dossier WHERE code = l.dossier_code)";
+    "RETURNING (SELECT unit_code FROM api.dossier WHERE code = l.dossier_code), l.kind IS NULL";
 
 /* $1 id, $2 code, $3 kind, $4 unit, $5 issued_at: a notice to a unit. A
  * receipt read before it made it a letter of unknown kind, with a line in
- * the dossier's timeline: both are moved off the citizen's view. */
+ * the dossier's timeline (written at once, not at the batch's end, so this
+ * finds it): both are moved off the citizen's view. */
 static const char INSERT_NOTICE[] =
     "WITH gone AS (DELETE FROM api.letter WHERE notification_id = $1 AND kind IS NULL RETURNING "
     "delivery, delivery_at), line AS (DELETE FROM api.timeline WHERE dossier_code = $2 AND kind "
@@ -138,14 +150,6 @@ static const char INSERT_NOTICE[] =
     "unit_code, issued_at, delivery, delivery_at) SELECT $1, $2, $3, $4, $5, coalesce((SELECT "
     "delivery FROM gone), 'created'), (SELECT delivery_at FROM gone) ON CONFLICT "
     "(notification_id) DO NOTHING";
-
-/* $1 id, $2 delivery, $3 reported at: a receipt about a notice, as
- * UPSERT_RECEIPT for a letter; no row: it is not a notice's. */
-static const char UPDATE_NOTICE_RECEIPT[] =
-    "UPDATE api.notice AS l SET delivery = CASE WHEN l.delivery = 'delivered' THEN l.delivery "
-    "WHEN l.delivery_at IS NULL OR $3::timestamptz >= l.delivery_at THEN $2 ELSE l.delivery END, "
-    "delivery_at = greatest(l.delivery_at, $3::timestamptz) WHERE notification_id = $1 "
-    "RETURNING 1";
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -187,13 +191,13 @@ static int upsert(struct api *api, PGconn *conn, const char *sql, int nparams,
     return rc;
 }
 
-/* Adds an entry to the dossier's timeline; detail (stolen) loses its null
- * members. */
-static int timeline(PGconn *conn, const char *code, const char *at, const char *kind,
-                    const char *unit, json_t *detail, char *err, size_t errlen)
+/* Adds an entry to the dossier's timeline, with the batch's others at its
+ * end unless now is set; detail (stolen) loses its null members. */
+static int timeline(struct api *api, PGconn *conn, int now, const char *code, const char *at,
+                    const char *kind, const char *unit, json_t *detail, char *err, size_t errlen)
 {
     const char *key;
-    json_t *value, *tmp;
+    json_t *value, *tmp, *row;
     char *text;
     int rc;
 
@@ -202,12 +206,18 @@ static int timeline(PGconn *conn, const char *code, const char *at, const char *
         if (json_is_null(value))
             json_object_del(detail, key);
     }
-    text = json_dumps(detail, JSON_COMPACT);
-    json_decref(detail);
-    {
-        const char *p[5] = {code, at, kind, unit, text};
-        rc = mc_pg_exec(conn, INSERT_TIMELINE, 5, p, err, errlen);
-    }
+    /* A missing value is the schemas' to catch; here NOT NULL refuses it. */
+    row = json_pack("{s:s?, s:s?, s:s?, s:s?, s:o}", "dossier_code", code, "at", at, "kind", kind,
+                    "unit_code", unit, "detail", detail);
+    if (row == NULL)
+        return mc_err(err, errlen, MC_EDB, "out of memory for a timeline entry");
+    if (!now)
+        return mc_service_write_rows(api->svc, conn, INSERT_TIMELINE, row, err, errlen) < 0 ? MC_EDB
+                                                                                            : 0;
+    text = json_dumps(row = json_pack("[o]", row), JSON_COMPACT);
+    json_decref(row);
+    rc = text ? mc_pg_exec(conn, INSERT_TIMELINE, 1, (const char *[]){text}, err, errlen)
+              : mc_err(err, errlen, MC_EINVAL, "cannot serialise a timeline entry");
     free(text);
     return rc;
 }
@@ -238,7 +248,7 @@ static int on_received(struct api *api, PGconn *conn, const json_t *ev, char *er
     };
     int rc = upsert(api, conn, UPSERT_RECEIVED, 11, p, 3, err, errlen);
     if (rc == 0)
-        rc = timeline(conn, code, p[8], "received", NULL,
+        rc = timeline(api, conn, 0, code, p[8], "received", NULL,
                       json_pack("{s:s?, s:s?, s:s?}", "channel", p[2], "receiving_agency", p[5],
                                 "reception_point", p[6]),
                       err, errlen);
@@ -260,7 +270,7 @@ static int on_assigned(struct api *api, PGconn *conn, const json_t *ev, char *er
     int rc = upsert(api, conn, UPSERT_ASSIGNED, 6, p, 4, err, errlen);
     if (rc == 0)
         rc = timeline(
-            conn, code, p[3], "assigned", p[1],
+            api, conn, 0, code, p[3], "assigned", p[1],
             json_pack("{s:s?, s:s?}", "unit_name", p[2], "reason", mc_json_str(d, "reason")), err,
             errlen);
     return rc;
@@ -288,7 +298,7 @@ static int on_update(struct api *api, PGconn *conn, const json_t *ev, char *err,
         changed(api, mc_json_str(d, "unit_code"));
     }
     if (rc == 0)
-        rc = timeline(conn, code, at, status, mc_json_str(d, "unit_code"),
+        rc = timeline(api, conn, 0, code, at, status, mc_json_str(d, "unit_code"),
                       json_pack("{s:o, s:o, s:o}", "reason", str_or_null(d, "reason"), "new_due_at",
                                 str_or_null(d, "new_due_at"), "to_unit_code",
                                 str_or_null(d, "to_unit_code")),
@@ -323,7 +333,7 @@ static int on_deadline(struct api *api, PGconn *conn, const json_t *ev, char *er
     p[7] = strcmp(kind, "warning") == 0 ? "t" : "f";
     rc = upsert(api, conn, UPSERT_DEADLINE, 8, p, 0, err, errlen);
     if (rc == 0)
-        rc = timeline(conn, code, p[5], kind, mc_json_str(d, "unit/code"),
+        rc = timeline(api, conn, 0, code, p[5], kind, mc_json_str(d, "unit/code"),
                       json_pack("{s:o, s:O?, s:s?, s:o, s:o, s:o}", "rung", str_or_null(d, "rung"),
                                 "breach", overdue ? json_object_get(d, "breach") : NULL, "due_at",
                                 p[1], "rescheduled_due_at", str_or_null(d, "rescheduled_due_at"),
@@ -352,7 +362,7 @@ static int on_letter(struct api *api, PGconn *conn, const json_t *ev, char *err,
     p[6] = mc_json_str(d, "issued_at");
     rc = upsert(api, conn, UPSERT_LETTER, 7, p, 0, err, errlen);
     if (rc == 0)
-        rc = timeline(conn, code, p[6], "letter", NULL,
+        rc = timeline(api, conn, 0, code, p[6], "letter", NULL,
                       json_pack("{s:s, s:s, s:s, s:s}", "notification_id", p[0], "letter_kind",
                                 p[2], "channel", p[4], "document_number", p[5]),
                       err, errlen);
@@ -368,24 +378,26 @@ static int on_receipt(struct api *api, PGconn *conn, const json_t *ev, char *err
         mc_json_str(d, "notification_id"), code, mc_json_str(d, "delivery_channel"), status,
         mc_json_str(ev, "occurred_at"),
     };
-    /* v1's words for v2's statuses. */
     PGresult *res;
-    int rc, notice;
+    int rc = 0, unknown;
+    /* v1's words for v2's statuses. */
     if (status && strcmp(status, "failed") == 0)
         p[3] = "temporary-failure";
     else if (status && strcmp(status, "bounced") == 0)
         p[3] = "permanent-failure";
-    /* A notice to a unit is not one of the dossier's letters. */
-    if ((res = mc_pg_query(conn, UPDATE_NOTICE_RECEIPT, 3, (const char *[]){p[0], p[3], p[4]}, err,
-                           errlen)) == NULL)
+    if ((res = mc_pg_query(conn, UPSERT_RECEIPT, 5, p, err, errlen)) == NULL)
         return MC_EDB;
-    notice = PQntuples(res) > 0;
-    PQclear(res);
-    if (notice)
+    if (PQntuples(res) == 0) { /* a notice's */
+        PQclear(res);
         return 0;
-    rc = upsert(api, conn, UPSERT_RECEIPT, 5, p, 0, err, errlen);
-    if (rc == 0 && code != NULL)
-        rc = timeline(conn, code, p[4], "letter_receipt", NULL,
+    }
+    changed(api, mc_pg_value(res, 0, 0));
+    unknown = strcmp(mc_pg_value(res, 0, 1), "t") == 0;
+    PQclear(res);
+    /* Before its letter, at once: should it be a notice's, the notice
+     * takes the line back (INSERT_NOTICE). */
+    if (code != NULL)
+        rc = timeline(api, conn, unknown, code, p[4], "letter_receipt", NULL,
                       json_pack("{s:s, s:s, s:s}", "notification_id", p[0], "delivery", p[3],
                                 "channel", p[2]),
                       err, errlen);

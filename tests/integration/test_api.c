@@ -569,11 +569,12 @@ static void notice(const char *code, const char *notification_id)
 static void test_notices_to_units_are_not_letters(void **state)
 {
     static const char *const code = "000.31.26.H17-240301-0077";
-    char first[H_UUID_LEN], late[H_UUID_LEN];
+    char first[H_UUID_LEN], late[H_UUID_LEN], together[H_UUID_LEN];
     (void)state;
 
     h_uuid(first);
     h_uuid(late);
+    h_uuid(together);
     notice(code, first);
     receipt(code, first, "delivered", "2024-03-08T09:05:00+07:00");
     /* The receipt read before its notice. */
@@ -586,6 +587,11 @@ static void test_notices_to_units_are_not_letters(void **state)
                      h_sql_int(env, "SELECT count(*) FROM api.letter WHERE dossier_code = $1", code,
                                NULL) == 1);
     notice(code, late);
+    /* A receipt and then its notice, read in one batch: the receipt's line
+     * in the timeline is written at once (not with the batch's others at
+     * its end), so the notice finds it and takes it back. */
+    receipt(code, together, "delivered", "2024-03-08T09:07:00+07:00");
+    notice(code, together);
     /* The unit's explanation is not a step of the citizen's dossier. Its
      * batch changes nothing the board shows and comes after the stream's
      * quiet interval: the commit then has nothing to announce (it leaked
@@ -600,7 +606,7 @@ static void test_notices_to_units_are_not_letters(void **state)
                            "SELECT count(*) FROM api.notice WHERE dossier_code = $1 AND delivery "
                            "= 'delivered' AND kind = 'explanation-request' AND unit_code = "
                            "'PTCKH'",
-                           code, NULL) == 2);
+                           code, NULL) == 3);
     assert_int_equal(
         h_sql_int(env, "SELECT count(*) FROM api.letter WHERE dossier_code = $1", code, NULL), 0);
     assert_int_equal(timeline_entries(code), 0);
