@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "sample.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -56,9 +57,14 @@ struct replay {
     const struct mc_config *cfg;
     PGconn *conn;
     rd_kafka_t *rk;
+    CURL *curl;          /* with --deadline-metrics: its /metrics, one connection */
+    const char *metrics; /* that URL, or NULL: the clocks are asked in SQL */
     char t_submissions[256], t_updates[256], t_clock[256];
     int failures; /* deliveries the broker refused */
     long ticks, updates_published;
+    /* Where the wall time went (seconds): publishing (to the broker's
+     * acknowledgement), waiting for the services, and the rest. */
+    double s_publish, s_assigned, s_stored, s_tick, s_swept;
 };
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -82,6 +88,7 @@ static double wall_s(void)
 static int publish(struct replay *r, const char *topic, const struct out_list *l, int from, int to,
                    char *err, size_t errlen)
 {
+    double t0 = wall_s();
     for (int i = from; i < to; i++) {
         const struct out_msg *m = &l->items[i];
         rd_kafka_resp_err_t kerr;
@@ -99,6 +106,7 @@ static int publish(struct replay *r, const char *topic, const struct out_list *l
     if (rd_kafka_flush(r->rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return mc_err(err, errlen, MC_EIO, "%d messages to %s not delivered in 30 s",
                       rd_kafka_outq_len(r->rk), topic);
+    r->s_publish += wall_s() - t0;
     if (r->failures)
         return mc_err(err, errlen, MC_EIO, "the broker refused %d messages", r->failures);
     return 0;
@@ -139,6 +147,14 @@ static void out_take(struct out_list *l, struct mc_sample_list *list, int *seria
     mc_sample_list_free(list);
 }
 
+/* A question wait_until asks: a count, an instant; -1 on error. */
+struct question {
+    long long (*ask)(struct replay *r, const struct question *q, char *err, size_t errlen);
+    const char *sql; /* for ask_sql: one integer */
+    int n;
+    const char *const *params;
+};
+
 /* The first value of sql's first row as an integer (-1 on error). */
 static long long sql_int(struct replay *r, const char *sql, int n, const char *const *params,
                          char *err, size_t errlen)
@@ -151,17 +167,69 @@ static long long sql_int(struct replay *r, const char *sql, int n, const char *c
     return v;
 }
 
-/* Polls sql (one integer) until it reaches target; fails after STALL_S
- * without reaching it, naming what it waited for. */
-static int wait_until(struct replay *r, const char *what, const char *sql, int n,
-                      const char *const *params, long long target, char *err, size_t errlen)
+static long long ask_sql(struct replay *r, const struct question *q, char *err, size_t errlen)
+{
+    return sql_int(r, q->sql, q->n, q->params, err, errlen);
+}
+
+struct body {
+    char *p;
+    size_t len;
+};
+
+static size_t keep_body(char *p, size_t size, size_t n, void *opaque)
+{
+    struct body *b = opaque;
+    size_t add = size * n;
+    char *grown = realloc(b->p, b->len + add + 1);
+    if (grown == NULL)
+        return 0; /* curl fails the transfer */
+    memcpy(grown + b->len, p, add);
+    b->len += add;
+    grown[b->len] = '\0';
+    b->p = grown;
+    return add;
+}
+
+/* The deadline service's motcua_deadline_swept_until_seconds, from its
+ * /metrics: the clock's instant up to which it has fired every due clock
+ * (0 before its first sweep). A scrape costs the database nothing; asking
+ * deadline.clock for a due clock was the year's costliest statement
+ * (docs/operations.md). */
+static long long ask_swept(struct replay *r, const struct question *q, char *err, size_t errlen)
+{
+    static const char name[] = "\nmotcua_deadline_swept_until_seconds ";
+    struct body b = {.p = NULL, .len = 0};
+    long code = 0;
+    long long v = -1;
+    const char *at;
+    CURLcode rc;
+    (void)q;
+    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, (void *)&b);
+    rc = curl_easy_perform(r->curl);
+    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (rc != CURLE_OK || code != 200)
+        mc_err(err, errlen, MC_EIO, "%s: %s", r->metrics,
+               rc != CURLE_OK ? curl_easy_strerror(rc) : "not answered with 200");
+    else if (b.p == NULL || (at = strstr(b.p, name)) == NULL)
+        v = 0; /* no sweep yet */
+    else
+        v = (long long)strtod(at + sizeof name - 1, NULL);
+    free(b.p);
+    return v;
+}
+
+/* Asks q until its answer reaches target; fails after STALL_S without
+ * reaching it, naming what it waited for. */
+static int wait_until(struct replay *r, const char *what, const struct question *q,
+                      long long target, char *err, size_t errlen)
 {
     double limit = wall_s() + STALL_S, asked, took;
     long long v;
     useconds_t pause = 2000;
     for (;;) {
         asked = wall_s();
-        if ((v = sql_int(r, sql, n, params, err, errlen)) >= target)
+        if ((v = q->ask(r, q, err, errlen)) >= target)
             return 0;
         took = wall_s() - asked;
         if (v < 0)
@@ -181,21 +249,31 @@ static int wait_until(struct replay *r, const char *what, const char *sql, int n
 }
 
 /* Publishes a tick at t and waits until the deadline service has fired
- * every clock due by then (none has next_fire_at <= t). */
+ * every clock due by then: its swept_until gauge reached t, or (without
+ * --deadline-metrics) no clock has next_fire_at <= t. */
 static int tick(struct replay *r, mc_instant t, char *err, size_t errlen)
 {
     char payload[96], ts[MC_RFC3339_LEN];
     const char *params[1] = {ts};
+    const struct question swept = {.ask = ask_swept},
+                          due = {.ask = ask_sql,
+                                 .sql = "SELECT (NOT EXISTS (SELECT 1 FROM deadline.clock WHERE "
+                                        "next_fire_at <= $1::timestamptz))::int",
+                                 .n = 1,
+                                 .params = params};
+    double t0 = wall_s(), t1;
     int rc;
     snprintf(payload, sizeof payload, "{\"now\":\"%s\"}", mc_time_format(t, ts));
     if ((rc = mc_kafka_produce_sync(r->rk, r->t_clock, "clock", payload, strlen(payload), 10000,
                                     err, errlen)) != 0)
         return rc;
     r->ticks++;
-    return wait_until(r, "clocks fired by the tick",
-                      "SELECT (NOT EXISTS (SELECT 1 FROM deadline.clock WHERE next_fire_at <= "
-                      "$1::timestamptz))::int",
-                      1, params, 1, err, errlen);
+    r->s_tick += (t1 = wall_s()) - t0;
+    rc = r->metrics ? wait_until(r, "the deadline service's sweep up to the tick", &swept,
+                                 (long long)t, err, errlen)
+                    : wait_until(r, "clocks fired by the tick", &due, 1, err, errlen);
+    r->s_swept += wall_s() - t1;
+    return rc;
 }
 
 /* Waits until the deadline service has stored the updates [from, to) of l. */
@@ -213,9 +291,15 @@ static int wait_stored(struct replay *r, const struct out_list *l, int from, int
         len += (size_t)snprintf(ids + len, cap - len, "%s%s", i > from ? "," : "",
                                 l->items[i].event_id);
     snprintf(ids + len, cap - len, "}");
-    rc = wait_until(r, "unit updates stored by the deadline service",
-                    "SELECT count(*) FROM deadline.update WHERE event_id = ANY($1::uuid[])", 1,
-                    params, to - from, err, errlen);
+    double t0 = wall_s();
+    const struct question stored = {
+        .ask = ask_sql,
+        .sql = "SELECT count(*) FROM deadline.update WHERE event_id = ANY($1::uuid[])",
+        .n = 1,
+        .params = params};
+    rc = wait_until(r, "unit updates stored by the deadline service", &stored, to - from, err,
+                    errlen);
+    r->s_stored += wall_s() - t0;
     free(ids);
     return rc;
 }
@@ -408,11 +492,13 @@ static int replay_year(struct replay *r, int year, double scale, uint64_t seed, 
         while (sub_loaded < subs.n && subs.items[sub_loaded].at < day_end)
             sub_loaded++;
         if (sub_loaded > day_first) {
+            double t0 = wall_s();
             if ((res = assigned_on(r, day, sub_loaded - day_first, rejected_before, err, errlen)) ==
                 NULL) {
                 rc = MC_EDB;
                 goto out;
             }
+            r->s_assigned += wall_s() - t0;
             rejected_before += sub_loaded - day_first - PQntuples(res);
             mc_sample_units_plan(units, res, &fresh);
             PQclear(res);
@@ -455,9 +541,17 @@ static int replay_year(struct replay *r, int year, double scale, uint64_t seed, 
                 if (d != 1)
                     progress(r, day, started);
                 mc_civil_from_days(day, &y, &m, &d);
+                double played = wall_s() - started - t_gen;
                 printf("played %d through %04d-%02d-%02d: %ld unit updates, %ld clock ticks, "
                        "%.0f s\n",
                        year, y, m, d, r->updates_published, r->ticks, wall_s() - started);
+                printf("  of which: publishing %.1f s (ticks %.1f s); waiting for the "
+                       "assignments %.1f s, the updates stored %.1f s, the sweeps %.1f s (%.1f ms "
+                       "a tick); the rest %.1f s\n",
+                       r->s_publish + r->s_tick, r->s_tick, r->s_assigned, r->s_stored, r->s_swept,
+                       r->ticks ? 1000.0 * r->s_swept / (double)r->ticks : 0.0,
+                       played - r->s_publish - r->s_tick - r->s_assigned - r->s_stored -
+                           r->s_swept);
                 break;
             }
         }
@@ -481,11 +575,13 @@ static int usage(const char *why)
     if (why)
         fprintf(stderr, "motcua replay: %s\n", why);
     fprintf(stderr,
-            "usage: motcua replay --year YYYY [--scale F] [--seed S]\n"
+            "usage: motcua replay --year YYYY [--scale F] [--seed S] [--deadline-metrics URL]\n"
             "Plays the reference city's year (%d dossiers, %d online, times F) through the\n"
             "running services on the topic clock (MOTCUA_CLOCK=topic), day by day, and\n"
             "checks the totals and one letter per breach. Needs a fresh stack:\n"
-            "deploy/local/replay starts one and prints the year's report.\n",
+            "deploy/local/replay starts one and prints the year's report.\n"
+            "--deadline-metrics: the /metrics URL of the (one) deadline instance; each tick\n"
+            "then waits on its swept_until gauge instead of asking deadline.clock.\n",
             YEAR_DOSSIERS, YEAR_ONLINE);
     return 2;
 }
@@ -493,7 +589,7 @@ static int usage(const char *why)
 int mc_cli_replay(const struct mc_config *cfg, int argc, char **argv)
 {
     struct replay r = {.cfg = cfg};
-    const char *year_s = NULL, *scale_s = "1", *seed_s = NULL;
+    const char *year_s = NULL, *scale_s = "1", *seed_s = NULL, *metrics = NULL;
     char err[1024] = "", *end;
     unsigned long long seed;
     double scale;
@@ -501,10 +597,11 @@ int mc_cli_replay(const struct mc_config *cfg, int argc, char **argv)
     int rc;
 
     for (int i = 1; i < argc; i++) {
-        const char **slot = strcmp(argv[i], "--year") == 0    ? &year_s
-                            : strcmp(argv[i], "--scale") == 0 ? &scale_s
-                            : strcmp(argv[i], "--seed") == 0  ? &seed_s
-                                                              : NULL;
+        const char **slot = strcmp(argv[i], "--year") == 0               ? &year_s
+                            : strcmp(argv[i], "--scale") == 0            ? &scale_s
+                            : strcmp(argv[i], "--seed") == 0             ? &seed_s
+                            : strcmp(argv[i], "--deadline-metrics") == 0 ? &metrics
+                                                                         : NULL;
         if (slot == NULL || i + 1 >= argc)
             return usage(slot ? "option needs a value" : "unknown option");
         *slot = argv[++i];
@@ -535,9 +632,23 @@ int mc_cli_replay(const struct mc_config *cfg, int argc, char **argv)
         PQfinish(r.conn);
         return 1;
     }
+    if (metrics != NULL) {
+        if ((r.curl = curl_easy_init()) == NULL) {
+            fprintf(stderr, "motcua replay: cannot make an HTTP client\n");
+            rd_kafka_destroy(r.rk);
+            PQfinish(r.conn);
+            return 1;
+        }
+        r.metrics = metrics;
+        curl_easy_setopt(r.curl, CURLOPT_URL, metrics);
+        curl_easy_setopt(r.curl, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(r.curl, CURLOPT_WRITEFUNCTION, keep_body);
+    }
     rc = replay_year(&r, (int)year, scale, seed, err, sizeof err);
     rd_kafka_flush(r.rk, 10000);
     rd_kafka_destroy(r.rk);
+    if (r.curl)
+        curl_easy_cleanup(r.curl);
     PQfinish(r.conn);
     if (rc != 0) {
         fprintf(stderr, "motcua replay: %s\n", err);
