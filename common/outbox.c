@@ -2,6 +2,7 @@
 #include "motcua/outbox.h"
 
 #include <assert.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,29 +25,123 @@ json_t *mc_event_new(const char *type, const char *producer, const char *dossier
     return ev;
 }
 
-int mc_outbox_add(PGconn *conn, const char *schema, const char *topic, const char *key,
-                  const json_t *event, const char *id_seed, char *event_id, char *err,
-                  size_t errlen)
+void mc_event_id(const char *seed, char id[MC_EVENT_ID_LEN])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    char *p = id;
+    if (!EVP_Digest(seed, strlen(seed), md, &len, EVP_md5(), NULL) || len != 16)
+        abort(); /* MD5 is in every OpenSSL build motcua runs on */
+    for (unsigned int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        p += snprintf(p, 3, "%02x", md[i]);
+    }
+}
+
+/* ---- rows kept for one statement ----------------------------------------- */
+
+static void reserve(struct mc_outbox_text *b, size_t more)
+{
+    if (b->len + more >= b->cap) {
+        b->cap = (b->len + more) * 2;
+        if ((b->p = realloc(b->p, b->cap)) == NULL)
+            abort();
+    }
+}
+
+/* Appends s to b as an element of a PostgreSQL array literal ("...",
+ * with " and \ escaped), or NULL; the literal's "{" first. */
+static void append_element(struct mc_outbox_text *b, const char *s)
+{
+    char sep = b->len == 0 ? '{' : ',';
+    reserve(b, (s ? 2 * strlen(s) + 3 : 5) + 1);
+    b->p[b->len++] = sep;
+    if (s == NULL) {
+        memcpy(b->p + b->len, "NULL", 4);
+        b->len += 4;
+    } else {
+        b->p[b->len++] = '"';
+        for (; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                b->p[b->len++] = '\\';
+            b->p[b->len++] = *s;
+        }
+        b->p[b->len++] = '"';
+    }
+    b->p[b->len] = '\0';
+}
+
+int mc_outbox_rows_add(struct mc_outbox_rows *rows, const char *topic, const char *key,
+                       json_t *event, const char *id_seed, char *err, size_t errlen)
+{
+    char id[MC_EVENT_ID_LEN], *payload;
+    mc_event_id(id_seed, id);
+    if (json_object_set_new(event, "event_id", json_string(id)) != 0 ||
+        (payload = json_dumps(event, JSON_COMPACT)) == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "event cannot be serialised");
+    append_element(&rows->topics, topic);
+    append_element(&rows->keys, key);
+    append_element(&rows->payloads, payload);
+    free(payload);
+    rows->n++;
+    return 0;
+}
+
+int mc_outbox_rows_write(PGconn *conn, const char *schema, struct mc_outbox_rows *rows, char *err,
+                         size_t errlen)
 {
     char sql[512];
-    char *payload = json_dumps(event, JSON_COMPACT);
-    const char *params[4] = {topic, key, payload, id_seed};
-    PGresult *res;
-    if (payload == NULL)
-        return mc_err(err, errlen, MC_EINVAL, "event cannot be serialised");
+    const char *params[3];
+    int rc;
+    if (rows->n == 0)
+        return 0;
+    /* The events as text (json keeps it as it is: no jsonb to build on the
+     * way in, nor to print on the relay's way out), in the order emitted. */
     snprintf(sql, sizeof sql,
-             "INSERT INTO %s.outbox (topic, key, payload) "
-             "VALUES ($1, $2, jsonb_set($3::jsonb, '{event_id}', "
-             "to_jsonb(md5($4)::uuid::text))) RETURNING payload->>'event_id'",
+             "INSERT INTO %s.outbox (topic, key, payload) SELECT t, k, p::json FROM "
+             "unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(t, k, p, i) "
+             "ORDER BY i",
              schema);
-    res = mc_pg_query(conn, sql, 4, params, err, errlen);
-    free(payload);
-    if (res == NULL)
-        return MC_EDB;
-    if (event_id)
-        snprintf(event_id, MC_EVENT_ID_LEN, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return 0;
+    {
+        struct mc_outbox_text *lits[3] = {&rows->topics, &rows->keys, &rows->payloads};
+        for (int i = 0; i < 3; i++) { /* the literals' "}" */
+            reserve(lits[i], 2);
+            lits[i]->p[lits[i]->len++] = '}';
+            lits[i]->p[lits[i]->len] = '\0';
+            params[i] = lits[i]->p;
+        }
+    }
+    rc = mc_pg_exec(conn, sql, 3, params, err, errlen);
+    mc_outbox_rows_clear(rows);
+    return rc;
+}
+
+void mc_outbox_rows_clear(struct mc_outbox_rows *rows)
+{
+    rows->topics.len = rows->keys.len = rows->payloads.len = 0;
+    rows->n = 0;
+}
+
+void mc_outbox_rows_free(struct mc_outbox_rows *rows)
+{
+    free(rows->topics.p);
+    free(rows->keys.p);
+    free(rows->payloads.p);
+    memset(rows, 0, sizeof *rows);
+}
+
+int mc_outbox_add(PGconn *conn, const char *schema, const char *topic, const char *key,
+                  json_t *event, const char *id_seed, char *event_id, char *err, size_t errlen)
+{
+    struct mc_outbox_rows rows = {.n = 0};
+    int rc = mc_outbox_rows_add(&rows, topic, key, event, id_seed, err, errlen);
+    if (rc == 0)
+        rc = mc_outbox_rows_write(conn, schema, &rows, err, errlen);
+    if (rc == 0 && event_id)
+        mc_event_id(id_seed, event_id);
+    mc_outbox_rows_free(&rows);
+    return rc;
 }
 
 int mc_inbox_claim(PGconn *conn, const char *schema, const char *event_id, char *err, size_t errlen)

@@ -69,9 +69,8 @@ struct mc_service {
     int fast;     /* ... applied set-based (see "applying a batch") */
     struct pending_rows pending[PENDING_STMTS];
     int npending;
-    json_t *outbox_rows; /* events a fast batch emitted, written at its end */
-    int holding;         /* outside a batch: mc_service_hold_events */
-    char outbox_sql[512];
+    struct mc_outbox_rows outbox_rows; /* events a fast batch emitted, written at its end */
+    int holding;                       /* outside a batch: mc_service_hold_events */
     struct {
         struct mc_metric *metric;
         double v;
@@ -302,7 +301,7 @@ static void discard_pending(struct mc_service *svc)
     for (int i = 0; i < svc->npending; i++)
         json_decref(svc->pending[i].rows);
     svc->npending = 0;
-    json_array_clear(svc->outbox_rows);
+    mc_outbox_rows_clear(&svc->outbox_rows);
     svc->ncounts = 0;
 }
 
@@ -379,14 +378,7 @@ static int flush_pending(struct mc_service *svc, char *err, size_t errlen)
             return mc_err(err, errlen, MC_ECONFLICT, "%zu of %zu rows written", wrote,
                           json_array_size(p->rows));
     }
-    if (json_array_size(svc->outbox_rows) > 0) {
-        char *text = json_dumps(svc->outbox_rows, JSON_COMPACT);
-        int rc = mc_pg_exec(svc->conn, svc->outbox_sql, 1, (const char *const *)&text, err, errlen);
-        free(text);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    return mc_outbox_rows_write(svc->conn, svc->def->schema, &svc->outbox_rows, err, errlen);
 }
 
 /* Dead-letters msg with reason and lets the service answer its sender. */
@@ -948,12 +940,6 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
     svc->loop = loop;
     svc->batch = mc_xcalloc((size_t)cfg->batch_max, sizeof *svc->batch);
     svc->items = mc_xcalloc((size_t)cfg->batch_max, sizeof *svc->items);
-    svc->outbox_rows = json_array();
-    snprintf(svc->outbox_sql, sizeof svc->outbox_sql,
-             "INSERT INTO %s.outbox (topic, key, payload) SELECT r->>'topic', r->>'key', "
-             "jsonb_set(r->'event', '{event_id}', to_jsonb(md5(r->>'seed')::uuid::text)) "
-             "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(r, i) ORDER BY i",
-             def->schema);
     snprintf(svc->producer_name, sizeof svc->producer_name, "motcua-%s", def->name);
     svc->m_messages = mc_metrics_counter(def->name, "messages_total", "messages applied");
     svc->m_deadletters = mc_metrics_counter(def->name, "deadletters_total",
@@ -1040,7 +1026,7 @@ void mc_service_free(struct mc_service *svc)
     free(svc->batch);
     free(svc->items);
     discard_pending(svc);
-    json_decref(svc->outbox_rows);
+    mc_outbox_rows_free(&svc->outbox_rows);
     free(svc->counts);
     if (svc->consumer) {
         if (!svc->stopped)
@@ -1067,16 +1053,13 @@ int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, con
     int rc = 0;
     mc_topic_name(svc->cfg, topic, name, sizeof name);
     assert(id_seed != NULL);
-    if ((svc->in_batch && svc->fast) || svc->holding) {
-        json_t *row = json_pack("{s:s, s:o, s:s, s:o}", "topic", name, "key",
-                                mc_json_str_or_null(key), "seed", id_seed, "event", ev);
-        if (row == NULL)
-            return mc_err(err, errlen, MC_EDB, "cannot keep a %s event for the outbox", type);
-        json_array_append_new(svc->outbox_rows, row);
-    } else {
+    if (ev == NULL)
+        return mc_err(err, errlen, MC_EDB, "cannot build a %s event", type);
+    if ((svc->in_batch && svc->fast) || svc->holding)
+        rc = mc_outbox_rows_add(&svc->outbox_rows, name, key, ev, id_seed, err, errlen);
+    else
         rc = mc_outbox_add(conn, svc->def->schema, name, key, ev, id_seed, NULL, err, errlen);
-        json_decref(ev);
-    }
+    json_decref(ev);
     if (rc == 0)
         svc->outbox_dirty = 1;
     return rc;
@@ -1085,26 +1068,21 @@ int mc_service_emit(struct mc_service *svc, PGconn *conn, const char *topic, con
 void mc_service_hold_events(struct mc_service *svc)
 {
     assert(!svc->in_batch);
-    json_array_clear(svc->outbox_rows);
+    mc_outbox_rows_clear(&svc->outbox_rows);
     svc->holding = 1;
 }
 
 int mc_service_write_events(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
 {
-    int rc = 0;
-    if (json_array_size(svc->outbox_rows) > 0) {
-        char *text = json_dumps(svc->outbox_rows, JSON_COMPACT);
-        rc = mc_pg_exec(conn, svc->outbox_sql, 1, (const char *const *)&text, err, errlen);
-        free(text);
-    }
-    json_array_clear(svc->outbox_rows);
+    int rc = mc_outbox_rows_write(conn, svc->def->schema, &svc->outbox_rows, err, errlen);
+    mc_outbox_rows_clear(&svc->outbox_rows);
     svc->holding = 0;
     return rc;
 }
 
 void mc_service_drop_events(struct mc_service *svc)
 {
-    json_array_clear(svc->outbox_rows);
+    mc_outbox_rows_clear(&svc->outbox_rows);
     svc->holding = 0;
 }
 

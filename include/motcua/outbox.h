@@ -19,13 +19,38 @@
 json_t *mc_event_new(const char *type, const char *producer, const char *dossier_code,
                      mc_instant occurred_at, json_t *data);
 
+/* The event id of the event made from id_seed: md5(id_seed) as a uuid, so
+ * the same logical event computed again carries the same id. */
+void mc_event_id(const char *seed, char id[MC_EVENT_ID_LEN]);
+
+/* Events kept for one outbox statement: the topics, keys and payloads as
+ * PostgreSQL array literals ("{...}" once written). Zero-initialise. */
+struct mc_outbox_text {
+    char *p;
+    size_t len, cap;
+};
+struct mc_outbox_rows {
+    struct mc_outbox_text topics, keys, payloads;
+    int n;
+};
+
+/* Keeps event (borrowed; it gains its event_id, from id_seed) for topic
+ * and key (NULL: none). Returns 0 or MC_EINVAL. */
+int mc_outbox_rows_add(struct mc_outbox_rows *rows, const char *topic, const char *key,
+                       json_t *event, const char *id_seed, char *err, size_t errlen);
+/* Writes the kept events to schema's outbox in one statement, in the order
+ * kept, inside the caller's transaction, and forgets them. 0 or MC_EDB. */
+int mc_outbox_rows_write(PGconn *conn, const char *schema, struct mc_outbox_rows *rows, char *err,
+                         size_t errlen);
+void mc_outbox_rows_clear(struct mc_outbox_rows *rows);
+void mc_outbox_rows_free(struct mc_outbox_rows *rows);
+
 /* Writes event to schema's outbox for topic/key inside the caller's
- * transaction. Its event_id is md5(id_seed) as a uuid, so the same logical
- * event computed again carries the same id. Borrows event. Writes the id to
- * event_id (MC_EVENT_ID_LEN) when not NULL. Returns 0 or MC_EDB. */
+ * transaction, with its event_id (mc_event_id of id_seed; event, borrowed,
+ * gains it). Writes the id to event_id (MC_EVENT_ID_LEN) when not NULL.
+ * Returns 0 or an error code. */
 int mc_outbox_add(PGconn *conn, const char *schema, const char *topic, const char *key,
-                  const json_t *event, const char *id_seed, char *event_id, char *err,
-                  size_t errlen);
+                  json_t *event, const char *id_seed, char *event_id, char *err, size_t errlen);
 
 /* Records event_id in schema's inbox. Returns 1 if it was new, 0 if it had
  * been applied before, MC_EDB on error. */

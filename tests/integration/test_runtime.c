@@ -15,6 +15,7 @@
 
 #include "intake.h"
 #include "motcua/jsonutil.h"
+#include "motcua/outbox.h"
 #include "motcua/pg.h"
 
 #define SOURCE "dvc-hoabinh"
@@ -196,6 +197,58 @@ static void test_redelivered_poison_is_dead_lettered_once(void **state)
                      1);
     assert_int_equal(h_sql_int(env, count, NULL), 1);
     assert_int_equal(mc_pg_exec(env->conn, "ROLLBACK", 0, NULL, err, sizeof err), 0);
+}
+
+/* Events go into the outbox as the text the service wrote, in the order
+ * kept, whatever their strings hold (quotes, backslashes, new lines,
+ * Vietnamese), with their ids as PostgreSQL's md5(seed)::uuid made them
+ * before (a batch applied again after an upgrade emits the same ids). */
+static void test_outbox_keeps_events_as_written(void **state)
+{
+    static const char text[] = "\"Hồ sơ\" C:\\temp\\ {a,b} NULL\nđã trễ hạn";
+    struct mc_outbox_rows rows = {.n = 0};
+    char err[512], id[MC_EVENT_ID_LEN], *got;
+    json_t *ev;
+    (void)state;
+
+    mc_event_id("abc", id);
+    assert_string_equal(id, "90015098-3cd2-4fb0-d696-3f7d28e17f72"); /* md5("abc") */
+    assert_int_equal(mc_pg_exec(env->conn, "BEGIN", 0, NULL, err, sizeof err), 0);
+    assert_int_equal(mc_pg_exec(env->conn, "DELETE FROM intake.outbox", 0, NULL, err, sizeof err),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        char seed[32];
+        snprintf(seed, sizeof seed, "outbox-test-%d", i);
+        ev = json_pack("{s:s, s:i, s:s}", "type", "test.event", "n", i, "text", text);
+        assert_int_equal(mc_outbox_rows_add(&rows, "t\"opic", i == 1 ? NULL : "k{e}y", ev, seed,
+                                            err, sizeof err),
+                         0);
+        json_decref(ev);
+    }
+    assert_int_equal(mc_outbox_rows_write(env->conn, "intake", &rows, err, sizeof err), 0);
+    assert_int_equal(rows.n, 0);
+    ev = json_pack("{s:s, s:i, s:s}", "type", "test.event", "n", 3, "text", text);
+    assert_int_equal(mc_outbox_add(env->conn, "intake", "t\"opic", "k{e}y", ev, "outbox-test-3", id,
+                                   err, sizeof err),
+                     0);
+    json_decref(ev);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM intake.outbox WHERE topic = 't\"opic' AND "
+                               "payload->>'text' = $1 AND payload->>'event_id' = "
+                               "md5('outbox-test-' || (payload->>'n'))::uuid::text AND "
+                               "key IS NOT DISTINCT FROM CASE WHEN payload->>'n' = '1' THEN NULL "
+                               "ELSE 'k{e}y' END",
+                               text, NULL),
+                     4);
+    got = h_sql_text(env, "SELECT string_agg(payload->>'n', ',' ORDER BY id) FROM intake.outbox",
+                     NULL);
+    assert_string_equal(got, "0,1,2,3");
+    free(got);
+    got = h_sql_text(env, "SELECT md5('outbox-test-3')::uuid::text", NULL);
+    assert_string_equal(id, got);
+    free(got);
+    assert_int_equal(mc_pg_exec(env->conn, "ROLLBACK", 0, NULL, err, sizeof err), 0);
+    mc_outbox_rows_free(&rows);
 }
 
 /* A message larger than the dead letter's copy limit (384 KiB; a
@@ -429,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte_does_not_block_the_partition),
         cmocka_unit_test(test_redelivered_poison_is_dead_lettered_once),
         cmocka_unit_test(test_dead_letter_copy_is_cut_to_fit),
+        cmocka_unit_test(test_outbox_keeps_events_as_written),
         cmocka_unit_test(test_repeated_sigterm_exits_zero),
         cmocka_unit_test(test_database_outage_applies_the_batch_exactly_once),
     };
