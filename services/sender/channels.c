@@ -91,8 +91,8 @@ static void email_outcome(CURL *c, CURLcode rc, const char *errbuf, int timeout_
         outcome(out, "technical-failure", "SMTP: %s", errbuf);
 }
 
-void sender_email(const struct mc_config *cfg, const json_t *data, const struct sender_doc *doc,
-                  struct sender_outcome *out)
+void sender_email(const struct mc_config *cfg, CURL *c, const json_t *data,
+                  const struct sender_doc *doc, struct sender_outcome *out)
 {
     const char *to = mc_json_str(data, "recipient/email");
     const char *text = mc_json_str(data, "rendered/text");
@@ -105,7 +105,6 @@ void sender_email(const struct mc_config *cfg, const json_t *data, const struct 
     time_t now = time(NULL);
     struct tm tm;
     CURLcode rc;
-    CURL *c;
 
     if (to == NULL || *to == '\0') {
         outcome(out, "permanent-failure", "the applicant has no e-mail address");
@@ -113,10 +112,9 @@ void sender_email(const struct mc_config *cfg, const json_t *data, const struct 
     }
     if (text == NULL)
         text = mc_json_str(data, "body");
-    if ((c = curl_easy_init()) == NULL) {
-        outcome(out, "technical-failure", "cannot start libcurl");
-        return;
-    }
+    /* The options of the last e-mail go; its connection stays for this one
+     * (libcurl closes a connection whose transfer failed). */
+    curl_easy_reset(c);
     snprintf(from, sizeof from, "<%s>", cfg->sender_mail_from);
     snprintf(rcpt, sizeof rcpt, "<%s>", to);
     rcpts = curl_slist_append(rcpts, rcpt);
@@ -191,7 +189,6 @@ void sender_email(const struct mc_config *cfg, const json_t *data, const struct 
     curl_mime_free(mime);
     curl_slist_free_all(headers);
     curl_slist_free_all(rcpts);
-    curl_easy_cleanup(c);
     free(subject);
 }
 

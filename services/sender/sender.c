@@ -35,6 +35,7 @@
 struct sender {
     struct mc_schema *letter_schema, *notice_schema; /* citizens' letters, units' notices */
     struct mc_signer *signer;                        /* NULL: letters go unsigned */
+    CURL *smtp;                                      /* e-mail: its connection is kept */
     struct mc_metric *m_jobs, *m_delivered, *m_failed;
 };
 
@@ -88,11 +89,12 @@ static void *sender_init(struct mc_service *svc, PGconn *conn, char *err, size_t
         free(s);
         return NULL;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if ((s->smtp = curl_easy_init()) == NULL) {
         mc_schema_free(s->letter_schema);
         mc_schema_free(s->notice_schema);
         mc_signer_free(s->signer);
         free(s);
+        curl_global_cleanup();
         mc_err(err, errlen, MC_EINVAL, "cannot initialise libcurl");
         return NULL;
     }
@@ -113,6 +115,7 @@ static void sender_fini(void *state)
     mc_schema_free(s->letter_schema);
     mc_schema_free(s->notice_schema);
     mc_signer_free(s->signer);
+    curl_easy_cleanup(s->smtp); /* says QUIT */
     free(s);
     curl_global_cleanup();
 }
@@ -207,7 +210,7 @@ static void deliver(struct sender *s, const struct mc_config *cfg, const char *c
     if (has_doc && make_doc(s, code, data, &doc, out) != 0)
         goto out;
     if (strcmp(channel, "email") == 0)
-        sender_email(cfg, data, has_doc ? &doc : NULL, out);
+        sender_email(cfg, s->smtp, data, has_doc ? &doc : NULL, out);
     else if (strcmp(channel, "sms") == 0)
         sender_webhook(cfg, cfg->sender_sms_url, code, data, out);
     else if (strcmp(channel, "zalo") == 0)

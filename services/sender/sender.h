@@ -3,6 +3,7 @@
 #ifndef MOTCUA_SENDER_H
 #define MOTCUA_SENDER_H
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "motcua/config.h"
@@ -30,8 +31,10 @@ struct sender_doc {
  * (data: the notification event's data; doc: its letter as a PDF, or NULL
  * for a notification without one) and says what came of it. They block
  * for at most cfg->sender_timeout_ms. */
-void sender_email(const struct mc_config *cfg, const json_t *data, const struct sender_doc *doc,
-                  struct sender_outcome *out);
+/* c: the instance's e-mail handle, so one SMTP connection (and its
+ * STARTTLS) serves e-mail after e-mail. */
+void sender_email(const struct mc_config *cfg, CURL *c, const json_t *data,
+                  const struct sender_doc *doc, struct sender_outcome *out);
 void sender_webhook(const struct mc_config *cfg, const char *url, const char *code,
                     const json_t *data, struct sender_outcome *out);
 void sender_print(const struct mc_config *cfg, const char *code, const json_t *data,

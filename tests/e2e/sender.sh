@@ -318,6 +318,26 @@ sleep 1 # a delivery would follow within the work round
 check_eq "... and delivered nothing" "messages 1" \
     "$("$PY" -c 'import mailbox,sys; print("messages", len(mailbox.Maildir(sys.argv[1], create=False)))' "$E2E_TMP/maildir")"
 
+# ---- one connection for e-mail after e-mail ------------------------------------------------
+# I and J, e-mailed one after the other, come on one SMTP connection (and
+# one STARTTLS): the sender keeps it between e-mails.
+{
+    overdue_line I "Mai Văn Ích" ich.mai@example.vn "" "" email
+    overdue_line J "Tạ Thị Jang" jang.ta@example.vn "" "" email
+} | produce dossier.deadlines
+must "I and J: e-mailed and delivered" 60 \
+    sql_is 2 "SELECT count(*) FROM notify.letter WHERE status = 'delivered' AND
+              dossier_code IN ($(q "$(code_of I)"), $(q "$(code_of J)"))"
+"$PY" - "$E2E_TMP/maildir" >"$E2E_TMP/sessions.txt" 2>&1 <<'PY'
+import mailbox, sys
+box = mailbox.Maildir(sys.argv[1], create=False)
+by_to = {m["To"]: m["X-Sink-Session"] for m in box}
+print("messages", len(by_to))
+print("same", by_to.get("ich.mai@example.vn") == by_to.get("jang.ta@example.vn") is not None)
+PY
+check "... on one SMTP connection (the SMTP server's session numbers)" \
+    grep -qx "same True" "$E2E_TMP/sessions.txt"
+
 # ---- a server whose certificate is not the expected CA's -------------------------------------
 # The sender again, told of another CA (the signer's): H's e-mail is not
 # sent, a technical failure naming the certificate; retried, then the
@@ -332,7 +352,7 @@ check "... the receipts name the certificate check" \
     sql_true "SELECT count(*) = 3 FROM notify.delivery d JOIN notify.letter l USING (notification_id)
                WHERE l.dossier_code = $(q "$(code_of H)") AND d.status = 'technical-failure'
                  AND d.detail ILIKE '%certificate%'"
-check_eq "... and nothing reached the maildir" "messages 1" \
+check_eq "... and nothing reached the maildir" "messages 3" \
     "$("$PY" -c 'import mailbox,sys; print("messages", len(mailbox.Maildir(sys.argv[1], create=False)))' "$E2E_TMP/maildir")"
 
 # ---- the operator's view and the logs ------------------------------------------------------

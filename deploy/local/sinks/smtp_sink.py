@@ -9,8 +9,10 @@ does for an unknown mailbox).
 With CERT and KEY (PEM) it offers STARTTLS and requires it: a client that
 sends MAIL in the clear is refused (530), so a delivery proves the mail
 went over TLS; each message then gets an X-Sink-TLS header naming the
-protocol.
+protocol. Each message gets an X-Sink-Session header numbering the SMTP
+connection it came on (1, 2, ... in the order of their first message).
 """
+import itertools
 import mailbox
 import os
 import ssl
@@ -27,6 +29,7 @@ class Maildir:
         for sub in ("tmp", "new", "cur"):
             os.makedirs(os.path.join(path, sub), exist_ok=True)
         self.box = mailbox.Maildir(path, create=False)
+        self.sessions = itertools.count(1)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.split("@")[0].startswith("khongton"):
@@ -36,6 +39,9 @@ class Maildir:
 
     async def handle_DATA(self, server, session, envelope):
         content = envelope.original_content
+        if not hasattr(session, "sink_number"):
+            session.sink_number = next(self.sessions)
+        content = f"X-Sink-Session: {session.sink_number}\r\n".encode() + content
         if session.ssl:
             tls = session.ssl.get("ssl_object")
             version = tls.version() if tls is not None else "yes"
