@@ -130,6 +130,11 @@ check_eq "the demo's e-mails all reached the SMTP server" 0 \
 check_eq "every letter of the demo was delivered" 0 \
     "$(sql "SELECT count(*) FROM notify.letter WHERE status <> 'delivered'")"
 check "the demo verified one signed PDF letter" grep -q "CMS Verification successful" "$work/demo.log"
+# The gateway's first answers are "busy" then "no such subscriber": a
+# letter retried, then sent on by its next channel, as the report says.
+check "the demo's report shows a retry and a fallback" \
+    bash -c "grep -qE 'attempts: retries after a temporary failure +[1-9]' '$work/demo.log' &&
+             grep -qE 'attempts: fallbacks to the next channel +[1-9]' '$work/demo.log'"
 # Accountability: warnings to the units, a request for an explanation per
 # breach, most answered in time and the others escalated; the month frozen.
 check "the demo's units were warned and asked to explain" \

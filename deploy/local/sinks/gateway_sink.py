@@ -3,6 +3,7 @@ motcua-sender calls, for the demo (deploy/local/up) and
 tests/e2e/sender.sh. Each request's JSON names the phone it is for ("to");
 the script file says, per phone, what to answer to its requests in turn: an
 HTTP status, or "slow" (answer 200 after 3 s, past the sender's timeout).
+"first" lists the answers to the first requests, whatever their phone.
 Phones without a script get 200, except that with "refuse_every": M every
 M-th request is answered 400 (no such subscriber: a permanent failure, so
 notify falls back to the next channel) and with "every": N every N-th 503
@@ -31,10 +32,13 @@ class Gateway(BaseHTTPRequestHandler):
             to = ""
         with lock:
             self.server.count += 1
+            first = self.server.script.get("first", [])
             steps = self.server.script.get(to, [])
             every = self.server.script.get("every", 0)
             refuse = self.server.script.get("refuse_every", 0)
-            if steps:
+            if self.server.count <= len(first):
+                action = first[self.server.count - 1]
+            elif steps:
                 action = steps.pop(0)
             elif refuse and self.server.count % refuse == 0:
                 action = 400  # the demo's gateway knows no such subscriber
