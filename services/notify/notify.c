@@ -41,7 +41,11 @@
 struct notify {
     struct mc_schema *deadline_schema, *receipt_schema, *update_schema;
     struct mc_catalog *catalog;
-    struct mc_calendar *cal; /* the city's working calendar: explanation deadlines */
+    /* The city's working calendar (explanation deadlines), as of the
+     * catalog's calendar revision cal_revision; checked once a batch. */
+    struct mc_calendar *cal;
+    long long cal_revision;
+    int cal_checked;
     struct mc_metric *m_letters, *m_receipts, *m_retries, *m_fallbacks;
     struct mc_metric *m_notices, *m_explanations, *m_escalations;
     /* Document numbers: blocks of notify.letter_number (motcua/numbers.h). */
@@ -201,15 +205,43 @@ static const char SETTLE_EXPLANATION[] =
 static const char SELECT_NEXT_ESCALATION[] =
     "SELECT extract(epoch FROM min(due_at))::bigint FROM notify.explanation WHERE outcome IS NULL";
 
+/* Reads the city's calendar again when its revision moved (a day off
+ * announced, office hours changed: catalog.calendar_revision) since it was
+ * read; at most once a batch. */
+static int current_calendar(struct notify *n, PGconn *conn, char *err, size_t errlen)
+{
+    struct mc_calendar *fresh;
+    long long revision;
+    PGresult *res;
+    if (n->cal_checked)
+        return 0;
+    if ((res = mc_pg_query(conn, "SELECT revision FROM catalog.calendar_revision", 0, NULL, err,
+                           errlen)) == NULL)
+        return MC_EDB;
+    revision = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    if (n->cal == NULL || revision != n->cal_revision) {
+        fresh = mc_calendar_new(NULL);
+        if (mc_calendar_load(fresh, conn, NULL, err, errlen) != 0) {
+            mc_calendar_free(fresh);
+            return MC_EDB;
+        }
+        mc_calendar_free(n->cal);
+        n->cal = fresh;
+        n->cal_revision = revision;
+    }
+    n->cal_checked = 1;
+    return 0;
+}
+
 static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
 {
     struct notify *n = mc_xcalloc(1, sizeof *n);
-    n->cal = mc_calendar_new(NULL);
     if ((n->deadline_schema = mc_schema_load_named("dossier-deadline.v1", err, errlen)) == NULL ||
         (n->receipt_schema = mc_schema_load_named("notification-receipt.v2", err, errlen)) ==
             NULL ||
         (n->update_schema = mc_schema_load_named("dossier-update.v1", err, errlen)) == NULL ||
-        mc_calendar_load(n->cal, conn, NULL, err, errlen) != 0 ||
+        current_calendar(n, conn, err, errlen) != 0 ||
         (n->catalog = mc_catalog_load(conn, err, errlen)) == NULL) {
         mc_schema_free(n->deadline_schema);
         mc_schema_free(n->receipt_schema);
@@ -288,6 +320,7 @@ static int notify_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     int rc = 0;
     (void)svc;
 
+    no->cal_checked = 0;
     json_object_clear(no->b_sent);
     json_object_clear(no->b_ids);
     mc_numbers_mark(no->numbers);
@@ -899,6 +932,8 @@ static int request_explanation(struct mc_service *svc, PGconn *conn, struct noti
     /* A second breach missed the unit's rescheduled date. */
     if (x.breach < 2 || mc_json_time(data, "rescheduled_due_at", &x.due_at) != 0)
         x.due_at = due_at;
+    if ((rc = current_calendar(n, conn, err, errlen)) != 0)
+        return rc;
     x.explanation_due = mc_calendar_add_working(n->cal, mc_calendar_receipt_at(n->cal, breached_at),
                                                 (int64_t)days * MC_WORKING_DAY_SECONDS);
     notice_reference(reference, sizeof reference, code, x.kind, x.breach, 0, NULL);

@@ -802,6 +802,38 @@ static void test_units_are_warned_asked_to_explain_and_escalated(void **state)
     json_decref(got);
 }
 
+/* A day off announced while notify runs (it moves the catalog's calendar
+ * revision) counts in the next request for an explanation, without a
+ * restart: a breach on Thursday 7 March 2024 is due by Tuesday's opening;
+ * with Monday 11 March off, by Wednesday's. */
+static void test_explanation_deadline_follows_a_new_day_off(void **state)
+{
+    static const char *const C = "000.31.26.H17-240301-0803";
+    json_t *ev, *got;
+    (void)state;
+
+    /* notify has read the calendar by now (the tests before breached). */
+    h_sql_exec(env,
+               "INSERT INTO catalog.calendar_day (agency_code, day, kind, name, source) "
+               "VALUES (NULL, '2024-03-11', 'off', 'Nghỉ đột xuất (test)', 'operator')",
+               NULL);
+    ev = deadline_event(C, "overdue", 1, "overdue", "2024-03-07T07:30:00+07:00",
+                        "2024-03-12T16:30:00+07:00");
+    send_deadline_event(ev);
+    json_decref(ev);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM notify.notice WHERE dossier_code = $1 AND kind = "
+                           "'explanation-request'",
+                           C, NULL) == 1);
+    got = notice_events(C, "explanation-request");
+    h_sql_exec(env, "DELETE FROM catalog.calendar_day WHERE day = '2024-03-11'", NULL);
+    assert_int_equal(json_array_size(got), 1);
+    h_assert_str(json_object_get(json_array_get(got, 0), "payload"), "data/explanation_due_at",
+                 "2024-03-13T07:30:00+07:00");
+    json_decref(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -816,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_deputy_signs_on_the_chairmans_behalf),
         cmocka_unit_test(test_letters_are_numbered_per_signer),
         cmocka_unit_test(test_units_are_warned_asked_to_explain_and_escalated),
+        cmocka_unit_test(test_explanation_deadline_follows_a_new_day_off),
     };
     return cmocka_run_group_tests_name("integration: notify", tests, group_setup, group_teardown);
 }
