@@ -41,11 +41,7 @@
 struct notify {
     struct mc_schema *deadline_schema, *receipt_schema, *update_schema;
     struct mc_catalog *catalog;
-    /* The city's working calendar (explanation deadlines), as of the
-     * catalog's calendar revision cal_revision; checked once a batch. */
-    struct mc_calendar *cal;
-    long long cal_revision;
-    int cal_checked;
+    long long cal_revision; /* catalog.calendar_revision when the catalog was read */
     struct mc_metric *m_letters, *m_receipts, *m_retries, *m_fallbacks;
     struct mc_metric *m_notices, *m_explanations, *m_escalations;
     /* Document numbers: blocks of notify.letter_number (motcua/numbers.h). */
@@ -205,33 +201,14 @@ static const char SETTLE_EXPLANATION[] =
 static const char SELECT_NEXT_ESCALATION[] =
     "SELECT extract(epoch FROM min(due_at))::bigint FROM notify.explanation WHERE outcome IS NULL";
 
-/* Reads the city's calendar again when its revision moved (a day off
- * announced, office hours changed: catalog.calendar_revision) since it was
- * read; at most once a batch. */
-static int current_calendar(struct notify *n, PGconn *conn, char *err, size_t errlen)
+/* The catalog's calendar revision; -1 on error. */
+static long long calendar_revision(PGconn *conn, char *err, size_t errlen)
 {
-    struct mc_calendar *fresh;
-    long long revision;
-    PGresult *res;
-    if (n->cal_checked)
-        return 0;
-    if ((res = mc_pg_query(conn, "SELECT revision FROM catalog.calendar_revision", 0, NULL, err,
-                           errlen)) == NULL)
-        return MC_EDB;
-    revision = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    PGresult *res =
+        mc_pg_query(conn, "SELECT revision FROM catalog.calendar_revision", 0, NULL, err, errlen);
+    long long revision = res && PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : -1;
     PQclear(res);
-    if (n->cal == NULL || revision != n->cal_revision) {
-        fresh = mc_calendar_new(NULL);
-        if (mc_calendar_load(fresh, conn, NULL, err, errlen) != 0) {
-            mc_calendar_free(fresh);
-            return MC_EDB;
-        }
-        mc_calendar_free(n->cal);
-        n->cal = fresh;
-        n->cal_revision = revision;
-    }
-    n->cal_checked = 1;
-    return 0;
+    return revision;
 }
 
 static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
@@ -241,12 +218,11 @@ static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t
         (n->receipt_schema = mc_schema_load_named("notification-receipt.v2", err, errlen)) ==
             NULL ||
         (n->update_schema = mc_schema_load_named("dossier-update.v1", err, errlen)) == NULL ||
-        current_calendar(n, conn, err, errlen) != 0 ||
+        (n->cal_revision = calendar_revision(conn, err, errlen)) < 0 ||
         (n->catalog = mc_catalog_load(conn, err, errlen)) == NULL) {
         mc_schema_free(n->deadline_schema);
         mc_schema_free(n->receipt_schema);
         mc_schema_free(n->update_schema);
-        mc_calendar_free(n->cal);
         free(n);
         return NULL;
     }
@@ -278,7 +254,6 @@ static void notify_fini(void *state)
     mc_schema_free(n->deadline_schema);
     mc_schema_free(n->receipt_schema);
     mc_schema_free(n->update_schema);
-    mc_calendar_free(n->cal);
     mc_catalog_free(n->catalog);
     mc_numbers_free(n->numbers);
     json_decref(n->b_sent);
@@ -315,12 +290,24 @@ static int notify_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
                         int n, char *err, size_t errlen, void *state)
 {
     struct notify *no = state;
-    json_t *pairs = json_array(), *seeds = json_array();
+    json_t *pairs, *seeds;
     char seed[256], *text[2];
+    long long revision;
     int rc = 0;
     (void)svc;
 
-    no->cal_checked = 0;
+    /* A day off announced or office hours changed (the revision moved):
+     * the catalog, whose calendar sets explanation deadlines, is read
+     * again now rather than at its age limit. */
+    if ((revision = calendar_revision(conn, err, errlen)) < 0)
+        return MC_EDB;
+    if (revision != no->cal_revision) {
+        if ((rc = mc_catalog_maybe_reload(&no->catalog, conn, 0, err, errlen)) != 0)
+            return rc;
+        no->cal_revision = revision;
+    }
+    pairs = json_array();
+    seeds = json_array();
     json_object_clear(no->b_sent);
     json_object_clear(no->b_ids);
     mc_numbers_mark(no->numbers);
@@ -913,6 +900,7 @@ static int request_explanation(struct mc_service *svc, PGconn *conn, struct noti
                                mc_instant breached_at, mc_instant received_at, mc_instant due_at,
                                mc_instant appointment, char *err, size_t errlen)
 {
+    const struct mc_calendar *cal;
     const json_t *data = json_object_get(ev, "data");
     const char *code = mc_json_str(ev, "dossier_code");
     const json_t *office =
@@ -932,9 +920,8 @@ static int request_explanation(struct mc_service *svc, PGconn *conn, struct noti
     /* A second breach missed the unit's rescheduled date. */
     if (x.breach < 2 || mc_json_time(data, "rescheduled_due_at", &x.due_at) != 0)
         x.due_at = due_at;
-    if ((rc = current_calendar(n, conn, err, errlen)) != 0)
-        return rc;
-    x.explanation_due = mc_calendar_add_working(n->cal, mc_calendar_receipt_at(n->cal, breached_at),
+    cal = mc_catalog_calendar(n->catalog);
+    x.explanation_due = mc_calendar_add_working(cal, mc_calendar_receipt_at(cal, breached_at),
                                                 (int64_t)days * MC_WORKING_DAY_SECONDS);
     notice_reference(reference, sizeof reference, code, x.kind, x.breach, 0, NULL);
     notice_seed(seed, sizeof seed, reference);
