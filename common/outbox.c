@@ -138,8 +138,9 @@ int mc_outbox_add(PGconn *conn, const char *schema, const char *topic, const cha
     int rc = mc_outbox_rows_add(&rows, topic, key, event, id_seed, err, errlen);
     if (rc == 0)
         rc = mc_outbox_rows_write(conn, schema, &rows, err, errlen);
-    if (rc == 0 && event_id)
-        mc_event_id(id_seed, event_id);
+    if (rc == 0 && event_id) /* the id rows_add gave the event */
+        snprintf(event_id, MC_EVENT_ID_LEN, "%s",
+                 json_string_value(json_object_get(event, "event_id")));
     mc_outbox_rows_free(&rows);
     return rc;
 }
