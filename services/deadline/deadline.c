@@ -40,13 +40,11 @@ struct deadline {
     time_t open_counted_at;
     long long calendar_revision; /* the catalog calendar revision applied */
     /* Read by deadline_batch for the batch being applied. */
-    json_t *b_count;   /* dossier code -> messages about it in the batch */
-    json_t *b_clocks;  /* codes with a clock row */
-    json_t *b_waiting; /* codes with updates parked for their dossier */
+    json_t *b_count;              /* dossier code -> messages about it in the batch */
+    json_t *b_waiting;            /* codes with updates parked for their dossier */
+    struct mc_dl_clock *b_clocks; /* the batch's clocks, locked, sorted by code */
+    int b_nclocks;
 };
-
-static const char SELECT_CLOCKS[] = "SELECT dossier_code FROM deadline.clock WHERE dossier_code IN "
-                                    "(SELECT jsonb_array_elements_text($1::jsonb))";
 
 static const char SELECT_WAITING[] =
     "SELECT DISTINCT dossier_code FROM deadline.update WHERE NOT applied AND dossier_code IN "
@@ -87,7 +85,6 @@ static struct deadline *deadline_new(struct mc_service *svc, const struct mc_con
     d->svc = svc;
     d->cfg = cfg;
     d->b_count = json_object();
-    d->b_clocks = json_object();
     d->b_waiting = json_object();
     d->rules.reappoint_wd = cfg->reappoint_wd;
     if (mc_dl_parse_rungs(&d->rules, cfg->warning_rungs, err, errlen) != 0 ||
@@ -131,7 +128,7 @@ static void deadline_free(struct deadline *d)
     mc_schema_free(d->update_schema);
     mc_catalog_free(d->catalog);
     json_decref(d->b_count);
-    json_decref(d->b_clocks);
+    free(d->b_clocks);
     json_decref(d->b_waiting);
     free(d);
 }
@@ -242,43 +239,96 @@ static int load_clock(PGconn *conn, const char *code, struct mc_dl_clock *c, cha
     return found;
 }
 
-/* Stores what the rules change in a clock, with its next fire instant
- * (reason: a new reschedule reason, NULL to keep the stored one). */
-static int store_clock(PGconn *conn, struct deadline *d, const struct mc_dl_clock *c,
-                       const char *reason, char *err, size_t errlen)
+/* The batch's clocks, locked for its transaction in code order as the
+ * calendar recompute locks them (the sweep claims with SKIP LOCKED and
+ * passes them by), in one statement. */
+static const char LOCK_CLOCKS[] =
+    "SELECT " CLOCK_COLUMNS " FROM deadline.clock WHERE dossier_code "
+    "IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY dossier_code FOR UPDATE";
+
+static int clock_cmp(const void *a, const void *b)
 {
-    char t[6][MC_RFC3339_LEN], version[16], breaches[16], supplements[16], paused[24];
-    const char *params[15];
-    snprintf(version, sizeof version, "%d", c->version);
-    snprintf(breaches, sizeof breaches, "%d", c->breaches);
-    snprintf(supplements, sizeof supplements, "%d", c->supplements);
-    snprintf(paused, sizeof paused, "%lld", (long long)c->paused_working_s);
-    params[0] = c->code;
-    params[1] = mc_dl_state_name(c->state);
-    params[2] = version;
-    params[3] = breaches;
-    params[4] = supplements;
-    params[5] = c->counted_late ? "t" : "f";
-    params[6] = time_or_null(c->period_start_at, t[0]);
-    params[7] = paused;
-    params[8] = time_or_null(c->due_at, t[1]);
-    params[9] = time_or_null(c->rescheduled_due_at, t[2]);
-    params[10] = reason;
-    params[11] = time_or_null(c->armed_at, t[3]);
-    params[12] = time_or_null(c->paused_at, t[4]);
-    params[13] = time_or_null(c->fired_through, t[5]);
-    {
-        char next[MC_RFC3339_LEN];
-        params[14] = time_or_null(mc_dl_next_fire(rules_of(d), c), next);
-        return mc_pg_exec(conn,
-                          "UPDATE deadline.clock SET state = $2, deadline_version = $3, breaches "
-                          "= $4, supplements = $5, counted_late = $6, period_start_at = $7, "
-                          "paused_working_s = $8, due_at = $9, rescheduled_due_at = $10, "
-                          "reschedule_reason = coalesce($11, reschedule_reason), armed_at = $12, "
-                          "paused_at = $13, fired_through = $14, next_fire_at = $15, updated_at "
-                          "= now() WHERE dossier_code = $1",
-                          15, params, err, errlen);
+    return strcmp(((const struct mc_dl_clock *)a)->code, ((const struct mc_dl_clock *)b)->code);
+}
+
+static int load_batch_clocks(struct deadline *d, PGconn *conn, const char *codes, char *err,
+                             size_t errlen)
+{
+    PGresult *res = mc_pg_query(conn, LOCK_CLOCKS, 1, &codes, err, errlen);
+    if (res == NULL)
+        return MC_EDB;
+    free(d->b_clocks);
+    d->b_nclocks = PQntuples(res);
+    d->b_clocks = mc_xcalloc((size_t)(d->b_nclocks ? d->b_nclocks : 1), sizeof *d->b_clocks);
+    for (int i = 0; i < d->b_nclocks; i++)
+        clock_from_row(res, i, &d->b_clocks[i]);
+    PQclear(res);
+    qsort(d->b_clocks, (size_t)d->b_nclocks, sizeof *d->b_clocks, clock_cmp);
+    return 0;
+}
+
+/* The clock of code as the batch found it, NULL when it had none. */
+static struct mc_dl_clock *batch_clock(struct deadline *d, const char *code)
+{
+    struct mc_dl_clock key;
+    if (code == NULL || d->b_clocks == NULL)
+        return NULL;
+    snprintf(key.code, sizeof key.code, "%s", code);
+    return bsearch(&key, d->b_clocks, (size_t)d->b_nclocks, sizeof *d->b_clocks, clock_cmp);
+}
+
+/* What the rules change in clocks, with their next fire instants (reason:
+ * a new reschedule reason, null to keep the stored one). */
+static const char STORE_CLOCKS[] =
+    "UPDATE deadline.clock c SET state = x.state, deadline_version = x.deadline_version, "
+    "breaches = x.breaches, supplements = x.supplements, counted_late = x.counted_late, "
+    "period_start_at = x.period_start_at, paused_working_s = x.paused_working_s, due_at = "
+    "x.due_at, rescheduled_due_at = x.rescheduled_due_at, reschedule_reason = "
+    "coalesce(x.reason, c.reschedule_reason), armed_at = x.armed_at, paused_at = x.paused_at, "
+    "fired_through = x.fired_through, next_fire_at = x.next_fire_at, updated_at = now() FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(dossier_code text, state text, deadline_version integer, "
+    "breaches integer, supplements integer, counted_late boolean, period_start_at timestamptz, "
+    "paused_working_s bigint, due_at timestamptz, rescheduled_due_at timestamptz, reason text, "
+    "armed_at timestamptz, paused_at timestamptz, fired_through timestamptz, next_fire_at "
+    "timestamptz) WHERE c.dossier_code = x.dossier_code";
+
+static json_t *time_json(mc_instant t)
+{
+    char buf[MC_RFC3339_LEN];
+    return mc_json_str_or_null(time_or_null(t, buf));
+}
+
+/* Stores what the rules changed in a clock, with its next fire instant:
+ * with the batch's other rows when later is set (no later message of the
+ * batch reads it), else at once. */
+static int store_clock(PGconn *conn, struct deadline *d, const struct mc_dl_clock *c,
+                       const char *reason, int later, char *err, size_t errlen)
+{
+    json_t *row = json_pack(
+        "{s:s, s:s, s:i, s:i, s:i, s:b, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+        "dossier_code", c->code, "state", mc_dl_state_name(c->state), "deadline_version",
+        c->version, "breaches", c->breaches, "supplements", c->supplements, "counted_late",
+        c->counted_late, "period_start_at", time_json(c->period_start_at), "paused_working_s",
+        (json_int_t)c->paused_working_s, "due_at", time_json(c->due_at), "rescheduled_due_at",
+        time_json(c->rescheduled_due_at), "reason", mc_json_str_or_null(reason), "armed_at",
+        time_json(c->armed_at), "paused_at", time_json(c->paused_at), "fired_through",
+        time_json(c->fired_through), "next_fire_at", time_json(mc_dl_next_fire(rules_of(d), c)));
+    json_t *rows;
+    char *text;
+    int rc;
+    if (row == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "cannot build the clock row of %s", c->code);
+    if (later) {
+        rc = mc_service_write_rows(d->svc, conn, STORE_CLOCKS, row, err, errlen);
+        return rc < 0 ? rc : 0;
     }
+    rows = json_array();
+    json_array_append_new(rows, row);
+    text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    rc = mc_pg_exec(conn, STORE_CLOCKS, 1, (const char *const *)&text, err, errlen);
+    free(text);
+    return rc;
 }
 
 /* ---- events ---------------------------------------------------------------- */
@@ -377,8 +427,8 @@ static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code,
 
 /* ---- consumed events -------------------------------------------------------- */
 
-static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char *err,
-                        size_t errlen);
+static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev,
+                        struct mc_dl_clock *loaded, char *err, size_t errlen);
 
 /* 1 when a dossier.received or dossier.assigned (what) is a replay of a
  * dossier whose clock the retention already removed: unknown here and due
@@ -485,8 +535,8 @@ static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_
     (void)svc;
 
     json_object_clear(d->b_count);
-    json_object_clear(d->b_clocks);
     json_object_clear(d->b_waiting);
+    d->b_nclocks = 0;
     for (int i = 0; i < n; i++) {
         const char *code = mc_json_str(msgs[i]->doc, "dossier_code");
         if (code == NULL)
@@ -504,7 +554,7 @@ static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_
     json_decref(codes);
     rc = mc_lock_dossiers(conn, "deadline", text, err, errlen);
     if (rc == 0)
-        rc = mc_pg_collect(conn, SELECT_CLOCKS, text, d->b_clocks, err, errlen);
+        rc = load_batch_clocks(d, conn, text, err, errlen);
     if (rc == 0)
         rc = mc_pg_collect(conn, SELECT_WAITING, text, d->b_waiting, err, errlen);
     free(text);
@@ -558,7 +608,7 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
         return rc;
     if ((rc = stale_replay(d, conn, "dossier.received", code, data, err, errlen)) != 0)
         return rc > 0 ? 0 : rc;
-    if (alone(d, code) && !json_object_get(d->b_clocks, code))
+    if (alone(d, code) && batch_clock(d, code) == NULL)
         return insert_new_clock(d, conn, code, data, err, errlen);
     procedure = json_pack("{s:s, s:s}", "code", mc_json_str(data, "procedure/code"), "name",
                           mc_json_str(data, "procedure/name"));
@@ -627,7 +677,7 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     rc = 0;
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
         json_t *ev = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-        rc = apply_update(d, conn, ev, err, errlen);
+        rc = apply_update(d, conn, ev, NULL, err, errlen);
         if (rc == MC_EINVAL)
             rc = deadletter_parked(d, conn, res, i, ev, err, errlen);
         json_decref(ev);
@@ -637,7 +687,7 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
         return rc;
     if ((rc = load_clock(conn, code, &c, err, errlen)) < 0)
         return rc;
-    return store_clock(conn, d, &c, NULL, err, errlen);
+    return store_clock(conn, d, &c, NULL, 0, err, errlen);
 }
 
 static int on_assigned(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
@@ -686,10 +736,21 @@ static int refuse(struct deadline *d, PGconn *conn, const json_t *ev, const stru
     return emit_clock_event(d, conn, c->code, &e, seed, err, errlen);
 }
 
-/* Applies one unit update to a received clock (the caller has the update
- * stored in deadline.update): the rules decide, this stores. */
-static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char *err,
-                        size_t errlen)
+/* Unit updates applied with the batch: stored as applied, one statement. */
+static const char INSERT_APPLIED[] =
+    "INSERT INTO deadline.update (event_id, dossier_code, status, unit_code, occurred_at, reason, "
+    "new_due_at, applied) SELECT event_id, dossier_code, status, unit_code, occurred_at, reason, "
+    "new_due_at, true FROM jsonb_to_recordset($1::jsonb) AS x(event_id uuid, dossier_code text, "
+    "status text, unit_code text, occurred_at timestamptz, reason text, new_due_at timestamptz) "
+    "ON CONFLICT (event_id) DO UPDATE SET applied = true";
+
+/* Applies one unit update to a received clock: the rules decide, this
+ * stores. loaded NULL: the update is stored in deadline.update already
+ * and the clock is read here; else the clock as the batch read it, the
+ * only message of the batch about it, and the clock and the update are
+ * written with the batch's other rows. */
+static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev,
+                        struct mc_dl_clock *loaded, char *err, size_t errlen)
 {
     const char *code = mc_json_str(ev, "dossier_code"), *why, *params[1];
     struct mc_dl_update u = {.status = mc_json_str(ev, "data/status"),
@@ -697,7 +758,9 @@ static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char
     struct mc_dl_clock c;
     int rc;
 
-    if ((rc = load_clock(conn, code, &c, err, errlen)) < 0)
+    if (loaded)
+        c = *loaded;
+    else if ((rc = load_clock(conn, code, &c, err, errlen)) < 0)
         return rc;
     if ((rc = mc_json_time_required(ev, "occurred_at", &u.occurred, code, err, errlen)) != 0)
         return rc;
@@ -706,14 +769,27 @@ static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, char
         return mc_err(err, errlen, MC_EINVAL, "update of %s has no status", code);
     rc = mc_dl_apply_update(rules_of(d), &c, &u, &why, err, errlen);
     if (rc == MC_DL_CHANGED)
-        rc = store_clock(conn, d, &c, strcmp(u.status, "reschedule") == 0 ? u.reason : NULL, err,
-                         errlen);
+        rc = store_clock(conn, d, &c, strcmp(u.status, "reschedule") == 0 ? u.reason : NULL,
+                         loaded != NULL, err, errlen);
     else if (rc == MC_DL_REFUSED)
         rc = refuse(d, conn, ev, &c, u.occurred, why, err, errlen);
     else if (rc == MC_DL_HISTORY)
         rc = 0;
     if (rc != 0)
         return rc;
+    if (loaded) {
+        json_t *row =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "event_id",
+                      mc_json_str(ev, "event_id"), "dossier_code", code, "status", u.status,
+                      "unit_code", mc_json_str(ev, "data/unit_code"), "occurred_at",
+                      mc_json_str(ev, "occurred_at"), "reason", mc_json_str_or_null(u.reason),
+                      "new_due_at", mc_json_str_or_null(mc_json_str(ev, "data/new_due_at")));
+        *loaded = c;
+        if (row == NULL)
+            return mc_err(err, errlen, MC_EINVAL, "cannot build the update row of %s", code);
+        rc = mc_service_write_rows(d->svc, conn, INSERT_APPLIED, row, err, errlen);
+        return rc < 0 ? rc : 0;
+    }
     params[0] = mc_json_str(ev, "event_id");
     return mc_pg_exec(conn, "UPDATE deadline.update SET applied = true WHERE event_id = $1", 1,
                       params, err, errlen);
@@ -723,13 +799,17 @@ static int on_update(struct deadline *d, PGconn *conn, const struct mc_msg *msg,
                      size_t errlen)
 {
     const char *params[7];
-    struct mc_dl_clock c;
+    struct mc_dl_clock c, *batched;
     int rc;
 
     if ((rc = mc_schema_check(d->update_schema, msg->doc, "dossier.update", err, errlen)) != 0)
         return rc;
-    params[0] = mc_json_str(msg->doc, "event_id");
     params[1] = mc_json_str(msg->doc, "dossier_code");
+    /* The batch's only message about a received dossier: applied to the
+     * clock the batch read, written with the batch. */
+    if (alone(d, params[1]) && (batched = batch_clock(d, params[1])) != NULL && batched->received)
+        return apply_update(d, conn, msg->doc, batched, err, errlen);
+    params[0] = mc_json_str(msg->doc, "event_id");
     params[2] = mc_json_str(msg->doc, "data/status");
     params[3] = mc_json_str(msg->doc, "data/unit_code");
     params[4] = mc_json_str(msg->doc, "occurred_at");
@@ -757,7 +837,7 @@ static int on_update(struct deadline *d, PGconn *conn, const struct mc_msg *msg,
         free(text);
         return rc;
     }
-    return apply_update(d, conn, msg->doc, err, errlen);
+    return apply_update(d, conn, msg->doc, NULL, err, errlen);
 }
 
 static int deadline_handle(struct mc_service *svc, PGconn *conn, const struct mc_msg *msg,
@@ -800,7 +880,7 @@ static int recompute_clock(struct deadline *d, PGconn *conn, const char *code, m
      * fires at the next sweep instead of never. */
     c.due_at = new_due;
     c.version++;
-    if ((rc = store_clock(conn, d, &c, NULL, err, errlen)) != 0)
+    if ((rc = store_clock(conn, d, &c, NULL, 0, err, errlen)) != 0)
         return rc;
     snprintf(reason, sizeof reason,
              "the working calendar was corrected: the due date moved from %s to %s",

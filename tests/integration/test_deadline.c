@@ -649,6 +649,128 @@ static void test_clocks_opened_set_based_equal_one_by_one(void **state)
         json_decref(updates[i]);
 }
 
+/* The update of kind (i % 4) at stage 1 or 2, hours after received: a
+ * supplement asked and received; a result; a reschedule; two supplement
+ * requests (counted late). NULL when the kind has no update at stage. */
+static json_t *pair_update(const char *code, int i, int stage, mc_instant received, mc_instant due)
+{
+    static const char *const kinds[4][2] = {{"supplement_requested", "supplement_received"},
+                                            {"result_ready", NULL},
+                                            {"reschedule", NULL},
+                                            {"supplement_requested", "supplement_requested"}};
+    const char *status = kinds[i % 4][stage - 1];
+    char at[MC_RFC3339_LEN], new_due[MC_RFC3339_LEN];
+    json_t *ev;
+    if (status == NULL)
+        return NULL;
+    ev = h_update_event(code, status, "04807",
+                        mc_time_format(received + (stage == 1 ? 2 : 26) * 3600, at));
+    if (strcmp(status, "reschedule") == 0) {
+        json_t *data = json_object_get(ev, "data");
+        json_object_set_new(data, "reason", json_string("Cần xác minh thêm tại thực địa"));
+        json_object_set_new(data, "new_due_at",
+                            json_string(mc_time_format(due + 3 * 86400, new_due)));
+    }
+    return ev;
+}
+
+/* Updates applied set-based (the batch's only message about a received
+ * dossier: the clock read with the batch, written with it) leave the
+ * clock exactly as updates applied one by one (parked before the dossier,
+ * applied when it arrives): pairs (C i, D i) compared column for column. */
+static void test_updates_applied_set_based_equal_one_by_one(void **state)
+{
+    enum { N = 24 };
+    char c[64], dd[64], received[MC_RFC3339_LEN], due[MC_RFC3339_LEN];
+    json_t *ev;
+    mc_instant t0, r[N], u[N];
+    int sent = 0;
+    (void)state;
+
+    assert_int_equal(mc_time_parse("2026-06-01T08:00:00+07:00", &t0), 0);
+    for (int i = 0; i < N; i++) {
+        r[i] = t0 + (mc_instant)i * 3600;
+        u[i] = r[i] + (mc_instant)(i % 5 + 2) * 86400;
+    }
+    /* One by one: D's updates wait for D. */
+    for (int stage = 1; stage <= 2; stage++)
+        for (int i = 0; i < N; i++) {
+            snprintf(dd, sizeof dd, "000.47.26.H17-260601-%04d", 101 + i);
+            if ((ev = pair_update(dd, i, stage, r[i], u[i])) != NULL) {
+                send_update(ev);
+                json_decref(ev);
+                sent++;
+            }
+        }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
+                           "'000.47.26.H17-260601-01%' AND NOT applied",
+                           NULL) == sent);
+    for (int i = 0; i < N; i++) {
+        snprintf(c, sizeof c, "000.47.26.H17-260601-%04d", 1 + i);
+        snprintf(dd, sizeof dd, "000.47.26.H17-260601-%04d", 101 + i);
+        open_dossier(c, "1.001193", "04807", mc_time_format(r[i], received),
+                     mc_time_format(u[i], due));
+        open_dossier(dd, "1.001193", "04807", received, due);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE "
+                           "'000.47.26.H17-260601-%' AND received AND unit IS NOT NULL",
+                           NULL) == 2 * N &&
+                     h_sql_int(env,
+                               "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
+                               "'000.47.26.H17-260601-01%' AND applied",
+                               NULL) == sent);
+    /* Set-based: C's updates, a stage at a time, one message per dossier. */
+    for (int stage = 1; stage <= 2; stage++) {
+        int n = 0;
+        for (int i = 0; i < N; i++) {
+            snprintf(c, sizeof c, "000.47.26.H17-260601-%04d", 1 + i);
+            if ((ev = pair_update(c, i, stage, r[i], u[i])) != NULL) {
+                send_update(ev);
+                json_decref(ev);
+                n++;
+            }
+        }
+        H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                     h_sql_int(env,
+                               "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
+                               "'000.47.26.H17-260601-00%' AND applied",
+                               NULL) == (stage == 1 ? n : sent));
+    }
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
+                               "'000.47.26.H17-260601-%' AND NOT applied",
+                               NULL),
+                     0);
+    /* Pairs (C i, D i) that differ in anything but the code and its times
+     * of writing. */
+    assert_int_equal(
+        h_sql_int(env,
+                  "SELECT count(*) FROM deadline.clock x JOIN deadline.clock y ON "
+                  "right(y.dossier_code, 4)::int = right(x.dossier_code, 4)::int + 100 WHERE "
+                  "x.dossier_code LIKE '000.47.26.H17-260601-00%' AND y.dossier_code LIKE "
+                  "'000.47.26.H17-260601-01%' AND (x.state, x.deadline_version, x.breaches, "
+                  "x.supplements, x.counted_late, x.period_start_at, x.paused_working_s, "
+                  "x.due_at, x.rescheduled_due_at, x.reschedule_reason, x.armed_at, x.paused_at, "
+                  "x.fired_through, x.next_fire_at) IS DISTINCT FROM (y.state, "
+                  "y.deadline_version, y.breaches, y.supplements, y.counted_late, "
+                  "y.period_start_at, y.paused_working_s, y.due_at, y.rescheduled_due_at, "
+                  "y.reschedule_reason, y.armed_at, y.paused_at, y.fired_through, "
+                  "y.next_fire_at)",
+                  NULL),
+        0);
+    /* And the updates did something: each kind left its mark. */
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(DISTINCT (state, supplements, counted_late, "
+                               "rescheduled_due_at IS NOT NULL, deadline_version)) FROM "
+                               "deadline.clock WHERE dossier_code LIKE '000.47.26.H17-260601-00%'",
+                               NULL),
+                     4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_warnings_past_their_date_are_skipped),
         cmocka_unit_test(test_breach_in_ledger_is_not_sent_again),
         cmocka_unit_test(test_clocks_opened_set_based_equal_one_by_one),
+        cmocka_unit_test(test_updates_applied_set_based_equal_one_by_one),
     };
     return cmocka_run_group_tests_name("integration: deadline", tests, group_setup, group_teardown);
 }
