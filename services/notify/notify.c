@@ -8,6 +8,7 @@
  * Each delivery is an attempt of the same notification_id. */
 #include "notify.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +48,10 @@ struct notify {
     /* Document numbers: blocks of notify.letter_number (motcua/numbers.h). */
     struct mc_numbers *numbers;
     /* Read by notify_batch for the batch being applied. */
-    json_t *b_sent; /* "code\x1fbreach" of letters written already */
-    json_t *b_ids;  /* letter seed -> notification id (md5 of the seed) */
+    json_t *b_sent;            /* "code\x1fbreach" of letters written already */
+    json_t *b_ids;             /* letter seed -> notification id (md5 of the seed) */
+    struct tracked *b_tracked; /* the notifications of the batch's receipts, by id */
+    int b_ntracked;
     /* When (monotonic ms) the retry work next looks for due retries: it
      * runs after every batch, but queries only when one may be due (one
      * this instance scheduled, or the poll for other instances'). */
@@ -103,18 +106,22 @@ static const char INSERT_ATTEMPTS[] =
 /* The lifecycle's statements on one table: notify.letter (the citizens'
  * letters) or notify.notice (the units' notices), which have the same
  * lifecycle columns.
- *   update_status: its status, and when its next retry is due ($3 seconds
- *     from now; NULL: none);
+ *   store: what receipts changed (set-based, mc_service_write_rows): the
+ *     status, attempt, channel and retries, and when the next retry is due
+ *     (delay seconds from now; null: none);
  *   update_attempt: a new attempt on channel $3 (the same for a retry, the
  *     next for a fallback); retries restart on a new channel;
  *   select_due: retries that are due, claimed for this instance. */
 struct lifecycle {
-    const char *update_status, *update_attempt, *select_due;
+    const char *store, *update_attempt, *select_due;
 };
 
-#define LC_UPDATE_STATUS(T)                                                                        \
-    "UPDATE notify." T " SET status = $2, retries = retries + $4::int, next_attempt_at = now() + " \
-    "make_interval(secs => $3::int) WHERE notification_id = $1"
+#define LC_STORE(T)                                                                                \
+    "UPDATE notify." T " t SET status = x.status, attempt = x.attempt, retries = x.retries, "      \
+    "delivery_channel = x.delivery_channel, next_attempt_at = now() + make_interval(secs => "      \
+    "x.delay) FROM jsonb_to_recordset($1::jsonb) AS x(notification_id uuid, status text, "         \
+    "attempt int, retries int, delivery_channel text, delay int) WHERE t.notification_id = "       \
+    "x.notification_id"
 #define LC_UPDATE_ATTEMPT(T)                                                                       \
     "UPDATE notify." T " SET attempt = attempt + 1, delivery_channel = $3, status = 'created', "   \
     "next_attempt_at = NULL, retries = CASE WHEN delivery_channel = $3 THEN retries ELSE 0 END "   \
@@ -125,26 +132,31 @@ struct lifecycle {
     "FOR UPDATE SKIP LOCKED"
 #define LIFECYCLE(T)                                                                               \
     {                                                                                              \
-        LC_UPDATE_STATUS(T), LC_UPDATE_ATTEMPT(T), LC_SELECT_DUE(T)                                \
+        LC_STORE(T), LC_UPDATE_ATTEMPT(T), LC_SELECT_DUE(T)                                        \
     }
 
 static const struct lifecycle letters = LIFECYCLE("letter"), notices = LIFECYCLE("notice");
 
-/* A receipt's notification, locked for its transition, in one round trip:
- * a letter to a citizen or a notice to a unit (the last column says which
- * table). */
+/* The notifications receipts are about ($1, a uuid[] literal), locked for
+ * their transitions, in one round trip: letters to citizens and notices to
+ * units (the last column says which table); read_tracked's columns. */
 #define RECEIPT_COLUMNS                                                                            \
-    "dossier_code, status, attempt, retries, delivery_channel, array_to_json(channels)::text, "    \
-    "message::text"
-static const char SELECT_NOTIFICATION[] =
-    "WITH l AS (SELECT " RECEIPT_COLUMNS " FROM notify.letter WHERE notification_id = $1 FOR "
-    "UPDATE), n AS (SELECT " RECEIPT_COLUMNS " FROM notify.notice WHERE notification_id = $1 "
-    "FOR UPDATE) SELECT *, 'letter' FROM l UNION ALL SELECT *, 'notice' FROM n";
+    "notification_id::text, dossier_code, status, attempt, retries, delivery_channel, "            \
+    "array_to_json(channels)::text, message::text"
+static const char SELECT_TRACKED[] =
+    "WITH l AS (SELECT " RECEIPT_COLUMNS " FROM notify.letter WHERE notification_id = "
+    "ANY($1::uuid[]) ORDER BY notification_id FOR UPDATE), n AS (SELECT " RECEIPT_COLUMNS
+    " FROM notify.notice WHERE notification_id = ANY($1::uuid[]) ORDER BY notification_id FOR "
+    "UPDATE) SELECT *, 'letter' FROM l UNION ALL SELECT *, 'notice' FROM n";
 
-/* Every receipt, with the attempt and channel it reports on. */
-static const char INSERT_DELIVERY[] =
+/* Set-based (mc_service_write_rows): every receipt, with the attempt and
+ * channel it reports on. */
+static const char INSERT_DELIVERIES[] =
     "INSERT INTO notify.delivery (event_id, notification_id, status, detail, reported_at, "
-    "attempt, channel) VALUES ($1, $2, $3, $4, $5, $6::int, $7) ON CONFLICT DO NOTHING";
+    "attempt, channel) SELECT event_id, notification_id, status, detail, reported_at, attempt, "
+    "channel FROM jsonb_to_recordset($1::jsonb) AS x(event_id uuid, notification_id uuid, "
+    "status text, detail text, reported_at timestamptz, attempt int, channel text) ON CONFLICT "
+    "DO NOTHING";
 
 /* Milliseconds until the earliest retry of a letter or a notice (NULL:
  * none waits). */
@@ -248,6 +260,9 @@ static void *notify_init(struct mc_service *svc, PGconn *conn, char *err, size_t
     return n;
 }
 
+struct tracked;
+static void tracked_free(struct tracked *t, int n);
+
 static void notify_fini(void *state)
 {
     struct notify *n = state;
@@ -258,6 +273,7 @@ static void notify_fini(void *state)
     mc_numbers_free(n->numbers);
     json_decref(n->b_sent);
     json_decref(n->b_ids);
+    tracked_free(n->b_tracked, n->b_ntracked);
     free(n);
 }
 
@@ -286,6 +302,154 @@ static void notice_seed(char *buf, size_t len, const char *reference)
 
 /* Reads, once for the batch, which of its breaches have their letter, and
  * the notification ids of the others; marks the document numbers. */
+/* A notification receipts move, as read (and locked) from its table:
+ * what the lifecycle needs, changed in memory and stored once. */
+struct tracked {
+    char id[40], code[96], status[24], channel[24];
+    char *channels, *message; /* JSON text; message NULL: written before retries existed */
+    const struct lifecycle *lc;
+    int attempt, retries;
+    int delay;   /* seconds until the next retry; -1: none */
+    int changed; /* to be stored */
+    int left;    /* the batch's receipts about it not handled yet */
+};
+
+static int tracked_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tracked *)a)->id, ((const struct tracked *)b)->id);
+}
+
+static void tracked_free(struct tracked *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(t[i].channels);
+        free(t[i].message);
+    }
+    free(t);
+}
+
+/* 1 when s is a uuid in its canonical text form (what SELECT_TRACKED's
+ * array may hold without the cast failing for the whole batch). */
+static int uuid_text(const char *s)
+{
+    size_t i;
+    for (i = 0; s && s[i]; i++)
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-'
+                                                      : !isxdigit((unsigned char)s[i]))
+            return 0;
+    return s && i == 36;
+}
+
+/* Reads the notifications of ids (a uuid[] literal) into *out, sorted by
+ * id; *n gets how many. */
+static int load_tracked(PGconn *conn, const char *ids, struct tracked **out, int *n, char *err,
+                        size_t errlen)
+{
+    PGresult *res = mc_pg_query(conn, SELECT_TRACKED, 1, &ids, err, errlen);
+    struct tracked *t;
+    if (res == NULL)
+        return MC_EDB;
+    *n = PQntuples(res);
+    t = mc_xcalloc((size_t)(*n ? *n : 1), sizeof *t);
+    for (int i = 0; i < *n; i++) {
+        snprintf(t[i].id, sizeof t[i].id, "%s", PQgetvalue(res, i, 0));
+        snprintf(t[i].code, sizeof t[i].code, "%s", PQgetvalue(res, i, 1));
+        snprintf(t[i].status, sizeof t[i].status, "%s", PQgetvalue(res, i, 2));
+        t[i].attempt = atoi(PQgetvalue(res, i, 3));
+        t[i].retries = atoi(PQgetvalue(res, i, 4));
+        snprintf(t[i].channel, sizeof t[i].channel, "%s", PQgetvalue(res, i, 5));
+        t[i].channels = mc_xstrdup(PQgetvalue(res, i, 6));
+        t[i].message = mc_pg_value(res, i, 7) ? mc_xstrdup(mc_pg_value(res, i, 7)) : NULL;
+        t[i].lc = strcmp(PQgetvalue(res, i, 8), "notice") == 0 ? &notices : &letters;
+        t[i].delay = -1;
+    }
+    PQclear(res);
+    qsort(t, (size_t)*n, sizeof *t, tracked_cmp);
+    *out = t;
+    return 0;
+}
+
+static struct tracked *find_tracked(struct tracked *t, int n, const char *id)
+{
+    struct tracked key;
+    if (t == NULL || id == NULL)
+        return NULL;
+    snprintf(key.id, sizeof key.id, "%s", id);
+    return bsearch(&key, t, (size_t)n, sizeof *t, tracked_cmp);
+}
+
+/* A new status (and the next retry delay seconds, -1: none). */
+static void set_status(struct tracked *t, const char *status, int delay)
+{
+    snprintf(t->status, sizeof t->status, "%s", status);
+    t->delay = delay;
+    t->changed = 1;
+}
+
+/* Stores a tracked notification (set-based within a batch). */
+static int store_tracked(struct mc_service *svc, PGconn *conn, const struct tracked *t, char *err,
+                         size_t errlen)
+{
+    json_t *row =
+        json_pack("{s:s, s:s, s:i, s:i, s:s, s:o}", "notification_id", t->id, "status", t->status,
+                  "attempt", t->attempt, "retries", t->retries, "delivery_channel", t->channel,
+                  "delay", t->delay < 0 ? json_null() : json_integer(t->delay));
+    int rc;
+    if (row == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "cannot build the row of %s", t->id);
+    rc = mc_service_write_rows(svc, conn, t->lc->store, row, err, errlen);
+    return rc < 0 ? rc : 0;
+}
+
+/* The notifications the batch's receipts are about, read and locked once
+ * for the set-based batch, with how many receipts each has in it. */
+static int read_receipts_of(struct mc_service *svc, PGconn *conn, struct notify *no,
+                            const struct mc_msg *const *msgs, int n, char *err, size_t errlen)
+{
+    json_t *count = json_object();
+    char *ids = NULL;
+    size_t idslen = 0;
+    FILE *f;
+    const char *key;
+    json_t *v;
+    int rc = 0;
+
+    tracked_free(no->b_tracked, no->b_ntracked);
+    no->b_tracked = NULL;
+    no->b_ntracked = 0;
+    if (!mc_service_set_based(svc)) {
+        json_decref(count);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *id = mc_json_str(msgs[i]->doc, "data/notification_id");
+        if (strcmp(msgs[i]->topic, "notification.receipts") == 0 && uuid_text(id))
+            json_object_set_new(count, id,
+                                json_integer(json_integer_value(json_object_get(count, id)) + 1));
+    }
+    if (json_object_size(count) > 0) {
+        int first = 1;
+        if ((f = open_memstream(&ids, &idslen)) == NULL) {
+            json_decref(count);
+            return mc_err(err, errlen, MC_EDB, "out of memory");
+        }
+        json_object_foreach(count, key, v)
+        {
+            fprintf(f, "%s%s", first ? "{" : ",", key);
+            first = 0;
+        }
+        fputc('}', f);
+        fclose(f);
+        rc = load_tracked(conn, ids, &no->b_tracked, &no->b_ntracked, err, errlen);
+        free(ids);
+        for (int i = 0; rc == 0 && i < no->b_ntracked; i++)
+            no->b_tracked[i].left =
+                (int)json_integer_value(json_object_get(count, no->b_tracked[i].id));
+    }
+    json_decref(count);
+    return rc;
+}
+
 static int notify_batch(struct mc_service *svc, PGconn *conn, const struct mc_msg *const *msgs,
                         int n, char *err, size_t errlen, void *state)
 {
@@ -294,7 +458,6 @@ static int notify_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     char seed[256], *text[2];
     long long revision;
     int rc = 0;
-    (void)svc;
 
     /* A day off announced or office hours changed (the revision moved):
      * the catalog, whose calendar sets explanation deadlines, is read
@@ -311,6 +474,11 @@ static int notify_batch(struct mc_service *svc, PGconn *conn, const struct mc_ms
     json_object_clear(no->b_sent);
     json_object_clear(no->b_ids);
     mc_numbers_mark(no->numbers);
+    if ((rc = read_receipts_of(svc, conn, no, msgs, n, err, errlen)) != 0) {
+        json_decref(pairs);
+        json_decref(seeds);
+        return rc;
+    }
     for (int i = 0; i < n; i++) {
         const char *code = mc_json_str(msgs[i]->doc, "dossier_code");
         const char *type = mc_json_str(msgs[i]->doc, "type");
@@ -1315,86 +1483,98 @@ static int next_attempt(struct mc_service *svc, PGconn *conn, const struct lifec
 /* A receipt moves its letter through the lifecycle. Every receipt is
  * recorded; only one about the current attempt changes the letter (a late
  * one about an earlier attempt may still say it was delivered), and
- * nothing changes a delivered letter. */
+ * nothing changes a delivered letter. Within a set-based batch the
+ * notification is the one notify_batch read, stored after the batch's
+ * last receipt about it; else it is read and stored here. */
 static int on_receipt(struct mc_service *svc, PGconn *conn, struct notify *n,
                       const struct mc_msg *msg, char *err, size_t errlen)
 {
     const struct mc_config *cfg = mc_service_config(svc);
     const json_t *ev = msg->doc;
     const char *id = mc_json_str(ev, "data/notification_id");
-    const char *status, *cur, *channel, *message, *code;
-    const struct lifecycle *lc;
-    char attempt_s[16], delay[16], nextbuf[16];
+    const char *status;
+    char nextbuf[24];
+    struct tracked *t, *own = NULL;
     mc_instant at;
-    PGresult *res;
-    int rc, attempt, retries, reported;
+    json_t *row;
+    int rc, reported, own_n = 0;
 
     if ((rc = mc_schema_check(n->receipt_schema, ev, "notification.receipt", err, errlen)) != 0)
         return rc;
     if ((rc = mc_json_time_required(ev, "occurred_at", &at, id, err, errlen)) != 0)
         return rc;
     status = receipt_status(mc_json_str(ev, "data/status"));
-    if ((res = mc_pg_query(conn, SELECT_NOTIFICATION, 1, &id, err, errlen)) == NULL)
-        return MC_EDB;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
+    if (mc_service_set_based(svc))
+        t = find_tracked(n->b_tracked, n->b_ntracked, id);
+    else {
+        char ids[64];
+        snprintf(ids, sizeof ids, "{%s}", id);
+        if ((rc = load_tracked(conn, ids, &own, &own_n, err, errlen)) != 0)
+            return rc;
+        t = own_n == 1 ? own : NULL;
+    }
+    if (t == NULL) {
+        tracked_free(own, own_n);
         return mc_err(err, errlen, MC_EINVAL, "receipt for unknown notification %s", id);
     }
-    lc = strcmp(PQgetvalue(res, 0, 7), "notice") == 0 ? &notices : &letters;
-    code = PQgetvalue(res, 0, 0);
-    cur = PQgetvalue(res, 0, 1);
-    attempt = atoi(PQgetvalue(res, 0, 2));
-    retries = atoi(PQgetvalue(res, 0, 3));
-    channel = PQgetvalue(res, 0, 4);
-    message = mc_pg_value(res, 0, 6);
     reported = json_is_integer(mc_json_at(ev, "data/attempt"))
                    ? (int)json_integer_value(mc_json_at(ev, "data/attempt"))
-                   : attempt;
-    snprintf(attempt_s, sizeof attempt_s, "%d", reported);
+                   : t->attempt;
     mc_service_count(svc, n->m_receipts, 1);
-    if ((rc = mc_pg_exec(conn, INSERT_DELIVERY, 7,
-                         (const char *[]){mc_json_str(ev, "event_id"), id, status,
-                                          mc_json_str(ev, "data/detail"),
-                                          mc_json_str(ev, "occurred_at"), attempt_s,
-                                          mc_json_str(ev, "data/delivery_channel")},
-                         err, errlen)) != 0)
+    row = json_pack("{s:s, s:s, s:s, s:o, s:s, s:i, s:o}", "event_id", mc_json_str(ev, "event_id"),
+                    "notification_id", id, "status", status, "detail",
+                    mc_json_str_or_null(mc_json_str(ev, "data/detail")), "reported_at",
+                    mc_json_str(ev, "occurred_at"), "attempt", reported, "channel",
+                    mc_json_str_or_null(mc_json_str(ev, "data/delivery_channel")));
+    if (row == NULL)
+        rc = mc_err(err, errlen, MC_EINVAL, "cannot build the delivery of %s", id);
+    else if ((rc = mc_service_write_rows(svc, conn, INSERT_DELIVERIES, row, err, errlen)) > 0)
+        rc = 0;
+    if (rc < 0)
         goto out;
 
-    if (strcmp(cur, "delivered") == 0)
-        goto out; /* delivered once: nothing after it counts */
-    if (strcmp(status, "delivered") == 0) {
-        rc = mc_pg_exec(conn, lc->update_status, 4, (const char *[]){id, status, NULL, "0"}, err,
-                        errlen);
-        goto out;
-    }
-    if (reported != attempt)
-        goto out; /* about an earlier attempt, which a later one replaced */
-    if (strcmp(status, "sending") == 0) {
-        if (strcmp(cur, "created") == 0)
-            rc = mc_pg_exec(conn, lc->update_status, 4, (const char *[]){id, status, NULL, "0"},
-                            err, errlen);
-        goto out;
-    }
-    if (strcmp(status, "permanent-failure") != 0 && retries < cfg->notify_retries) {
+    if (strcmp(t->status, "delivered") == 0) {
+        /* delivered once: nothing after it counts */
+    } else if (strcmp(status, "delivered") == 0) {
+        set_status(t, status, -1);
+    } else if (reported != t->attempt) {
+        /* about an earlier attempt, which a later one replaced */
+    } else if (strcmp(status, "sending") == 0) {
+        if (strcmp(t->status, "created") == 0)
+            set_status(t, status, -1);
+    } else if (strcmp(status, "permanent-failure") != 0 && t->retries < cfg->notify_retries) {
         /* Temporary or technical: the same channel again, later. */
-        snprintf(delay, sizeof delay, "%d", cfg->notify_retry[retries]);
-        rc = mc_pg_exec(conn, lc->update_status, 4, (const char *[]){id, status, delay, "1"}, err,
-                        errlen);
-        if (monotonic_ms() + cfg->notify_retry[retries] * 1000LL < n->retry_look_ms)
-            n->retry_look_ms = monotonic_ms() + cfg->notify_retry[retries] * 1000LL;
-        goto out;
-    }
-    /* Permanent, or retries used up: the next channel, or the end. */
-    if (message && next_channel(PQgetvalue(res, 0, 5), channel, nextbuf, sizeof nextbuf)) {
+        int delay = cfg->notify_retry[t->retries];
+        set_status(t, status, delay);
+        t->retries++;
+        if (monotonic_ms() + delay * 1000LL < n->retry_look_ms)
+            n->retry_look_ms = monotonic_ms() + delay * 1000LL;
+    } else if (t->message && next_channel(t->channels, t->channel, nextbuf, sizeof nextbuf)) {
+        /* Permanent, or retries used up: the next channel... */
+        json_t *m = json_loads(t->message, 0, NULL);
         mc_service_count(svc, n->m_fallbacks, 1);
-        rc = next_attempt(svc, conn, lc, id, code, message, attempt, nextbuf, "fallback", at, err,
-                          errlen);
+        if (m == NULL) {
+            rc = mc_err(err, errlen, MC_EDB, "the stored letter %s is not JSON", id);
+            goto out;
+        }
+        if (strcmp(t->channel, nextbuf) != 0)
+            t->retries = 0;
+        t->attempt++;
+        snprintf(t->channel, sizeof t->channel, "%s", nextbuf);
+        set_status(t, "created", -1);
+        rc = publish_attempt(svc, conn, t->code, m, t->attempt, nextbuf, "fallback", at, err,
+                             errlen);
+        json_decref(m);
+        if (rc != 0)
+            goto out;
     } else {
-        rc = mc_pg_exec(conn, lc->update_status, 4, (const char *[]){id, status, NULL, "0"}, err,
-                        errlen);
+        /* ... or the end. */
+        set_status(t, status, -1);
     }
+    if ((own != NULL || --t->left <= 0) && t->changed)
+        rc = store_tracked(svc, conn, t, err, errlen);
 out:
-    PQclear(res);
+    tracked_free(own, own_n);
     return rc;
 }
 

@@ -615,6 +615,66 @@ static void test_failures_are_retried_then_fall_back_to_the_next_channel(void **
     free(id);
 }
 
+/* Receipts sent back to back, several about one letter in a batch (as the
+ * sender reports "sending" then the outcome): applied in order, as one by
+ * one. Even letters: sending, delivered. Odd ones: sending, a permanent
+ * failure (the next channel at once: the counter, the applicant having no
+ * phone), then the counter's sending, delivered. */
+static void test_receipts_back_to_back_apply_in_order(void **state)
+{
+    enum { K = 12 };
+    char code[K][64], *id[K];
+    (void)state;
+
+    for (int i = 0; i < K; i++) {
+        json_t *overdue;
+        snprintf(code[i], sizeof code[i], "000.31.26.H17-240301-%04d", 200 + i);
+        overdue = deadline_event(code[i], "overdue", 1, "overdue", "2024-03-06T16:30:00+07:00",
+                                 "2024-03-11T16:30:00+07:00");
+        json_object_set_new(json_object_get(overdue, "data"), "notify_channels",
+                            json_pack("[s, s]", "email", "sms"));
+        send_deadline_event(overdue);
+        json_decref(overdue);
+    }
+    for (int i = 0; i < K; i++) {
+        H_PUMP_UNTIL(env, H_TIMEOUT_MS, letters(code[i]) == 1);
+        id[i] = h_sql_text(
+            env, "SELECT notification_id::text FROM notify.letter WHERE dossier_code = $1", code[i],
+            NULL);
+    }
+    for (int i = 0; i < K; i++) {
+        send_receipt(code[i], id[i], 1, "email", "sending");
+        if (i % 2 == 0) {
+            send_receipt(code[i], id[i], 1, "email", "delivered");
+            continue;
+        }
+        send_receipt(code[i], id[i], 1, "email", "permanent-failure");
+        send_receipt(code[i], id[i], 2, "counter", "sending");
+        send_receipt(code[i], id[i], 2, "counter", "delivered");
+    }
+    for (int i = 0; i < K; i++)
+        H_PUMP_UNTIL(
+            env, H_TIMEOUT_MS,
+            letter_state_is(code[i], i % 2 ? "delivered 2 0 counter" : "delivered 1 0 email"));
+    for (int i = 0; i < K; i++) {
+        char *history = h_sql_text(env,
+                                   "SELECT string_agg(attempt || ':' || status, ' ' ORDER BY "
+                                   "reported_at, attempt, status) FROM notify.delivery WHERE "
+                                   "notification_id = $1",
+                                   id[i], NULL);
+        json_t *events = letter_events(code[i]);
+        assert_string_equal(history, i % 2 ? "1:permanent-failure 1:sending 2:delivered 2:sending"
+                                           : "1:delivered 1:sending");
+        assert_int_equal(json_array_size(events), i % 2 ? 2 : 1);
+        if (i % 2)
+            h_assert_str(json_object_get(json_array_get(events, 1), "payload"),
+                         "data/delivery_channel", "counter");
+        json_decref(events);
+        free(history);
+        free(id[i]);
+    }
+}
+
 /* An update from a unit's software: its explanation of a breach. */
 static void send_explanation(const char *code, const char *unit, const char *at, const char *text)
 {
@@ -844,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_second_breach_makes_a_second_letter),
         cmocka_unit_test(test_many_breaches_make_one_letter_each),
         cmocka_unit_test(test_failures_are_retried_then_fall_back_to_the_next_channel),
+        cmocka_unit_test(test_receipts_back_to_back_apply_in_order),
         cmocka_unit_test(test_letter_of_an_unassigned_dossier_reads_right),
         cmocka_unit_test(test_deputy_signs_on_the_chairmans_behalf),
         cmocka_unit_test(test_letters_are_numbered_per_signer),
