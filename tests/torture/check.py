@@ -29,6 +29,10 @@ city must be able to promise after any crash:
   leader --brokers B --topic T
       prints the node id leading partition 0 of T (for the broker faults).
 
+  lag --brokers B --prefix P --groups G1,G2,...
+      prints how many messages the consumer groups have not committed yet
+      on the topics each consumes (the drain waits for 0).
+
   plant --brokers B --prefix P
       the checker's own test: publishes a second dossier.overdue for a
       breach already announced (the first one's copy under a new event id,
@@ -352,6 +356,29 @@ def leader(args):
     return 0
 
 
+def lag(args):
+    """Prints the messages the services' consumer groups have not committed
+    yet, over the topics each group consumes (those it committed an offset
+    on): 0 when every service has read everything."""
+    admin = AdminClient({"bootstrap.servers": args.brokers})
+    md = admin.list_topics(timeout=30)
+    parts = [TopicPartition(t, p) for t, m in md.topics.items() if t.startswith(args.prefix)
+             for p in m.partitions]
+    total = 0
+    for group in args.groups.split(","):
+        c = Consumer({"bootstrap.servers": args.brokers, "group.id": group,
+                      "enable.auto.commit": False})
+        committed = c.committed(parts, timeout=30)
+        consumed = {tp.topic for tp in committed if tp.offset >= 0}
+        for tp in committed:
+            if tp.topic in consumed:
+                _, hi = c.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=30)
+                total += max(0, hi - max(tp.offset, 0))
+        c.close()
+    print(total)
+    return 0
+
+
 def plant(args):
     from confluent_kafka import Producer
     topic = args.prefix + "dossier.deadlines"
@@ -380,11 +407,15 @@ def main():
     s = sub.add_parser("leader")
     s.add_argument("--brokers", required=True)
     s.add_argument("--topic", required=True)
+    s = sub.add_parser("lag")
+    s.add_argument("--brokers", required=True)
+    s.add_argument("--prefix", required=True)
+    s.add_argument("--groups", required=True, help="comma-separated consumer group ids")
     s = sub.add_parser("plant")
     s.add_argument("--brokers", required=True)
     s.add_argument("--prefix", required=True)
     args = p.parse_args()
-    sys.exit({"verify": verify, "leader": leader, "plant": plant}[args.cmd](args))
+    sys.exit({"verify": verify, "leader": leader, "lag": lag, "plant": plant}[args.cmd](args))
 
 
 if __name__ == "__main__":
