@@ -165,6 +165,26 @@ check "a month not over yet cannot be frozen" \
     test "$(motcua report --month 2099-01 --by unit --freeze >/dev/null 2>&1; echo $?)" = 2
 board_now=$(curl -fsS "$api/v1/board" | python3 -c 'import json,sys; print(json.load(sys.stdin)["now"])')
 board_month=${board_now:0:7}
+# "Not answered" in the ranking is what notify decided on the services'
+# clock (the request escalated), not a deadline past on the machine's wall
+# clock: a request due after the clock's now is not counted, and counts
+# once escalated.
+not_answered() {
+    motcua report --month "$board_month" --by unit | grep -F "($1)" | awk '{print $NF}'
+}
+ranked_unit=$(sql "SELECT l.unit_code FROM notify.letter l JOIN deadline.clock c
+                     ON c.dossier_code = l.dossier_code ORDER BY l.issued_at DESC LIMIT 1")
+sql "INSERT INTO notify.explanation (dossier_code, breach, unit_code, requested_at, due_at, request_id)
+     VALUES ('000.00.00.H17-000000-0000', 1, $(q "$ranked_unit"),
+             $(q "$board_now")::timestamptz - interval '1 hour',
+             $(q "$board_now")::timestamptz + interval '1 hour', gen_random_uuid())" >/dev/null
+before=$(not_answered "$ranked_unit")
+sql "UPDATE notify.explanation SET outcome = 'escalated', settled_at = due_at
+     WHERE dossier_code = '000.00.00.H17-000000-0000'" >/dev/null
+after=$(not_answered "$ranked_unit")
+sql "DELETE FROM notify.explanation WHERE dossier_code = '000.00.00.H17-000000-0000'" >/dev/null
+check "the ranking does not count a request due after the clock's now as not answered ($before)" \
+    test "$((${after:-0} - ${before:-0}))" = 1
 # What the board must show, from the deadline service's own clocks (not the
 # projection), the on-time rates from the API, and a dossier with a letter
 # for the lookup.

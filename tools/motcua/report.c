@@ -276,7 +276,8 @@ int mc_cli_report(PGconn *conn, FILE *out)
  * the month it was finished, or in every month it was open at the end of;
  * it is on time when finished by (or still within) its official due date
  * (docs/domain.md, "Measures"). An explanation is overdue in the month its
- * deadline passed when none was given by then. */
+ * deadline passed when notify escalated it (none given by then, judged on
+ * the services' clock, not the database's). */
 static const char ranking_sql[] = OUTCOME_CTE
     ", b AS (SELECT ($1::date)::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh' AS s, "
     "($1::date + interval '1 month')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh' AS e), "
@@ -287,10 +288,8 @@ static const char ranking_sql[] = OUTCOME_CTE
     "lt AS (SELECT l.unit_code, count(*) AS letters FROM notify.letter l, b WHERE l.issued_at >= "
     "b.s AND l.issued_at < b.e GROUP BY l.unit_code), "
     "ex AS (SELECT x.unit_code, count(*) FILTER (WHERE x.requested_at >= b.s AND x.requested_at "
-    "< b.e) AS requested, count(*) FILTER (WHERE x.due_at >= b.s AND x.due_at < b.e AND x.due_at "
-    "< now() AND NOT EXISTS (SELECT 1 FROM notify.explanation_given g WHERE g.dossier_code = "
-    "x.dossier_code AND g.unit_code = x.unit_code AND g.occurred_at BETWEEN x.requested_at AND "
-    "x.due_at)) AS overdue FROM notify.explanation x, b GROUP BY x.unit_code), "
+    "< b.e) AS requested, count(*) FILTER (WHERE x.due_at >= b.s AND x.due_at < b.e AND "
+    "x.outcome = 'escalated') AS overdue FROM notify.explanation x, b GROUP BY x.unit_code), "
     "r AS (SELECT u.code, u.name, coalesce(h.handled, 0) AS handled, coalesce(h.on_time, 0) AS "
     "on_time, coalesce(h.handled, 0) - coalesce(h.on_time, 0) AS late, round(100.0 * h.on_time "
     "/ nullif(h.handled, 0), 1) AS pct, coalesce(lt.letters, 0) AS letters, "
