@@ -44,6 +44,16 @@ int mc_lock_dossiers(PGconn *conn, const char *scope, const char *codes, char *e
 int mc_pg_collect(PGconn *conn, const char *sql, const char *param, json_t *into, char *err,
                   size_t errlen);
 
+/* Result columns named once. A module lists the columns a statement
+ * returns after its first, as X(ID, "alias", "expression"), and builds
+ * from that one list the SELECT list (first column, then the list with
+ * MC_PG_COL_SQL) and the column numbers its reader uses (an enum of the
+ * first column's ID, then the list with MC_PG_COL_ENUM): a statement and
+ * the code reading its rows cannot drift apart, and no reader counts
+ * columns. */
+#define MC_PG_COL_ENUM(id, alias, expr) id,
+#define MC_PG_COL_SQL(id, alias, expr) ", " expr " AS " alias
+
 /* Text of column col of row 0, or NULL when there is no row or it is NULL. */
 const char *mc_pg_value(const PGresult *res, int row, int col);
 

@@ -181,16 +181,28 @@ static mc_instant col_time(const PGresult *res, int row, int col)
     return v ? (mc_instant)atoll(v) : 0;
 }
 
-/* The columns of struct mc_dl_clock, in clock_from_row's order. */
-#define CLOCK_COLUMNS                                                                              \
-    "dossier_code, state, received, deadline_version, breaches, "                                  \
-    "extract(epoch FROM receipt_at)::bigint, extract(epoch FROM due_at)::bigint, "                 \
-    "extract(epoch FROM rescheduled_due_at)::bigint, extract(epoch FROM armed_at)::bigint, "       \
-    "extract(epoch FROM fired_through)::bigint, coalesce(calendar_unit, ''), "                     \
-    "coalesce(statutory_time, ''), supplement_policy = 'restart', supplements, counted_late, "     \
-    "extract(epoch FROM period_start_at)::bigint, paused_working_s, "                              \
-    "extract(epoch FROM paused_at)::bigint"
-#define CLOCK_NCOLUMNS 18
+/* The columns struct mc_dl_clock is read from, after dossier_code
+ * (MC_PG_COL_SQL): instants as Unix seconds. */
+#define CLOCK_REST(X)                                                                              \
+    X(CK_STATE, "state", "state")                                                                  \
+    X(CK_RECEIVED, "received", "received")                                                         \
+    X(CK_VERSION, "deadline_version", "deadline_version")                                          \
+    X(CK_BREACHES, "breaches", "breaches")                                                         \
+    X(CK_RECEIPT, "receipt_s", "extract(epoch FROM receipt_at)::bigint")                           \
+    X(CK_DUE, "due_s", "extract(epoch FROM due_at)::bigint")                                       \
+    X(CK_RESCHEDULED, "rescheduled_s", "extract(epoch FROM rescheduled_due_at)::bigint")           \
+    X(CK_ARMED, "armed_s", "extract(epoch FROM armed_at)::bigint")                                 \
+    X(CK_FIRED, "fired_through_s", "extract(epoch FROM fired_through)::bigint")                    \
+    X(CK_CALENDAR, "calendar_unit", "coalesce(calendar_unit, '')")                                 \
+    X(CK_STATUTORY, "statutory_time", "coalesce(statutory_time, '')")                              \
+    X(CK_RESTART, "restart_policy", "supplement_policy = 'restart'")                               \
+    X(CK_SUPPLEMENTS, "supplements", "supplements")                                                \
+    X(CK_COUNTED_LATE, "counted_late", "counted_late")                                             \
+    X(CK_PERIOD, "period_start_s", "extract(epoch FROM period_start_at)::bigint")                  \
+    X(CK_PAUSED_WORKING, "paused_working_s", "paused_working_s")                                   \
+    X(CK_PAUSED, "paused_s", "extract(epoch FROM paused_at)::bigint")
+enum { CK_CODE, CLOCK_REST(MC_PG_COL_ENUM) CK_COUNT };
+#define CLOCK_COLUMNS "dossier_code" CLOCK_REST(MC_PG_COL_SQL)
 
 static int flag(const PGresult *res, int row, int col)
 {
@@ -199,26 +211,26 @@ static int flag(const PGresult *res, int row, int col)
 
 static void clock_from_row(const PGresult *res, int i, struct mc_dl_clock *c)
 {
-    int state = mc_dl_state_parse(PQgetvalue(res, i, 1));
+    int state = mc_dl_state_parse(PQgetvalue(res, i, CK_STATE));
     memset(c, 0, sizeof *c);
-    snprintf(c->code, sizeof c->code, "%s", PQgetvalue(res, i, 0));
+    snprintf(c->code, sizeof c->code, "%s", PQgetvalue(res, i, CK_CODE));
     c->state = state < 0 ? MC_DL_STOPPED : (enum mc_dl_state)state; /* CHECKed by the table */
-    c->received = flag(res, i, 2);
-    c->version = atoi(PQgetvalue(res, i, 3));
-    c->breaches = atoi(PQgetvalue(res, i, 4));
-    c->receipt_at = col_time(res, i, 5);
-    c->due_at = col_time(res, i, 6);
-    c->rescheduled_due_at = col_time(res, i, 7);
-    c->armed_at = col_time(res, i, 8);
-    c->fired_through = col_time(res, i, 9);
-    snprintf(c->calendar_unit, sizeof c->calendar_unit, "%s", PQgetvalue(res, i, 10));
-    snprintf(c->statutory, sizeof c->statutory, "%s", PQgetvalue(res, i, 11));
-    c->restart_policy = flag(res, i, 12);
-    c->supplements = atoi(PQgetvalue(res, i, 13));
-    c->counted_late = flag(res, i, 14);
-    c->period_start_at = col_time(res, i, 15);
-    c->paused_working_s = atoll(PQgetvalue(res, i, 16));
-    c->paused_at = col_time(res, i, 17);
+    c->received = flag(res, i, CK_RECEIVED);
+    c->version = atoi(PQgetvalue(res, i, CK_VERSION));
+    c->breaches = atoi(PQgetvalue(res, i, CK_BREACHES));
+    c->receipt_at = col_time(res, i, CK_RECEIPT);
+    c->due_at = col_time(res, i, CK_DUE);
+    c->rescheduled_due_at = col_time(res, i, CK_RESCHEDULED);
+    c->armed_at = col_time(res, i, CK_ARMED);
+    c->fired_through = col_time(res, i, CK_FIRED);
+    snprintf(c->calendar_unit, sizeof c->calendar_unit, "%s", PQgetvalue(res, i, CK_CALENDAR));
+    snprintf(c->statutory, sizeof c->statutory, "%s", PQgetvalue(res, i, CK_STATUTORY));
+    c->restart_policy = flag(res, i, CK_RESTART);
+    c->supplements = atoi(PQgetvalue(res, i, CK_SUPPLEMENTS));
+    c->counted_late = flag(res, i, CK_COUNTED_LATE);
+    c->period_start_at = col_time(res, i, CK_PERIOD);
+    c->paused_working_s = atoll(PQgetvalue(res, i, CK_PAUSED_WORKING));
+    c->paused_at = col_time(res, i, CK_PAUSED);
 }
 
 /* Loads (and locks) one clock. Returns 1 found, 0 not found, <0 error. */
@@ -341,12 +353,20 @@ static json_t *load_col(const PGresult *res, int row, int col)
     return v ? v : json_null();
 }
 
-/* The columns an event on dossier.deadlines carries from the clock row, in
- * event_data's order. */
-#define EVENT_COLUMNS                                                                              \
-    "channel, notify_channels::text, applicant::text, procedure::text, unit::text, "               \
-    "motcua_rfc3339(received_at), motcua_rfc3339(receipt_at), motcua_rfc3339(due_at), "            \
-    "motcua_rfc3339(rescheduled_due_at), reschedule_reason"
+/* The columns an event on dossier.deadlines carries from the clock row,
+ * after channel (MC_PG_COL_SQL); read by event_data from a first column. */
+#define EVENT_REST(X)                                                                              \
+    X(EV_NOTIFY_CHANNELS, "notify_channels", "notify_channels::text")                              \
+    X(EV_APPLICANT, "applicant", "applicant::text")                                                \
+    X(EV_PROCEDURE, "procedure", "procedure::text")                                                \
+    X(EV_UNIT, "unit", "unit::text")                                                               \
+    X(EV_RECEIVED_AT, "received_at", "motcua_rfc3339(received_at)")                                \
+    X(EV_RECEIPT_AT, "receipt_at", "motcua_rfc3339(receipt_at)")                                   \
+    X(EV_DUE_AT, "due_at", "motcua_rfc3339(due_at)")                                               \
+    X(EV_RESCHEDULED_AT, "rescheduled_due_at", "motcua_rfc3339(rescheduled_due_at)")               \
+    X(EV_REASON, "reschedule_reason", "reschedule_reason")
+enum { EV_CHANNEL, EVENT_REST(MC_PG_COL_ENUM) EV_COUNT };
+#define EVENT_COLUMNS "channel" EVENT_REST(MC_PG_COL_SQL)
 
 /* What one event on dossier.deadlines says beyond the clock row. */
 struct clock_event {
@@ -359,22 +379,24 @@ struct clock_event {
 };
 
 /* The data of a dossier.<kind> event, from the EVENT_COLUMNS of a row
- * starting at column col. NULL when it cannot be built. */
-static json_t *event_data(const PGresult *res, int row, int col, const struct clock_event *e)
+ * starting at column base. NULL when it cannot be built. */
+static json_t *event_data(const PGresult *res, int row, int base, const struct clock_event *e)
 {
     char nowtext[MC_RFC3339_LEN], apptext[MC_RFC3339_LEN], duetext[MC_RFC3339_LEN];
     json_t *data = json_pack(
         "{s:s, s:i, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:s, s:o}", "kind",
         e->kind, "breach", e->breach, "rung", mc_json_str_or_null(e->rung), "deadline_version",
-        e->version, "channel", PQgetvalue(res, row, col), "notify_channels",
-        load_col(res, row, col + 1), "applicant", load_col(res, row, col + 2), "procedure",
-        load_col(res, row, col + 3), "unit", load_col(res, row, col + 4), "received_at",
-        PQgetvalue(res, row, col + 5), "receipt_at", PQgetvalue(res, row, col + 6), "due_at",
-        PQgetvalue(res, row, col + 7), "rescheduled_due_at",
-        mc_json_str_or_null(mc_pg_value(res, row, col + 8)), "new_appointment_at",
+        e->version, "channel", PQgetvalue(res, row, base + EV_CHANNEL), "notify_channels",
+        load_col(res, row, base + EV_NOTIFY_CHANNELS), "applicant",
+        load_col(res, row, base + EV_APPLICANT), "procedure",
+        load_col(res, row, base + EV_PROCEDURE), "unit", load_col(res, row, base + EV_UNIT),
+        "received_at", PQgetvalue(res, row, base + EV_RECEIVED_AT), "receipt_at",
+        PQgetvalue(res, row, base + EV_RECEIPT_AT), "due_at",
+        PQgetvalue(res, row, base + EV_DUE_AT), "rescheduled_due_at",
+        mc_json_str_or_null(mc_pg_value(res, row, base + EV_RESCHEDULED_AT)), "new_appointment_at",
         e->appointment ? json_string(fmt_time(e->appointment, apptext)) : json_null(), "fired_at",
         fmt_time(e->now, nowtext), "reason",
-        mc_json_str_or_null(e->reason ? e->reason : mc_pg_value(res, row, col + 9)));
+        mc_json_str_or_null(e->reason ? e->reason : mc_pg_value(res, row, base + EV_REASON)));
     if (data && e->rung_due)
         json_object_set_new(data, "rung_due_at", json_string(fmt_time(e->rung_due, duetext)));
     return data;
@@ -561,13 +583,30 @@ static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_
     return rc;
 }
 
+/* The updates parked for a dossier ($1), in the order they happened: each
+ * as an event, and the bytes and place it was read. */
+#define PARKED_REST(X)                                                                             \
+    X(PK_PAYLOAD, "payload", "payload::text")                                                      \
+    X(PK_PARTITION, "read_partition", "read_partition")                                            \
+    X(PK_OFFSET, "read_offset", "read_offset")
+enum { PK_EVENT, PARKED_REST(MC_PG_COL_ENUM) PK_COUNT };
+static const char SELECT_PARKED[] =
+    "SELECT json_build_object('event_id', event_id, 'dossier_code', dossier_code, 'occurred_at', "
+    "motcua_rfc3339(occurred_at), 'data', json_strip_nulls(json_build_object('status', status, "
+    "'unit_code', unit_code, 'reason', reason, 'new_due_at', "
+    "motcua_rfc3339(new_due_at))))::text AS event" PARKED_REST(
+        MC_PG_COL_SQL) " FROM deadline.update WHERE dossier_code = $1 AND NOT applied ORDER BY "
+                       "occurred_at, "
+                       "event_id";
+
 /* Dead-letters a parked update the rules refused (err says why) when its
- * dossier arrived, from the bytes and place it was read (row i of res:
- * event, payload, partition, offset), and marks it done. */
+ * dossier arrived, from the bytes and place it was read (row i of
+ * SELECT_PARKED), and marks it done. */
 static int deadletter_parked(struct deadline *d, PGconn *conn, const PGresult *res, int i,
                              const json_t *ev, char *err, size_t errlen)
 {
-    const char *payload = mc_pg_value(res, i, 1) ? mc_pg_value(res, i, 1) : PQgetvalue(res, i, 0);
+    const char *payload = mc_pg_value(res, i, PK_PAYLOAD) ? mc_pg_value(res, i, PK_PAYLOAD)
+                                                          : PQgetvalue(res, i, PK_EVENT);
     const char *params[1] = {mc_json_str(ev, "event_id")};
     char reason[1024], key[128];
     struct mc_msg msg;
@@ -577,8 +616,8 @@ static int deadletter_parked(struct deadline *d, PGconn *conn, const PGresult *r
     memset(&msg, 0, sizeof msg);
     msg.topic = "dossier.updates";
     msg.key = key;
-    msg.partition = mc_pg_value(res, i, 2) ? atoi(mc_pg_value(res, i, 2)) : 0;
-    msg.offset = mc_pg_value(res, i, 3) ? atoll(mc_pg_value(res, i, 3)) : 0;
+    msg.partition = mc_pg_value(res, i, PK_PARTITION) ? atoi(mc_pg_value(res, i, PK_PARTITION)) : 0;
+    msg.offset = mc_pg_value(res, i, PK_OFFSET) ? atoll(mc_pg_value(res, i, PK_OFFSET)) : 0;
     msg.payload = payload;
     msg.len = strlen(payload);
     msg.doc = json_loads(payload, 0, NULL);
@@ -663,20 +702,12 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     /* Updates that arrived before the dossier now apply, in the order they
      * happened; one the rules refuse goes to the dead letters alone. */
     params[0] = code;
-    res = mc_pg_query(conn,
-                      "SELECT json_build_object('event_id', event_id, 'dossier_code', "
-                      "dossier_code, 'occurred_at', motcua_rfc3339(occurred_at), 'data', "
-                      "json_strip_nulls(json_build_object('status', status, 'unit_code', "
-                      "unit_code, 'reason', reason, 'new_due_at', "
-                      "motcua_rfc3339(new_due_at))))::text, payload::text, read_partition, "
-                      "read_offset FROM deadline.update WHERE dossier_code = $1 AND NOT applied "
-                      "ORDER BY occurred_at, event_id",
-                      1, params, err, errlen);
+    res = mc_pg_query(conn, SELECT_PARKED, 1, params, err, errlen);
     if (res == NULL)
         return MC_EDB;
     rc = 0;
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-        json_t *ev = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        json_t *ev = json_loads(PQgetvalue(res, i, PK_EVENT), 0, NULL);
         rc = apply_update(d, conn, ev, NULL, err, errlen);
         if (rc == MC_EINVAL)
             rc = deadletter_parked(d, conn, res, i, ev, err, errlen);
@@ -901,6 +932,17 @@ static int recompute_clock(struct deadline *d, PGconn *conn, const char *code, m
  * Progress is in deadline.recompute, so any instance goes on where another
  * stopped; an advisory lock keeps it to one at a time. *more is set when
  * chunks remain. Returns 0 or an error. */
+#define RECOMPUTE_REST(X)                                                                          \
+    X(RC_REVISION, "revision", "r.revision")                                                       \
+    X(RC_CURSOR, "cursor", "r.cursor")                                                             \
+    X(RC_MOVED, "moved", "r.moved")                                                                \
+    X(RC_DONE, "done", "r.done")
+enum { RC_MINE, RECOMPUTE_REST(MC_PG_COL_ENUM) RC_COUNT };
+/* The recompute's progress, locked, and whether this instance has it. */
+static const char SELECT_RECOMPUTE[] =
+    "SELECT pg_try_advisory_xact_lock(hashtext('deadline.recompute')) AS mine" RECOMPUTE_REST(
+        MC_PG_COL_SQL) " FROM deadline.recompute r FOR UPDATE";
+
 static int recompute_step(struct deadline *d, PGconn *conn, mc_instant now, int *more, char *err,
                           size_t errlen)
 {
@@ -921,19 +963,15 @@ static int recompute_step(struct deadline *d, PGconn *conn, mc_instant now, int 
         return 0;
     if ((rc = mc_pg_exec(conn, "BEGIN", 0, NULL, err, errlen)) != 0)
         return rc;
-    if ((res = mc_pg_query(conn,
-                           "SELECT pg_try_advisory_xact_lock(hashtext('deadline.recompute')), "
-                           "r.revision, r.cursor, r.moved, r.done FROM deadline.recompute r "
-                           "FOR UPDATE",
-                           0, NULL, err, errlen)) == NULL)
+    if ((res = mc_pg_query(conn, SELECT_RECOMPUTE, 0, NULL, err, errlen)) == NULL)
         goto fail;
-    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) { /* another instance is at it */
+    if (strcmp(PQgetvalue(res, 0, RC_MINE), "t") != 0) { /* another instance is at it */
         PQclear(res);
         mc_pg_exec(conn, "ROLLBACK", 0, NULL, err, errlen);
         return 0;
     }
-    applied = atoll(PQgetvalue(res, 0, 1));
-    if (applied >= revision && strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+    applied = atoll(PQgetvalue(res, 0, RC_REVISION));
+    if (applied >= revision && strcmp(PQgetvalue(res, 0, RC_DONE), "t") == 0) {
         PQclear(res);
         d->calendar_revision = revision;
         return mc_pg_exec(conn, "COMMIT", 0, NULL, err, errlen);
@@ -941,8 +979,8 @@ static int recompute_step(struct deadline *d, PGconn *conn, mc_instant now, int 
     if (applied < revision) { /* a new correction starts from the first clock */
         cursor = mc_xstrdup("");
     } else {
-        cursor = mc_xstrdup(PQgetvalue(res, 0, 2));
-        moved = atoi(PQgetvalue(res, 0, 3));
+        cursor = mc_xstrdup(PQgetvalue(res, 0, RC_CURSOR));
+        moved = atoi(PQgetvalue(res, 0, RC_MOVED));
     }
     PQclear(res);
     /* The calendar as corrected, whatever the catalog's age. */
@@ -1041,8 +1079,8 @@ static int emit_fire(struct deadline *d, PGconn *conn, const PGresult *res, int 
     mc_metric_observe(d->m_lateness, (double)(now - f->item.at));
     mc_service_count(d->svc, f->item.overdue ? d->m_breaches : d->m_warnings, 1);
     snprintf(seed, sizeof seed, "deadline/%s/%d/%s", c->code, c->version, f->item.rung);
-    return emit_data(d, conn, c->code, e.kind, event_data(res, i, CLOCK_NCOLUMNS, &e), now, seed,
-                     err, errlen);
+    return emit_data(d, conn, c->code, e.kind, event_data(res, i, CK_COUNT, &e), now, seed, err,
+                     errlen);
 }
 
 /* One sweep round in the caller's transaction: claims up to limit due

@@ -126,10 +126,17 @@ struct lifecycle {
     "UPDATE notify." T " SET attempt = attempt + 1, delivery_channel = $3, status = 'created', "   \
     "next_attempt_at = NULL, retries = CASE WHEN delivery_channel = $3 THEN retries ELSE 0 END "   \
     "WHERE notification_id = $1 AND attempt = $2::int"
+#define DUE_RETRY_REST(X)                                                                          \
+    X(DR_CODE, "dossier_code", "dossier_code")                                                     \
+    X(DR_ATTEMPT, "attempt", "attempt")                                                            \
+    X(DR_CHANNEL, "delivery_channel", "delivery_channel")                                          \
+    X(DR_MESSAGE, "message", "message::text")
+enum { DR_ID, DUE_RETRY_REST(MC_PG_COL_ENUM) DR_COUNT };
 #define LC_SELECT_DUE(T)                                                                           \
-    "SELECT notification_id, dossier_code, attempt, delivery_channel, message::text FROM "         \
-    "notify." T " WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int "          \
-    "FOR UPDATE SKIP LOCKED"
+    "SELECT notification_id" DUE_RETRY_REST(                                                       \
+        MC_PG_COL_SQL) " FROM notify." T " WHERE "                                                 \
+                       "next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int FOR "      \
+                       "UPDATE SKIP LOCKED"
 #define LIFECYCLE(T)                                                                               \
     {                                                                                              \
         LC_STORE(T), LC_UPDATE_ATTEMPT(T), LC_SELECT_DUE(T)                                        \
@@ -139,15 +146,22 @@ static const struct lifecycle letters = LIFECYCLE("letter"), notices = LIFECYCLE
 
 /* The notifications receipts are about ($1, a uuid[] literal), locked for
  * their transitions, in one round trip: letters to citizens and notices to
- * units (the last column says which table); read_tracked's columns. */
-#define RECEIPT_COLUMNS                                                                            \
-    "notification_id::text, dossier_code, status, attempt, retries, delivery_channel, "            \
-    "array_to_json(channels)::text, message::text"
+ * units (TR_TABLE says which table). */
+#define TRACKED_REST(X)                                                                            \
+    X(TR_CODE, "dossier_code", "dossier_code")                                                     \
+    X(TR_STATUS, "status", "status")                                                               \
+    X(TR_ATTEMPT, "attempt", "attempt")                                                            \
+    X(TR_RETRIES, "retries", "retries")                                                            \
+    X(TR_CHANNEL, "delivery_channel", "delivery_channel")                                          \
+    X(TR_CHANNELS, "channels", "array_to_json(channels)::text")                                    \
+    X(TR_MESSAGE, "message", "message::text")
+enum { TR_ID, TRACKED_REST(MC_PG_COL_ENUM) TR_TABLE };
+#define TRACKED_COLUMNS "notification_id::text AS notification_id" TRACKED_REST(MC_PG_COL_SQL)
 static const char SELECT_TRACKED[] =
-    "WITH l AS (SELECT " RECEIPT_COLUMNS " FROM notify.letter WHERE notification_id = "
-    "ANY($1::uuid[]) ORDER BY notification_id FOR UPDATE), n AS (SELECT " RECEIPT_COLUMNS
+    "WITH l AS (SELECT " TRACKED_COLUMNS " FROM notify.letter WHERE notification_id = "
+    "ANY($1::uuid[]) ORDER BY notification_id FOR UPDATE), n AS (SELECT " TRACKED_COLUMNS
     " FROM notify.notice WHERE notification_id = ANY($1::uuid[]) ORDER BY notification_id FOR "
-    "UPDATE) SELECT *, 'letter' FROM l UNION ALL SELECT *, 'notice' FROM n";
+    "UPDATE) SELECT *, 'letter' AS tbl FROM l UNION ALL SELECT *, 'notice' FROM n";
 
 /* Set-based (mc_service_write_rows): every receipt, with the attempt and
  * channel it reports on. */
@@ -192,16 +206,27 @@ static const char INSERT_GIVEN[] =
  * claimed for this instance; whether the unit asked gave an explanation in
  * time (from the request to its deadline); the escalation's notification
  * id and what its text needs. */
-static const char SELECT_DUE_EXPLANATIONS[] =
-    "SELECT e.dossier_code, e.breach, e.unit_code, motcua_rfc3339(e.requested_at), "
-    "motcua_rfc3339(e.due_at), md5('notify/notice/' || e.dossier_code || '/escalation/' || "
-    "e.breach)::uuid::text, r.message->>'due_at', coalesce(l.document_number, ''), EXISTS "
-    "(SELECT 1 FROM notify.explanation_given g WHERE g.dossier_code = e.dossier_code AND "
-    "g.unit_code = e.unit_code AND g.occurred_at >= e.requested_at AND g.occurred_at <= "
-    "e.due_at) FROM notify.explanation e JOIN notify.notice r ON r.notification_id = "
-    "e.request_id LEFT JOIN notify.letter l ON l.dossier_code = e.dossier_code AND l.breach = "
-    "e.breach WHERE e.outcome IS NULL AND e.due_at <= $1::timestamptz ORDER BY e.due_at "
-    "LIMIT $2::int FOR UPDATE OF e SKIP LOCKED";
+#define DUE_EXPLANATION_REST(X)                                                                    \
+    X(DX_BREACH, "breach", "e.breach")                                                             \
+    X(DX_UNIT, "unit_code", "e.unit_code")                                                         \
+    X(DX_REQUESTED, "requested_at", "motcua_rfc3339(e.requested_at)")                              \
+    X(DX_DEADLINE, "explanation_due", "motcua_rfc3339(e.due_at)")                                  \
+    X(DX_ID, "escalation_id",                                                                      \
+      "md5('notify/notice/' || e.dossier_code || '/escalation/' || e.breach)::uuid::text")         \
+    X(DX_DOSSIER_DUE, "dossier_due", "r.message->>'due_at'")                                       \
+    X(DX_NUMBER, "letter_number", "coalesce(l.document_number, '')")                               \
+    X(DX_EXPLAINED, "explained",                                                                   \
+      "EXISTS (SELECT 1 FROM notify.explanation_given g WHERE g.dossier_code = e.dossier_code "    \
+      "AND g.unit_code = e.unit_code AND g.occurred_at >= e.requested_at AND g.occurred_at <= "    \
+      "e.due_at)")
+enum { DX_CODE, DUE_EXPLANATION_REST(MC_PG_COL_ENUM) DX_COUNT };
+static const char SELECT_DUE_EXPLANATIONS[] = "SELECT e.dossier_code" DUE_EXPLANATION_REST(
+    MC_PG_COL_SQL) " FROM notify.explanation e JOIN notify.notice r ON r.notification_id = "
+                   "e.request_id LEFT JOIN notify.letter l ON l.dossier_code = e.dossier_code AND "
+                   "l.breach = "
+                   "e.breach WHERE e.outcome IS NULL AND e.due_at <= $1::timestamptz ORDER BY "
+                   "e.due_at "
+                   "LIMIT $2::int FOR UPDATE OF e SKIP LOCKED";
 
 /* $1 code, $2 breach, $3 outcome, $4 when (clock), $5 the escalation's id. */
 static const char SETTLE_EXPLANATION[] =
@@ -352,15 +377,16 @@ static int load_tracked(PGconn *conn, const char *ids, struct tracked **out, int
     *n = PQntuples(res);
     t = mc_xcalloc((size_t)(*n ? *n : 1), sizeof *t);
     for (int i = 0; i < *n; i++) {
-        snprintf(t[i].id, sizeof t[i].id, "%s", PQgetvalue(res, i, 0));
-        snprintf(t[i].code, sizeof t[i].code, "%s", PQgetvalue(res, i, 1));
-        snprintf(t[i].status, sizeof t[i].status, "%s", PQgetvalue(res, i, 2));
-        t[i].attempt = atoi(PQgetvalue(res, i, 3));
-        t[i].retries = atoi(PQgetvalue(res, i, 4));
-        snprintf(t[i].channel, sizeof t[i].channel, "%s", PQgetvalue(res, i, 5));
-        t[i].channels = mc_xstrdup(PQgetvalue(res, i, 6));
-        t[i].message = mc_pg_value(res, i, 7) ? mc_xstrdup(mc_pg_value(res, i, 7)) : NULL;
-        t[i].lc = strcmp(PQgetvalue(res, i, 8), "notice") == 0 ? &notices : &letters;
+        snprintf(t[i].id, sizeof t[i].id, "%s", PQgetvalue(res, i, TR_ID));
+        snprintf(t[i].code, sizeof t[i].code, "%s", PQgetvalue(res, i, TR_CODE));
+        snprintf(t[i].status, sizeof t[i].status, "%s", PQgetvalue(res, i, TR_STATUS));
+        t[i].attempt = atoi(PQgetvalue(res, i, TR_ATTEMPT));
+        t[i].retries = atoi(PQgetvalue(res, i, TR_RETRIES));
+        snprintf(t[i].channel, sizeof t[i].channel, "%s", PQgetvalue(res, i, TR_CHANNEL));
+        t[i].channels = mc_xstrdup(PQgetvalue(res, i, TR_CHANNELS));
+        t[i].message =
+            mc_pg_value(res, i, TR_MESSAGE) ? mc_xstrdup(mc_pg_value(res, i, TR_MESSAGE)) : NULL;
+        t[i].lc = strcmp(PQgetvalue(res, i, TR_TABLE), "notice") == 0 ? &notices : &letters;
         t[i].delay = -1;
     }
     PQclear(res);
@@ -1181,8 +1207,8 @@ static int on_explanation(struct mc_service *svc, PGconn *conn, struct notify *n
 static int escalate(struct mc_service *svc, PGconn *conn, struct notify *n, const PGresult *res,
                     int i, mc_instant now, char *err, size_t errlen)
 {
-    const char *code = PQgetvalue(res, i, 0), *number = PQgetvalue(res, i, 7);
-    const json_t *unit = mc_catalog_unit(n->catalog, PQgetvalue(res, i, 2));
+    const char *code = PQgetvalue(res, i, DX_CODE), *number = PQgetvalue(res, i, DX_NUMBER);
+    const json_t *unit = mc_catalog_unit(n->catalog, PQgetvalue(res, i, DX_UNIT));
     const json_t *office =
         mc_catalog_unit(n->catalog, mc_catalog_setting(n->catalog, "accountability_office", "VP"));
     const char *chairman = mc_catalog_setting(n->catalog, "chairman_title", "Chủ tịch");
@@ -1197,13 +1223,13 @@ static int escalate(struct mc_service *svc, PGconn *conn, struct notify *n, cons
         return mc_err(err, errlen, MC_EINVAL,
                       "cannot escalate %s's explanation: unit %s or the accountability office "
                       "(setting accountability_office) is not in the catalog",
-                      code, PQgetvalue(res, i, 2));
-    x.breach = atoi(PQgetvalue(res, i, 1));
+                      code, PQgetvalue(res, i, DX_UNIT));
+    x.breach = atoi(PQgetvalue(res, i, DX_BREACH));
     x.issued = now;
-    x.id = PQgetvalue(res, i, 5);
-    if (mc_time_parse(PQgetvalue(res, i, 3), &requested_at) != 0 ||
-        mc_time_parse(PQgetvalue(res, i, 4), &x.explanation_due) != 0 ||
-        mc_time_parse(PQgetvalue(res, i, 6), &x.due_at) != 0)
+    x.id = PQgetvalue(res, i, DX_ID);
+    if (mc_time_parse(PQgetvalue(res, i, DX_REQUESTED), &requested_at) != 0 ||
+        mc_time_parse(PQgetvalue(res, i, DX_DEADLINE), &x.explanation_due) != 0 ||
+        mc_time_parse(PQgetvalue(res, i, DX_DOSSIER_DUE), &x.due_at) != 0)
         return mc_err(err, errlen, MC_EDB, "the explanation request of %s has bad dates", code);
     x.about = unit;
     x.to = office;
@@ -1236,9 +1262,10 @@ static int escalate(struct mc_service *svc, PGconn *conn, struct notify *n, cons
     mc_time_format(now, when);
     rc = write_notice(svc, conn, n, code, &x, err, errlen);
     if (rc == 0)
-        rc = mc_pg_exec(conn, SETTLE_EXPLANATION, 5,
-                        (const char *[]){code, PQgetvalue(res, i, 1), "escalated", when, x.id}, err,
-                        errlen);
+        rc = mc_pg_exec(
+            conn, SETTLE_EXPLANATION, 5,
+            (const char *[]){code, PQgetvalue(res, i, DX_BREACH), "escalated", when, x.id}, err,
+            errlen);
     if (rc == 0)
         mc_service_count(svc, n->m_escalations, 1);
     free(x.subject);
@@ -1275,10 +1302,11 @@ static int escalation_work(struct mc_service *svc, PGconn *conn, struct notify *
         return fail_round(conn, 1, "notify escalations failed", err, MC_EDB);
     claimed = PQntuples(res);
     for (int i = 0; i < claimed; i++) {
-        if (strcmp(PQgetvalue(res, i, 8), "t") == 0)
+        if (strcmp(PQgetvalue(res, i, DX_EXPLAINED), "t") == 0)
             rc = mc_pg_exec(conn, SETTLE_EXPLANATION, 5,
-                            (const char *[]){PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                                             "explained", now_s, NULL},
+                            (const char *[]){PQgetvalue(res, i, DX_CODE),
+                                             PQgetvalue(res, i, DX_BREACH), "explained", now_s,
+                                             NULL},
                             err, sizeof err);
         else
             rc = escalate(svc, conn, n, res, i, now, err, sizeof err);
@@ -1606,12 +1634,13 @@ static int notify_retry(struct mc_service *svc, PGconn *conn, int64_t *next_ms, 
             return fail_round(conn, 1, "notify retries failed", err, MC_EDB);
         got = PQntuples(res);
         for (int i = 0; i < got; i++) {
-            const char *message = mc_pg_value(res, i, 4);
+            const char *message = mc_pg_value(res, i, DR_MESSAGE);
             if (message == NULL)
                 continue; /* written before retries existed */
-            if ((rc = next_attempt(svc, conn, lc, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                                   message, atoi(PQgetvalue(res, i, 2)), PQgetvalue(res, i, 3),
-                                   "retry", (mc_instant)ts.tv_sec, err, sizeof err)) != 0) {
+            if ((rc = next_attempt(
+                     svc, conn, lc, PQgetvalue(res, i, DR_ID), PQgetvalue(res, i, DR_CODE), message,
+                     atoi(PQgetvalue(res, i, DR_ATTEMPT)), PQgetvalue(res, i, DR_CHANNEL), "retry",
+                     (mc_instant)ts.tv_sec, err, sizeof err)) != 0) {
                 PQclear(res);
                 return fail_round(conn, 1, "notify retries failed", err, rc);
             }
