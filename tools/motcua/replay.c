@@ -153,7 +153,6 @@ struct question {
     const char *sql; /* for ask_sql: one integer */
     int n;
     const char *const *params;
-    useconds_t max_pause; /* the longest pause between asks; 0: 50 ms */
 };
 
 /* The first value of sql's first row as an integer (-1 on error). */
@@ -227,7 +226,7 @@ static int wait_until(struct replay *r, const char *what, const struct question 
 {
     double limit = wall_s() + STALL_S, asked, took;
     long long v;
-    useconds_t pause = 2000, max_pause = q->max_pause ? q->max_pause : 50000;
+    useconds_t pause = 2000;
     for (;;) {
         asked = wall_s();
         if ((v = q->ask(r, q, err, errlen)) >= target)
@@ -244,7 +243,7 @@ static int wait_until(struct replay *r, const char *what, const struct question 
         if (pause < (useconds_t)(took * 3e6))
             pause = (useconds_t)(took * 3e6);
         usleep(pause);
-        if (pause < max_pause)
+        if (pause < 50000)
             pause *= 2;
     }
 }
@@ -256,10 +255,7 @@ static int tick(struct replay *r, mc_instant t, char *err, size_t errlen)
 {
     char payload[96], ts[MC_RFC3339_LEN];
     const char *params[1] = {ts};
-    /* A scrape costs no statement: asked every 4 ms at most, so the wait
-     * ends soon after the sweep (a pause doubling to 64 ms could outlast
-     * it by tens of ms, at each of a year's 1,333 ticks). */
-    const struct question swept = {.ask = ask_swept, .max_pause = 4000},
+    const struct question swept = {.ask = ask_swept},
                           due = {.ask = ask_sql,
                                  .sql = "SELECT (NOT EXISTS (SELECT 1 FROM deadline.clock WHERE "
                                         "next_fire_at <= $1::timestamptz))::int",
