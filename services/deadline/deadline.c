@@ -42,7 +42,7 @@ struct deadline {
     /* Read by deadline_batch for the batch being applied. */
     json_t *b_count;              /* dossier code -> messages about it in the batch */
     json_t *b_waiting;            /* codes with updates parked for their dossier */
-    struct mc_dl_clock *b_clocks; /* the batch's clocks, locked, sorted by code */
+    struct batch_clock *b_clocks; /* the batch's clocks, locked, sorted by code */
     int b_nclocks;
 };
 
@@ -258,9 +258,18 @@ static const char LOCK_CLOCKS[] =
     "SELECT " CLOCK_COLUMNS " FROM deadline.clock WHERE dossier_code "
     "IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY dossier_code FOR UPDATE";
 
+/* A clock as the batch read it, and what the batch's updates did to it. */
+struct batch_clock {
+    struct mc_dl_clock c;
+    int updates;      /* the batch's messages about it that are unit updates */
+    int left;         /* of those, not applied yet */
+    int changed;      /* to be stored */
+    char reason[512]; /* a reschedule's reason to store ("": keep the stored one) */
+};
+
 static int clock_cmp(const void *a, const void *b)
 {
-    return strcmp(((const struct mc_dl_clock *)a)->code, ((const struct mc_dl_clock *)b)->code);
+    return strcmp(((const struct batch_clock *)a)->c.code, ((const struct batch_clock *)b)->c.code);
 }
 
 static int load_batch_clocks(struct deadline *d, PGconn *conn, const char *codes, char *err,
@@ -273,19 +282,19 @@ static int load_batch_clocks(struct deadline *d, PGconn *conn, const char *codes
     d->b_nclocks = PQntuples(res);
     d->b_clocks = mc_xcalloc((size_t)(d->b_nclocks ? d->b_nclocks : 1), sizeof *d->b_clocks);
     for (int i = 0; i < d->b_nclocks; i++)
-        clock_from_row(res, i, &d->b_clocks[i]);
+        clock_from_row(res, i, &d->b_clocks[i].c);
     PQclear(res);
     qsort(d->b_clocks, (size_t)d->b_nclocks, sizeof *d->b_clocks, clock_cmp);
     return 0;
 }
 
-/* The clock of code as the batch found it, NULL when it had none. */
-static struct mc_dl_clock *batch_clock(struct deadline *d, const char *code)
+/* The clock of code as the batch read it, NULL when it had none. */
+static struct batch_clock *batch_clock(struct deadline *d, const char *code)
 {
-    struct mc_dl_clock key;
+    struct batch_clock key;
     if (code == NULL || d->b_clocks == NULL)
         return NULL;
-    snprintf(key.code, sizeof key.code, "%s", code);
+    snprintf(key.c.code, sizeof key.c.code, "%s", code);
     return bsearch(&key, d->b_clocks, (size_t)d->b_nclocks, sizeof *d->b_clocks, clock_cmp);
 }
 
@@ -449,8 +458,8 @@ static int emit_clock_event(struct deadline *d, PGconn *conn, const char *code,
 
 /* ---- consumed events -------------------------------------------------------- */
 
-static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev,
-                        struct mc_dl_clock *loaded, char *err, size_t errlen);
+static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, struct batch_clock *b,
+                        char *err, size_t errlen);
 
 /* 1 when a dossier.received or dossier.assigned (what) is a replay of a
  * dossier whose clock the retention already removed: unknown here and due
@@ -580,6 +589,14 @@ static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_
     if (rc == 0)
         rc = mc_pg_collect(conn, SELECT_WAITING, text, d->b_waiting, err, errlen);
     free(text);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        struct batch_clock *b;
+        if (strcmp(msgs[i]->topic, "dossier.updates") == 0 &&
+            (b = batch_clock(d, mc_json_str(msgs[i]->doc, "dossier_code"))) != NULL) {
+            b->updates++;
+            b->left++;
+        }
+    }
     return rc;
 }
 
@@ -776,21 +793,23 @@ static const char INSERT_APPLIED[] =
     "ON CONFLICT (event_id) DO UPDATE SET applied = true";
 
 /* Applies one unit update to a received clock: the rules decide, this
- * stores. loaded NULL: the update is stored in deadline.update already
- * and the clock is read here; else the clock as the batch read it, the
- * only message of the batch about it, and the clock and the update are
+ * stores. b NULL: the update is stored in deadline.update already and the
+ * clock is read and written here. Else the clock as the batch read it,
+ * whose messages in the batch are all updates: they change it in memory in
+ * their order, and the clock (once, after the last) and the updates are
  * written with the batch's other rows. */
-static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev,
-                        struct mc_dl_clock *loaded, char *err, size_t errlen)
+static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev, struct batch_clock *b,
+                        char *err, size_t errlen)
 {
     const char *code = mc_json_str(ev, "dossier_code"), *why, *params[1];
     struct mc_dl_update u = {.status = mc_json_str(ev, "data/status"),
                              .reason = mc_json_str(ev, "data/reason")};
     struct mc_dl_clock c;
+    json_t *row;
     int rc;
 
-    if (loaded)
-        c = *loaded;
+    if (b)
+        c = b->c;
     else if ((rc = load_clock(conn, code, &c, err, errlen)) < 0)
         return rc;
     if ((rc = mc_json_time_required(ev, "occurred_at", &u.occurred, code, err, errlen)) != 0)
@@ -799,46 +818,76 @@ static int apply_update(struct deadline *d, PGconn *conn, const json_t *ev,
     if (u.status == NULL)
         return mc_err(err, errlen, MC_EINVAL, "update of %s has no status", code);
     rc = mc_dl_apply_update(rules_of(d), &c, &u, &why, err, errlen);
-    if (rc == MC_DL_CHANGED)
-        rc = store_clock(conn, d, &c, strcmp(u.status, "reschedule") == 0 ? u.reason : NULL,
-                         loaded != NULL, err, errlen);
-    else if (rc == MC_DL_REFUSED)
-        rc = refuse(d, conn, ev, &c, u.occurred, why, err, errlen);
-    else if (rc == MC_DL_HISTORY)
+    if (rc == MC_DL_CHANGED && b) {
+        b->c = c;
+        b->changed = 1;
+        if (strcmp(u.status, "reschedule") == 0)
+            snprintf(b->reason, sizeof b->reason, "%s", u.reason);
         rc = 0;
+    } else if (rc == MC_DL_CHANGED) {
+        rc = store_clock(conn, d, &c, strcmp(u.status, "reschedule") == 0 ? u.reason : NULL, 0, err,
+                         errlen);
+    } else if (rc == MC_DL_REFUSED) {
+        /* The refusal's event reads the clock's row: what earlier updates
+         * of the batch changed is stored first. */
+        if (b && b->changed) {
+            rc = store_clock(conn, d, &b->c, b->reason[0] ? b->reason : NULL, 0, err, errlen);
+            b->changed = 0;
+            b->reason[0] = '\0';
+        } else {
+            rc = 0;
+        }
+        if (rc == 0)
+            rc = refuse(d, conn, ev, &c, u.occurred, why, err, errlen);
+    } else if (rc == MC_DL_HISTORY) {
+        rc = 0;
+    }
     if (rc != 0)
         return rc;
-    if (loaded) {
-        json_t *row =
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "event_id",
-                      mc_json_str(ev, "event_id"), "dossier_code", code, "status", u.status,
-                      "unit_code", mc_json_str(ev, "data/unit_code"), "occurred_at",
-                      mc_json_str(ev, "occurred_at"), "reason", mc_json_str_or_null(u.reason),
-                      "new_due_at", mc_json_str_or_null(mc_json_str(ev, "data/new_due_at")));
-        *loaded = c;
-        if (row == NULL)
-            return mc_err(err, errlen, MC_EINVAL, "cannot build the update row of %s", code);
-        rc = mc_service_write_rows(d->svc, conn, INSERT_APPLIED, row, err, errlen);
-        return rc < 0 ? rc : 0;
+    if (b == NULL) {
+        params[0] = mc_json_str(ev, "event_id");
+        return mc_pg_exec(conn, "UPDATE deadline.update SET applied = true WHERE event_id = $1", 1,
+                          params, err, errlen);
     }
-    params[0] = mc_json_str(ev, "event_id");
-    return mc_pg_exec(conn, "UPDATE deadline.update SET applied = true WHERE event_id = $1", 1,
-                      params, err, errlen);
+    row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "event_id", mc_json_str(ev, "event_id"),
+                    "dossier_code", code, "status", u.status, "unit_code",
+                    mc_json_str(ev, "data/unit_code"), "occurred_at",
+                    mc_json_str(ev, "occurred_at"), "reason", mc_json_str_or_null(u.reason),
+                    "new_due_at", mc_json_str_or_null(mc_json_str(ev, "data/new_due_at")));
+    if (row == NULL)
+        return mc_err(err, errlen, MC_EINVAL, "cannot build the update row of %s", code);
+    if ((rc = mc_service_write_rows(d->svc, conn, INSERT_APPLIED, row, err, errlen)) < 0)
+        return rc;
+    if (--b->left > 0 || !b->changed)
+        return 0;
+    b->changed = 0;
+    return store_clock(conn, d, &b->c, b->reason[0] ? b->reason : NULL, 1, err, errlen);
+}
+
+/* The batch's clock of code when the batch's messages about it are all
+ * unit updates, it was received, and no update waits for it (applied in
+ * memory with the batch); else NULL (one by one, every write at once). */
+static struct batch_clock *updates_only(struct deadline *d, const char *code)
+{
+    struct batch_clock *b;
+    if (d->svc == NULL || !mc_service_set_based(d->svc) || code == NULL ||
+        json_object_get(d->b_waiting, code) || (b = batch_clock(d, code)) == NULL || !b->c.received)
+        return NULL;
+    return b->updates == json_integer_value(json_object_get(d->b_count, code)) ? b : NULL;
 }
 
 static int on_update(struct deadline *d, PGconn *conn, const struct mc_msg *msg, char *err,
                      size_t errlen)
 {
     const char *params[7];
-    struct mc_dl_clock c, *batched;
+    struct mc_dl_clock c;
+    struct batch_clock *batched;
     int rc;
 
     if ((rc = mc_schema_check(d->update_schema, msg->doc, "dossier.update", err, errlen)) != 0)
         return rc;
     params[1] = mc_json_str(msg->doc, "dossier_code");
-    /* The batch's only message about a received dossier: applied to the
-     * clock the batch read, written with the batch. */
-    if (alone(d, params[1]) && (batched = batch_clock(d, params[1])) != NULL && batched->received)
+    if ((batched = updates_only(d, params[1])) != NULL)
         return apply_update(d, conn, msg->doc, batched, err, errlen);
     params[0] = mc_json_str(msg->doc, "event_id");
     params[2] = mc_json_str(msg->doc, "data/status");

@@ -771,6 +771,121 @@ static void test_updates_applied_set_based_equal_one_by_one(void **state)
                      4);
 }
 
+/* The updates of sequence i % 3, hours after received (0: no more): a
+ * supplement asked and received; a reschedule accepted, then a second one
+ * refused; two supplement requests, then the result. */
+static const struct {
+    const char *status;
+    int hours;
+} sequences[3][4] = {
+    {{"supplement_requested", 2}, {"supplement_received", 26}, {NULL, 0}},
+    {{"reschedule", 2}, {"reschedule", 3}, {NULL, 0}},
+    {{"supplement_requested", 2}, {"supplement_requested", 5}, {"result_ready", 30}, {NULL, 0}},
+};
+
+static int send_sequence(const char *code, int i, mc_instant received, mc_instant due)
+{
+    char at[MC_RFC3339_LEN], new_due[MC_RFC3339_LEN];
+    int k;
+    for (k = 0; sequences[i % 3][k].status; k++) {
+        json_t *ev =
+            h_update_event(code, sequences[i % 3][k].status, "04807",
+                           mc_time_format(received + sequences[i % 3][k].hours * 3600, at));
+        if (strcmp(sequences[i % 3][k].status, "reschedule") == 0) {
+            json_t *data = json_object_get(ev, "data");
+            json_object_set_new(data, "reason", json_string("Cần xác minh thêm tại thực địa"));
+            json_object_set_new(data, "new_due_at",
+                                json_string(mc_time_format(due + (3 + k) * 86400, new_due)));
+        }
+        send_update(ev);
+        json_decref(ev);
+    }
+    return k;
+}
+
+/* Several updates of one dossier back to back, applied set-based (in
+ * memory, in their order, the clock written once) leave the clock as
+ * updates applied one by one, and a refusal after an accepted reschedule
+ * in the same batch reports the accepted date: pairs (E i, F i). */
+static void test_updates_in_one_batch_apply_in_order(void **state)
+{
+    enum { N = 18 };
+    char e[64], f[64], received[MC_RFC3339_LEN], due[MC_RFC3339_LEN];
+    mc_instant t0, r[N], u[N];
+    int sent = 0;
+    json_t *events;
+    (void)state;
+
+    assert_int_equal(mc_time_parse("2026-07-01T08:00:00+07:00", &t0), 0);
+    for (int i = 0; i < N; i++) {
+        r[i] = t0 + (mc_instant)i * 3600;
+        u[i] = r[i] + (mc_instant)(i % 4 + 2) * 86400;
+        snprintf(f, sizeof f, "000.47.26.H17-260701-%04d", 101 + i);
+        sent += send_sequence(f, i, r[i], u[i]);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
+                           "'000.47.26.H17-260701-01%' AND NOT applied",
+                           NULL) == sent);
+    for (int i = 0; i < N; i++) {
+        snprintf(e, sizeof e, "000.47.26.H17-260701-%04d", 1 + i);
+        snprintf(f, sizeof f, "000.47.26.H17-260701-%04d", 101 + i);
+        open_dossier(e, "1.001193", "04807", mc_time_format(r[i], received),
+                     mc_time_format(u[i], due));
+        open_dossier(f, "1.001193", "04807", received, due);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE "
+                           "'000.47.26.H17-260701-%' AND received AND unit IS NOT NULL",
+                           NULL) == 2 * N &&
+                     h_sql_int(env,
+                               "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
+                               "'000.47.26.H17-260701-01%' AND applied",
+                               NULL) == sent);
+    for (int i = 0; i < N; i++) {
+        snprintf(e, sizeof e, "000.47.26.H17-260701-%04d", 1 + i);
+        send_sequence(e, i, r[i], u[i]);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
+                           "'000.47.26.H17-260701-00%' AND applied",
+                           NULL) == sent);
+    assert_int_equal(
+        h_sql_int(env,
+                  "SELECT count(*) FROM deadline.clock x JOIN deadline.clock y ON "
+                  "right(y.dossier_code, 4)::int = right(x.dossier_code, 4)::int + 100 WHERE "
+                  "x.dossier_code LIKE '000.47.26.H17-260701-00%' AND y.dossier_code LIKE "
+                  "'000.47.26.H17-260701-01%' AND (x.state, x.deadline_version, x.breaches, "
+                  "x.supplements, x.counted_late, x.period_start_at, x.paused_working_s, "
+                  "x.due_at, x.rescheduled_due_at, x.reschedule_reason, x.armed_at, x.paused_at, "
+                  "x.fired_through, x.next_fire_at) IS DISTINCT FROM (y.state, "
+                  "y.deadline_version, y.breaches, y.supplements, y.counted_late, "
+                  "y.period_start_at, y.paused_working_s, y.due_at, y.rescheduled_due_at, "
+                  "y.reschedule_reason, y.armed_at, y.paused_at, y.fired_through, "
+                  "y.next_fire_at)",
+                  NULL),
+        0);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(DISTINCT (state, supplements, counted_late, "
+                               "rescheduled_due_at IS NOT NULL, deadline_version)) FROM "
+                               "deadline.clock WHERE dossier_code LIKE '000.47.26.H17-260701-00%'",
+                               NULL),
+                     3);
+    /* Each second reschedule refused once, saying the date the first set. */
+    for (int i = 1; i < N; i += 3) {
+        char want[MC_RFC3339_LEN];
+        snprintf(e, sizeof e, "000.47.26.H17-260701-%04d", 1 + i);
+        events = deadline_events(e, "dossier.reschedule_refused");
+        assert_int_equal(json_array_size(events), 1);
+        h_assert_str(json_object_get(json_array_get(events, 0), "payload"),
+                     "data/rescheduled_due_at", mc_time_format(u[i] + 3 * 86400, want));
+        json_decref(events);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -784,6 +899,7 @@ int main(void)
         cmocka_unit_test(test_breach_in_ledger_is_not_sent_again),
         cmocka_unit_test(test_clocks_opened_set_based_equal_one_by_one),
         cmocka_unit_test(test_updates_applied_set_based_equal_one_by_one),
+        cmocka_unit_test(test_updates_in_one_batch_apply_in_order),
     };
     return cmocka_run_group_tests_name("integration: deadline", tests, group_setup, group_teardown);
 }
