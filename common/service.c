@@ -328,10 +328,6 @@ int mc_service_write_rows(struct mc_service *svc, PGconn *conn, const char *sql,
                           char *err, size_t errlen)
 {
     struct pending_rows *p = NULL;
-    json_t *one;
-    char *text;
-    PGresult *res;
-    int n;
 
     if (svc->in_batch && svc->fast) {
         for (int i = 0; i < svc->npending && p == NULL; i++)
@@ -346,17 +342,7 @@ int mc_service_write_rows(struct mc_service *svc, PGconn *conn, const char *sql,
         json_array_append_new(p->rows, row);
         return 1;
     }
-    one = json_array();
-    json_array_append_new(one, row);
-    text = json_dumps(one, JSON_COMPACT);
-    json_decref(one);
-    res = mc_pg_query(conn, sql, 1, (const char *const *)&text, err, errlen);
-    free(text);
-    if (res == NULL)
-        return MC_EDB;
-    n = atoi(PQcmdTuples(res));
-    PQclear(res);
-    return n;
+    return mc_pg_write_row(conn, sql, row, err, errlen);
 }
 
 /* Writes the rows and events the batch kept, one statement each. Returns

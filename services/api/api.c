@@ -198,7 +198,6 @@ static int timeline(struct api *api, PGconn *conn, int now, const char *code, co
 {
     const char *key;
     json_t *value, *tmp, *row;
-    char *text;
     int rc;
 
     json_object_foreach_safe(detail, tmp, key, value)
@@ -211,15 +210,9 @@ static int timeline(struct api *api, PGconn *conn, int now, const char *code, co
                     "unit_code", unit, "detail", detail);
     if (row == NULL)
         return mc_err(err, errlen, MC_EDB, "out of memory for a timeline entry");
-    if (!now)
-        return mc_service_write_rows(api->svc, conn, INSERT_TIMELINE, row, err, errlen) < 0 ? MC_EDB
-                                                                                            : 0;
-    text = json_dumps(row = json_pack("[o]", row), JSON_COMPACT);
-    json_decref(row);
-    rc = text ? mc_pg_exec(conn, INSERT_TIMELINE, 1, (const char *[]){text}, err, errlen)
-              : mc_err(err, errlen, MC_EINVAL, "cannot serialise a timeline entry");
-    free(text);
-    return rc;
+    rc = now ? mc_pg_write_row(conn, INSERT_TIMELINE, row, err, errlen)
+             : mc_service_write_rows(api->svc, conn, INSERT_TIMELINE, row, err, errlen);
+    return rc < 0 ? MC_EDB : 0;
 }
 
 static json_t *str_or_null(const json_t *doc, const char *path)

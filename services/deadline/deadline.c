@@ -334,22 +334,12 @@ static int store_clock(PGconn *conn, struct deadline *d, const struct mc_dl_cloc
         time_json(c->rescheduled_due_at), "reason", mc_json_str_or_null(reason), "armed_at",
         time_json(c->armed_at), "paused_at", time_json(c->paused_at), "fired_through",
         time_json(c->fired_through), "next_fire_at", time_json(mc_dl_next_fire(rules_of(d), c)));
-    json_t *rows;
-    char *text;
     int rc;
     if (row == NULL)
         return mc_err(err, errlen, MC_EINVAL, "cannot build the clock row of %s", c->code);
-    if (later) {
-        rc = mc_service_write_rows(d->svc, conn, STORE_CLOCKS, row, err, errlen);
-        return rc < 0 ? rc : 0;
-    }
-    rows = json_array();
-    json_array_append_new(rows, row);
-    text = json_dumps(rows, JSON_COMPACT);
-    json_decref(rows);
-    rc = mc_pg_exec(conn, STORE_CLOCKS, 1, (const char *const *)&text, err, errlen);
-    free(text);
-    return rc;
+    rc = later ? mc_service_write_rows(d->svc, conn, STORE_CLOCKS, row, err, errlen)
+               : mc_pg_write_row(conn, STORE_CLOCKS, row, err, errlen);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- events ---------------------------------------------------------------- */
