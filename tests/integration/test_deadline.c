@@ -674,6 +674,78 @@ static json_t *pair_update(const char *code, int i, int stage, mc_instant receiv
     return ev;
 }
 
+/* Pairs of dossiers 000.47.26.H17-<day>-0001.. (updated set-based) and
+ * -0101.. (their updates parked first, applied one by one when the dossier
+ * arrives), pair i received at r[i] and due at u[i]. */
+static long long updates_of(const char *day, const char *group, int applied)
+{
+    char like[64];
+    snprintf(like, sizeof like, "000.47.26.H17-%s-%s%%", day, group);
+    return h_sql_int(env,
+                     "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE $1 AND "
+                     "applied = $2::boolean",
+                     like, applied ? "t" : "f", NULL);
+}
+
+static void pair_code(char *buf, size_t len, const char *day, int i, int parked)
+{
+    snprintf(buf, len, "000.47.26.H17-%s-%04d", day, (parked ? 101 : 1) + i);
+}
+
+/* Opens the pairs (the parked updates waiting: sent of them) and waits
+ * until every clock is there and the parked updates are applied. */
+static void open_pairs(const char *day, int n, const mc_instant *r, const mc_instant *u, int sent)
+{
+    char code[64], like[64], received[MC_RFC3339_LEN], due[MC_RFC3339_LEN];
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, updates_of(day, "01", 0) == sent);
+    for (int i = 0; i < n; i++) {
+        mc_time_format(r[i], received);
+        mc_time_format(u[i], due);
+        for (int parked = 0; parked <= 1; parked++) {
+            pair_code(code, sizeof code, day, i, parked);
+            open_dossier(code, "1.001193", "04807", received, due);
+        }
+    }
+    snprintf(like, sizeof like, "000.47.26.H17-%s-%%", day);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE $1 AND "
+                           "received AND unit IS NOT NULL",
+                           like, NULL) == 2 * n &&
+                     updates_of(day, "01", 1) == sent);
+}
+
+/* The pairs' clocks are equal column for column (but the code and when
+ * they were written), and the set-based ones show `kinds` distinct ends:
+ * the updates did something. */
+static void assert_pairs_equal(const char *day, int kinds)
+{
+    char set_based[64], parked[64];
+    snprintf(set_based, sizeof set_based, "000.47.26.H17-%s-00%%", day);
+    snprintf(parked, sizeof parked, "000.47.26.H17-%s-01%%", day);
+    assert_int_equal(updates_of(day, "0", 0), 0);
+    assert_int_equal(
+        h_sql_int(env,
+                  "SELECT count(*) FROM deadline.clock x JOIN deadline.clock y ON "
+                  "right(y.dossier_code, 4)::int = right(x.dossier_code, 4)::int + 100 WHERE "
+                  "x.dossier_code LIKE $1 AND y.dossier_code LIKE $2 AND (x.state, "
+                  "x.deadline_version, x.breaches, x.supplements, x.counted_late, "
+                  "x.period_start_at, x.paused_working_s, x.due_at, x.rescheduled_due_at, "
+                  "x.reschedule_reason, x.armed_at, x.paused_at, x.fired_through, "
+                  "x.next_fire_at) IS DISTINCT FROM (y.state, y.deadline_version, y.breaches, "
+                  "y.supplements, y.counted_late, y.period_start_at, y.paused_working_s, "
+                  "y.due_at, y.rescheduled_due_at, y.reschedule_reason, y.armed_at, y.paused_at, "
+                  "y.fired_through, y.next_fire_at)",
+                  set_based, parked, NULL),
+        0);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(DISTINCT (state, supplements, counted_late, "
+                               "rescheduled_due_at IS NOT NULL, deadline_version)) FROM "
+                               "deadline.clock WHERE dossier_code LIKE $1",
+                               set_based, NULL),
+                     kinds);
+}
+
 /* Updates applied set-based (the batch's only message about a received
  * dossier: the clock read with the batch, written with it) leave the
  * clock exactly as updates applied one by one (parked before the dossier,
@@ -681,7 +753,7 @@ static json_t *pair_update(const char *code, int i, int stage, mc_instant receiv
 static void test_updates_applied_set_based_equal_one_by_one(void **state)
 {
     enum { N = 24 };
-    char c[64], dd[64], received[MC_RFC3339_LEN], due[MC_RFC3339_LEN];
+    char code[64];
     json_t *ev;
     mc_instant t0, r[N], u[N];
     int sent = 0;
@@ -695,80 +767,27 @@ static void test_updates_applied_set_based_equal_one_by_one(void **state)
     /* One by one: D's updates wait for D. */
     for (int stage = 1; stage <= 2; stage++)
         for (int i = 0; i < N; i++) {
-            snprintf(dd, sizeof dd, "000.47.26.H17-260601-%04d", 101 + i);
-            if ((ev = pair_update(dd, i, stage, r[i], u[i])) != NULL) {
+            pair_code(code, sizeof code, "260601", i, 1);
+            if ((ev = pair_update(code, i, stage, r[i], u[i])) != NULL) {
                 send_update(ev);
                 json_decref(ev);
                 sent++;
             }
         }
-    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
-                 h_sql_int(env,
-                           "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
-                           "'000.47.26.H17-260601-01%' AND NOT applied",
-                           NULL) == sent);
-    for (int i = 0; i < N; i++) {
-        snprintf(c, sizeof c, "000.47.26.H17-260601-%04d", 1 + i);
-        snprintf(dd, sizeof dd, "000.47.26.H17-260601-%04d", 101 + i);
-        open_dossier(c, "1.001193", "04807", mc_time_format(r[i], received),
-                     mc_time_format(u[i], due));
-        open_dossier(dd, "1.001193", "04807", received, due);
-    }
-    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
-                 h_sql_int(env,
-                           "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE "
-                           "'000.47.26.H17-260601-%' AND received AND unit IS NOT NULL",
-                           NULL) == 2 * N &&
-                     h_sql_int(env,
-                               "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
-                               "'000.47.26.H17-260601-01%' AND applied",
-                               NULL) == sent);
+    open_pairs("260601", N, r, u, sent);
     /* Set-based: C's updates, a stage at a time, one message per dossier. */
-    for (int stage = 1; stage <= 2; stage++) {
-        int n = 0;
+    for (int stage = 1, n = 0; stage <= 2; stage++) {
         for (int i = 0; i < N; i++) {
-            snprintf(c, sizeof c, "000.47.26.H17-260601-%04d", 1 + i);
-            if ((ev = pair_update(c, i, stage, r[i], u[i])) != NULL) {
+            pair_code(code, sizeof code, "260601", i, 0);
+            if ((ev = pair_update(code, i, stage, r[i], u[i])) != NULL) {
                 send_update(ev);
                 json_decref(ev);
                 n++;
             }
         }
-        H_PUMP_UNTIL(env, H_TIMEOUT_MS,
-                     h_sql_int(env,
-                               "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
-                               "'000.47.26.H17-260601-00%' AND applied",
-                               NULL) == (stage == 1 ? n : sent));
+        H_PUMP_UNTIL(env, H_TIMEOUT_MS, updates_of("260601", "00", 1) == n);
     }
-    assert_int_equal(h_sql_int(env,
-                               "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
-                               "'000.47.26.H17-260601-%' AND NOT applied",
-                               NULL),
-                     0);
-    /* Pairs (C i, D i) that differ in anything but the code and its times
-     * of writing. */
-    assert_int_equal(
-        h_sql_int(env,
-                  "SELECT count(*) FROM deadline.clock x JOIN deadline.clock y ON "
-                  "right(y.dossier_code, 4)::int = right(x.dossier_code, 4)::int + 100 WHERE "
-                  "x.dossier_code LIKE '000.47.26.H17-260601-00%' AND y.dossier_code LIKE "
-                  "'000.47.26.H17-260601-01%' AND (x.state, x.deadline_version, x.breaches, "
-                  "x.supplements, x.counted_late, x.period_start_at, x.paused_working_s, "
-                  "x.due_at, x.rescheduled_due_at, x.reschedule_reason, x.armed_at, x.paused_at, "
-                  "x.fired_through, x.next_fire_at) IS DISTINCT FROM (y.state, "
-                  "y.deadline_version, y.breaches, y.supplements, y.counted_late, "
-                  "y.period_start_at, y.paused_working_s, y.due_at, y.rescheduled_due_at, "
-                  "y.reschedule_reason, y.armed_at, y.paused_at, y.fired_through, "
-                  "y.next_fire_at)",
-                  NULL),
-        0);
-    /* And the updates did something: each kind left its mark. */
-    assert_int_equal(h_sql_int(env,
-                               "SELECT count(DISTINCT (state, supplements, counted_late, "
-                               "rescheduled_due_at IS NOT NULL, deadline_version)) FROM "
-                               "deadline.clock WHERE dossier_code LIKE '000.47.26.H17-260601-00%'",
-                               NULL),
-                     4);
+    assert_pairs_equal("260601", 4);
 }
 
 /* The updates of sequence i % 3, hours after received (0: no more): a
@@ -810,7 +829,7 @@ static int send_sequence(const char *code, int i, mc_instant received, mc_instan
 static void test_updates_in_one_batch_apply_in_order(void **state)
 {
     enum { N = 18 };
-    char e[64], f[64], received[MC_RFC3339_LEN], due[MC_RFC3339_LEN];
+    char code[64];
     mc_instant t0, r[N], u[N];
     int sent = 0;
     json_t *events;
@@ -820,65 +839,21 @@ static void test_updates_in_one_batch_apply_in_order(void **state)
     for (int i = 0; i < N; i++) {
         r[i] = t0 + (mc_instant)i * 3600;
         u[i] = r[i] + (mc_instant)(i % 4 + 2) * 86400;
-        snprintf(f, sizeof f, "000.47.26.H17-260701-%04d", 101 + i);
-        sent += send_sequence(f, i, r[i], u[i]);
+        pair_code(code, sizeof code, "260701", i, 1);
+        sent += send_sequence(code, i, r[i], u[i]);
     }
-    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
-                 h_sql_int(env,
-                           "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
-                           "'000.47.26.H17-260701-01%' AND NOT applied",
-                           NULL) == sent);
+    open_pairs("260701", N, r, u, sent);
     for (int i = 0; i < N; i++) {
-        snprintf(e, sizeof e, "000.47.26.H17-260701-%04d", 1 + i);
-        snprintf(f, sizeof f, "000.47.26.H17-260701-%04d", 101 + i);
-        open_dossier(e, "1.001193", "04807", mc_time_format(r[i], received),
-                     mc_time_format(u[i], due));
-        open_dossier(f, "1.001193", "04807", received, due);
+        pair_code(code, sizeof code, "260701", i, 0);
+        send_sequence(code, i, r[i], u[i]);
     }
-    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
-                 h_sql_int(env,
-                           "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE "
-                           "'000.47.26.H17-260701-%' AND received AND unit IS NOT NULL",
-                           NULL) == 2 * N &&
-                     h_sql_int(env,
-                               "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
-                               "'000.47.26.H17-260701-01%' AND applied",
-                               NULL) == sent);
-    for (int i = 0; i < N; i++) {
-        snprintf(e, sizeof e, "000.47.26.H17-260701-%04d", 1 + i);
-        send_sequence(e, i, r[i], u[i]);
-    }
-    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
-                 h_sql_int(env,
-                           "SELECT count(*) FROM deadline.update WHERE dossier_code LIKE "
-                           "'000.47.26.H17-260701-00%' AND applied",
-                           NULL) == sent);
-    assert_int_equal(
-        h_sql_int(env,
-                  "SELECT count(*) FROM deadline.clock x JOIN deadline.clock y ON "
-                  "right(y.dossier_code, 4)::int = right(x.dossier_code, 4)::int + 100 WHERE "
-                  "x.dossier_code LIKE '000.47.26.H17-260701-00%' AND y.dossier_code LIKE "
-                  "'000.47.26.H17-260701-01%' AND (x.state, x.deadline_version, x.breaches, "
-                  "x.supplements, x.counted_late, x.period_start_at, x.paused_working_s, "
-                  "x.due_at, x.rescheduled_due_at, x.reschedule_reason, x.armed_at, x.paused_at, "
-                  "x.fired_through, x.next_fire_at) IS DISTINCT FROM (y.state, "
-                  "y.deadline_version, y.breaches, y.supplements, y.counted_late, "
-                  "y.period_start_at, y.paused_working_s, y.due_at, y.rescheduled_due_at, "
-                  "y.reschedule_reason, y.armed_at, y.paused_at, y.fired_through, "
-                  "y.next_fire_at)",
-                  NULL),
-        0);
-    assert_int_equal(h_sql_int(env,
-                               "SELECT count(DISTINCT (state, supplements, counted_late, "
-                               "rescheduled_due_at IS NOT NULL, deadline_version)) FROM "
-                               "deadline.clock WHERE dossier_code LIKE '000.47.26.H17-260701-00%'",
-                               NULL),
-                     3);
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, updates_of("260701", "00", 1) == sent);
+    assert_pairs_equal("260701", 3);
     /* Each second reschedule refused once, saying the date the first set. */
     for (int i = 1; i < N; i += 3) {
         char want[MC_RFC3339_LEN];
-        snprintf(e, sizeof e, "000.47.26.H17-260701-%04d", 1 + i);
-        events = deadline_events(e, "dossier.reschedule_refused");
+        pair_code(code, sizeof code, "260701", i, 0);
+        events = deadline_events(code, "dossier.reschedule_refused");
         assert_int_equal(json_array_size(events), 1);
         h_assert_str(json_object_get(json_array_get(events, 0), "payload"),
                      "data/rescheduled_due_at", mc_time_format(u[i] + 3 * 86400, want));
