@@ -212,17 +212,23 @@ int mc_lock_dossiers(PGconn *conn, const char *scope, const char *codes, char *e
                       2, params, err, errlen);
 }
 
-int mc_pg_write_row(PGconn *conn, const char *sql, json_t *row, char *err, size_t errlen)
+PGresult *mc_pg_query_row(PGconn *conn, const char *sql, json_t *row, char *err, size_t errlen)
 {
     json_t *one = json_array();
     char *text;
     PGresult *res;
-    int n;
     json_array_append_new(one, row);
     text = json_dumps(one, JSON_COMPACT);
     json_decref(one);
     res = mc_pg_query(conn, sql, 1, (const char *const *)&text, err, errlen);
     free(text);
+    return res;
+}
+
+int mc_pg_write_row(PGconn *conn, const char *sql, json_t *row, char *err, size_t errlen)
+{
+    PGresult *res = mc_pg_query_row(conn, sql, row, err, errlen);
+    int n;
     if (res == NULL)
         return MC_EDB;
     n = atoi(PQcmdTuples(res));

@@ -44,6 +44,7 @@ struct item {
 struct pending_rows {
     const char *sql;
     json_t *rows;
+    mc_rows_cb done; /* an upsert's: gets the result; NULL: every row must be written */
 };
 
 struct mc_service {
@@ -324,25 +325,49 @@ void mc_service_count(struct mc_service *svc, struct mc_metric *metric, double v
     svc->counts[svc->ncounts++].v = v;
 }
 
-int mc_service_write_rows(struct mc_service *svc, PGconn *conn, const char *sql, json_t *row,
-                          char *err, size_t errlen)
+/* Keeps row for sql's statement at the end of a fast batch; 1 when kept. */
+static int keep_row(struct mc_service *svc, const char *sql, json_t *row, mc_rows_cb done)
 {
     struct pending_rows *p = NULL;
 
-    if (svc->in_batch && svc->fast) {
-        for (int i = 0; i < svc->npending && p == NULL; i++)
-            if (svc->pending[i].sql == sql)
-                p = &svc->pending[i];
-        if (p == NULL) {
-            assert(svc->npending < PENDING_STMTS);
-            p = &svc->pending[svc->npending++];
-            p->sql = sql;
-            p->rows = json_array();
-        }
-        json_array_append_new(p->rows, row);
-        return 1;
+    if (!svc->in_batch || !svc->fast)
+        return 0;
+    for (int i = 0; i < svc->npending && p == NULL; i++)
+        if (svc->pending[i].sql == sql)
+            p = &svc->pending[i];
+    if (p == NULL) {
+        assert(svc->npending < PENDING_STMTS);
+        p = &svc->pending[svc->npending++];
+        p->sql = sql;
+        p->rows = json_array();
+        p->done = done;
     }
+    assert(p->done == done);
+    json_array_append_new(p->rows, row);
+    return 1;
+}
+
+int mc_service_write_rows(struct mc_service *svc, PGconn *conn, const char *sql, json_t *row,
+                          char *err, size_t errlen)
+{
+    if (keep_row(svc, sql, row, NULL))
+        return 1;
     return mc_pg_write_row(conn, sql, row, err, errlen);
+}
+
+int mc_service_upsert_rows(struct mc_service *svc, PGconn *conn, const char *sql, json_t *row,
+                           mc_rows_cb done, char *err, size_t errlen)
+{
+    PGresult *res;
+    int rc;
+
+    if (keep_row(svc, sql, row, done))
+        return 0;
+    if ((res = mc_pg_query_row(conn, sql, row, err, errlen)) == NULL)
+        return MC_EDB;
+    rc = done(svc, conn, res, err, errlen, svc->state);
+    PQclear(res);
+    return rc;
 }
 
 /* Writes the rows and events the batch kept, one statement each. Returns
@@ -358,6 +383,13 @@ static int flush_pending(struct mc_service *svc, char *err, size_t errlen)
         free(text);
         if (res == NULL)
             return MC_EDB;
+        if (p->done != NULL) {
+            int rc = p->done(svc, svc->conn, res, err, errlen, svc->state);
+            PQclear(res);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         wrote = (size_t)atoll(PQcmdTuples(res));
         PQclear(res);
         if (wrote != json_array_size(p->rows))

@@ -58,6 +58,8 @@ int mc_pg_collect(PGconn *conn, const char *sql, const char *param, json_t *into
  * jsonb_to_recordset reads them) for one row (stolen), at once. Returns
  * the rows it wrote, or MC_EDB. */
 int mc_pg_write_row(PGconn *conn, const char *sql, json_t *row, char *err, size_t errlen);
+/* The same, returning the statement's result (NULL + err on error). */
+PGresult *mc_pg_query_row(PGconn *conn, const char *sql, json_t *row, char *err, size_t errlen);
 
 /* Text of column col of row 0, or NULL when there is no row or it is NULL. */
 const char *mc_pg_value(const PGresult *res, int row, int col);

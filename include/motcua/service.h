@@ -148,6 +148,21 @@ void mc_service_drop_events(struct mc_service *svc);
 int mc_service_write_rows(struct mc_service *svc, PGconn *conn, const char *sql, json_t *row,
                           char *err, size_t errlen);
 
+/* What an upsert's RETURNING gave: called with its result inside the
+ * transaction, with the service's state. Returns 0 or an error code (err
+ * says why). */
+typedef int (*mc_rows_cb)(struct mc_service *svc, PGconn *conn, PGresult *res, char *err,
+                          size_t errlen, void *state);
+
+/* Like mc_service_write_rows, for an upsert that folds the rows of one key
+ * itself (sql yields at most one row per key, e.g. SELECT DISTINCT ON, so
+ * that ON CONFLICT DO UPDATE meets each row once; the rows written are not
+ * counted) and whose RETURNING the service reads: done gets its result,
+ * at the batch's end with the batch's rows or at once with row. Returns 0
+ * or an error code. */
+int mc_service_upsert_rows(struct mc_service *svc, PGconn *conn, const char *sql, json_t *row,
+                           mc_rows_cb done, char *err, size_t errlen);
+
 /* 1 while a batch is applied set-based: mc_service_write_rows keeps rows
  * for the batch's end, so a handler whose later reads need a row at once
  * writes it itself. */

@@ -33,14 +33,33 @@
 
 /* ---- statements ---------------------------------------------------------- */
 
-/* $1 code, $2 id number, $3 channel, $4 procedure code, $5 procedure name,
- * $6 receiving agency, $7 reception point, $8 ward, $9 received_at,
- * $10 receipt_at, $11 due_at. */
+/* The dossier upserts below are set-based: $1 is a JSON array of rows,
+ * "n" numbering them in the batch's order. Several rows of one dossier
+ * are folded into one first (ON CONFLICT DO UPDATE may meet a row only
+ * once per statement), as applying them one after the other would: the
+ * newer fact wins, ties going to the later row. Each returns, per
+ * dossier, what upserted() reads (UPSERT_RETURNING). */
+#define UPSERT_RETURNING(X)                                                                        \
+    X(UP_UNIT, "unit", "unit_code")                                                                \
+    X(UP_RECEIPT, "receipt", "extract(epoch FROM receipt_at)::bigint")                             \
+    X(UP_FINISHED, "finished", "extract(epoch FROM finished_at)::bigint")                          \
+    X(UP_WD, "wd", "processing_wd")
+enum { UP_CODE, UPSERT_RETURNING(MC_PG_COL_ENUM) UP_COUNT };
+#define UPSERT_RETURNS " RETURNING code" UPSERT_RETURNING(MC_PG_COL_SQL)
+
+/* A dossier received: the last row's facts; its state, when it has none,
+ * 'received' since the first row's received_at. */
 static const char UPSERT_RECEIVED[] =
     "INSERT INTO api.dossier AS d (code, id_check, channel, procedure_code, procedure_name, "
     "receiving_agency, reception_point, ward_code, received_at, receipt_at, due_at, state, "
-    "state_at) VALUES ($1, encode(sha256(convert_to($1 || ':' || $2, 'UTF8')), 'hex'), $3, $4, "
-    "$5, $6, $7, $8, $9, $10, $11, 'received', $9) "
+    "state_at) SELECT DISTINCT ON (code) code, encode(sha256(convert_to(code || ':' || "
+    "id_number, 'UTF8')), 'hex'), channel, procedure_code, procedure_name, receiving_agency, "
+    "reception_point, ward_code, received_at, receipt_at, due_at, 'received', "
+    "first_value(received_at) OVER (PARTITION BY code ORDER BY n) FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(code text, id_number text, channel text, procedure_code "
+    "text, procedure_name text, receiving_agency text, reception_point text, ward_code text, "
+    "received_at timestamptz, receipt_at timestamptz, due_at timestamptz, n int) "
+    "ORDER BY code, n DESC "
     "ON CONFLICT (code) DO UPDATE SET id_check = EXCLUDED.id_check, channel = EXCLUDED.channel, "
     "procedure_code = EXCLUDED.procedure_code, procedure_name = EXCLUDED.procedure_name, "
     "receiving_agency = EXCLUDED.receiving_agency, reception_point = EXCLUDED.reception_point, "
@@ -48,36 +67,38 @@ static const char UPSERT_RECEIVED[] =
     "receipt_at = EXCLUDED.receipt_at, "
     "due_at = CASE WHEN d.due_version < 0 THEN EXCLUDED.due_at ELSE d.due_at END, "
     "state = CASE WHEN d.state_at IS NULL THEN 'received' ELSE d.state END, "
-    "state_at = coalesce(d.state_at, EXCLUDED.state_at), updated_at = now() "
-    "RETURNING unit_code, extract(epoch FROM receipt_at)::bigint, extract(epoch FROM "
-    "finished_at)::bigint";
+    "state_at = coalesce(d.state_at, EXCLUDED.state_at), updated_at = now()" UPSERT_RETURNS;
 
-/* $1 code, $2 unit code, $3 unit name, $4 assigned_at, $5 procedure, $6 ward. */
+/* An assignment: the unit assigned last (by assigned_at); the procedure
+ * and ward only on a dossier's first row. */
 static const char UPSERT_ASSIGNED[] =
     "INSERT INTO api.dossier AS d (code, unit_code, unit_name, unit_at, procedure_code, "
-    "ward_code) VALUES ($1, $2, $3, $4, $5, $6) "
+    "ward_code) SELECT DISTINCT ON (code) code, unit_code, unit_name, unit_at, "
+    "first_value(procedure_code) OVER w, first_value(ward_code) OVER w FROM "
+    "jsonb_to_recordset($1::jsonb) AS x(code text, unit_code text, unit_name text, unit_at "
+    "timestamptz, procedure_code text, ward_code text, n int) WINDOW w AS (PARTITION BY code "
+    "ORDER BY n) ORDER BY code, unit_at DESC NULLS LAST, n DESC "
     "ON CONFLICT (code) DO UPDATE SET "
     "unit_code = CASE WHEN d.unit_at IS NULL OR EXCLUDED.unit_at >= d.unit_at "
     "THEN EXCLUDED.unit_code ELSE d.unit_code END, "
     "unit_name = CASE WHEN d.unit_at IS NULL OR EXCLUDED.unit_at >= d.unit_at "
     "THEN EXCLUDED.unit_name ELSE d.unit_name END, "
-    "unit_at = greatest(d.unit_at, EXCLUDED.unit_at), updated_at = now() "
-    "RETURNING unit_code, extract(epoch FROM receipt_at)::bigint, extract(epoch FROM "
-    "finished_at)::bigint, processing_wd IS NULL";
+    "unit_at = greatest(d.unit_at, EXCLUDED.unit_at), updated_at = now()" UPSERT_RETURNS;
 
-/* $1 code, $2 state, $3 occurred_at, $4 finishes ("t"/"f"), $5 closes. */
+/* A transition: the state of the latest (by occurred_at); finished and
+ * closed at the first that finishes or closes. */
 static const char UPSERT_STATE[] =
     "INSERT INTO api.dossier AS d (code, state, state_at, finished_at, closed_at) "
-    "VALUES ($1, $2, $3, CASE WHEN $4::boolean THEN $3::timestamptz END, "
-    "CASE WHEN $5::boolean THEN $3::timestamptz END) "
+    "SELECT DISTINCT ON (code) code, state, at, min(at) FILTER (WHERE finishes) OVER w, "
+    "min(at) FILTER (WHERE closes) OVER w FROM jsonb_to_recordset($1::jsonb) AS x(code text, "
+    "state text, at timestamptz, finishes boolean, closes boolean, n int) "
+    "WINDOW w AS (PARTITION BY code) ORDER BY code, at DESC NULLS LAST, n DESC "
     "ON CONFLICT (code) DO UPDATE SET "
     "state = CASE WHEN d.state_at IS NULL OR EXCLUDED.state_at >= d.state_at "
     "THEN EXCLUDED.state ELSE d.state END, "
     "state_at = greatest(d.state_at, EXCLUDED.state_at), "
     "finished_at = least(d.finished_at, EXCLUDED.finished_at), "
-    "closed_at = least(d.closed_at, EXCLUDED.closed_at), updated_at = now() "
-    "RETURNING unit_code, extract(epoch FROM receipt_at)::bigint, extract(epoch FROM "
-    "finished_at)::bigint, processing_wd IS NULL";
+    "closed_at = least(d.closed_at, EXCLUDED.closed_at), updated_at = now()" UPSERT_RETURNS;
 
 /* $1 code, $2 due_at, $3 deadline version, $4 new appointment, $5 late
  * ("t"/"f"), $6 fired_at, $7 breach, $8 warned ("t"/"f"). */
@@ -97,7 +118,11 @@ static const char UPSERT_DEADLINE[] =
     "warned_at = greatest(d.warned_at, EXCLUDED.warned_at), updated_at = now() "
     "RETURNING unit_code";
 
-static const char SET_PROCESSING_WD[] = "UPDATE api.dossier SET processing_wd = $2 WHERE code = $1";
+/* The working days from receipt to finish of the dossiers a statement
+ * found finished: [{code, wd}]. */
+static const char SET_PROCESSING_WD[] =
+    "UPDATE api.dossier AS d SET processing_wd = x.wd FROM jsonb_to_recordset($1::jsonb) AS "
+    "x(code text, wd numeric) WHERE d.code = x.code";
 
 /* Set-based (mc_service_write_rows): the batch's timeline entries, in the
  * order of its events. */
@@ -160,35 +185,64 @@ static void changed(struct api *api, const char *unit_code)
         json_object_set_new(api->batch_units, unit_code, json_true());
 }
 
-/* Runs sql; notes the unit of its first column as changed and, when
- * wd_cols (the query returns unit, receipt_at, finished_at, wd missing),
- * fills in the working days from receipt to the finish once both are
- * known. */
-static int upsert(struct api *api, PGconn *conn, const char *sql, int nparams,
-                  const char *const *params, int wd_cols, char *err, size_t errlen)
+/* Runs sql, an upsert returning the dossier's unit: notes it as changed. */
+static int write_now(struct api *api, PGconn *conn, const char *sql, int nparams,
+                     const char *const *params, char *err, size_t errlen)
 {
     PGresult *res = mc_pg_query(conn, sql, nparams, params, err, errlen);
-    const char *unit, *receipt, *finished;
-    int rc = 0;
-
     if (res == NULL)
         return MC_EDB;
-    unit = mc_pg_value(res, 0, 0);
-    changed(api, unit);
-    receipt = wd_cols ? mc_pg_value(res, 0, 1) : NULL;
-    finished = wd_cols ? mc_pg_value(res, 0, 2) : NULL;
-    if (receipt && finished && (wd_cols < 4 || strcmp(mc_pg_value(res, 0, 3), "t") == 0)) {
-        /* The epochs of receipt_at and finished_at. */
-        mc_instant a = strtoll(receipt, NULL, 10), b = strtoll(finished, NULL, 10);
-        const struct mc_calendar *cal = mc_catalog_calendar_for(api->catalog, unit);
-        int64_t s = b > a ? mc_calendar_working_between(cal, a, b) : 0;
-        char wd[32];
-        const char *p[2] = {params[0], wd};
-        snprintf(wd, sizeof wd, "%.2f", (double)s / MC_WORKING_DAY_SECONDS);
-        rc = mc_pg_exec(conn, SET_PROCESSING_WD, 2, p, err, errlen);
-    }
+    changed(api, mc_pg_value(res, 0, 0));
     PQclear(res);
+    return 0;
+}
+
+/* What a dossier upsert returned (UPSERT_RETURNING): notes the units as
+ * changed and, for the dossiers received and finished, writes the working
+ * days from receipt to finish where they differ from those kept (none
+ * yet, or an earlier finish read after a later one). */
+static int upserted(struct mc_service *svc, PGconn *conn, PGresult *res, char *err, size_t errlen,
+                    void *state)
+{
+    struct api *api = state;
+    json_t *wds = json_array();
+    int rc = 0;
+    (void)svc;
+
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *unit = PQgetisnull(res, i, UP_UNIT) ? NULL : PQgetvalue(res, i, UP_UNIT);
+        changed(api, unit);
+        if (!PQgetisnull(res, i, UP_RECEIPT) && !PQgetisnull(res, i, UP_FINISHED)) {
+            /* The epochs of receipt_at and finished_at. */
+            mc_instant a = strtoll(PQgetvalue(res, i, UP_RECEIPT), NULL, 10);
+            mc_instant b = strtoll(PQgetvalue(res, i, UP_FINISHED), NULL, 10);
+            const struct mc_calendar *cal = mc_catalog_calendar_for(api->catalog, unit);
+            int64_t s = b > a ? mc_calendar_working_between(cal, a, b) : 0;
+            char wd[32];
+            snprintf(wd, sizeof wd, "%.2f", (double)s / MC_WORKING_DAY_SECONDS);
+            if (PQgetisnull(res, i, UP_WD) || strcmp(PQgetvalue(res, i, UP_WD), wd) != 0)
+                json_array_append_new(
+                    wds, json_pack("{s:s, s:s}", "code", PQgetvalue(res, i, UP_CODE), "wd", wd));
+        }
+    }
+    if (json_array_size(wds) > 0) {
+        char *text = json_dumps(wds, JSON_COMPACT);
+        rc = mc_pg_exec(conn, SET_PROCESSING_WD, 1, (const char *const *)&text, err, errlen);
+        free(text);
+    }
+    json_decref(wds);
     return rc;
+}
+
+/* Folds row (stolen) into the dossier with sql, one of the dossier upserts,
+ * numbered in the batch's order. */
+static int upsert(struct api *api, PGconn *conn, const char *sql, json_t *row, char *err,
+                  size_t errlen)
+{
+    if (row == NULL)
+        return mc_err(err, errlen, MC_EDB, "out of memory for a dossier row");
+    json_object_set_new(row, "n", json_integer(api->batch_rows++));
+    return mc_service_upsert_rows(api->svc, conn, sql, row, upserted, err, errlen);
 }
 
 /* Adds an entry to the dossier's timeline, with the batch's others at its
@@ -226,24 +280,21 @@ static int on_received(struct api *api, PGconn *conn, const json_t *ev, char *er
 {
     const char *code = mc_json_str(ev, "dossier_code");
     const json_t *d = json_object_get(ev, "data");
-    const char *p[11] = {
-        code,
-        mc_json_str(d, "applicant/id_number"),
-        mc_json_str(d, "channel"),
-        mc_json_str(d, "procedure/code"),
-        mc_json_str(d, "procedure/name"),
-        mc_json_str(d, "receiving_agency"),
-        mc_json_str(d, "reception_point"),
-        mc_json_str(d, "ward_code"),
-        mc_json_str(d, "received_at"),
-        mc_json_str(d, "receipt_at"),
-        mc_json_str(d, "due_at"),
-    };
-    int rc = upsert(api, conn, UPSERT_RECEIVED, 11, p, 3, err, errlen);
+    const char *channel = mc_json_str(d, "channel"), *agency = mc_json_str(d, "receiving_agency");
+    const char *point = mc_json_str(d, "reception_point"), *at = mc_json_str(d, "received_at");
+    int rc = upsert(
+        api, conn, UPSERT_RECEIVED,
+        json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "code",
+                  code, "id_number", mc_json_str(d, "applicant/id_number"), "channel", channel,
+                  "procedure_code", mc_json_str(d, "procedure/code"), "procedure_name",
+                  mc_json_str(d, "procedure/name"), "receiving_agency", agency, "reception_point",
+                  point, "ward_code", mc_json_str(d, "ward_code"), "received_at", at, "receipt_at",
+                  mc_json_str(d, "receipt_at"), "due_at", mc_json_str(d, "due_at")),
+        err, errlen);
     if (rc == 0)
-        rc = timeline(api, conn, 0, code, p[8], "received", NULL,
-                      json_pack("{s:s?, s:s?, s:s?}", "channel", p[2], "receiving_agency", p[5],
-                                "reception_point", p[6]),
+        rc = timeline(api, conn, 0, code, at, "received", NULL,
+                      json_pack("{s:s?, s:s?, s:s?}", "channel", channel, "receiving_agency",
+                                agency, "reception_point", point),
                       err, errlen);
     return rc;
 }
@@ -252,19 +303,18 @@ static int on_assigned(struct api *api, PGconn *conn, const json_t *ev, char *er
 {
     const char *code = mc_json_str(ev, "dossier_code");
     const json_t *d = json_object_get(ev, "data");
-    const char *p[6] = {
-        code,
-        mc_json_str(d, "unit/code"),
-        mc_json_str(d, "unit/name"),
-        mc_json_str(d, "assigned_at"),
-        mc_json_str(d, "procedure_code"),
-        mc_json_str(d, "ward_code"),
-    };
-    int rc = upsert(api, conn, UPSERT_ASSIGNED, 6, p, 4, err, errlen);
+    const char *unit = mc_json_str(d, "unit/code"), *name = mc_json_str(d, "unit/name");
+    const char *at = mc_json_str(d, "assigned_at");
+    int rc = upsert(api, conn, UPSERT_ASSIGNED,
+                    json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "code", code, "unit_code",
+                              unit, "unit_name", name, "unit_at", at, "procedure_code",
+                              mc_json_str(d, "procedure_code"), "ward_code",
+                              mc_json_str(d, "ward_code")),
+                    err, errlen);
     if (rc == 0)
         rc = timeline(
-            api, conn, 0, code, p[3], "assigned", p[1],
-            json_pack("{s:s?, s:s?}", "unit_name", p[2], "reason", mc_json_str(d, "reason")), err,
+            api, conn, 0, code, at, "assigned", unit,
+            json_pack("{s:s?, s:s?}", "unit_name", name, "reason", mc_json_str(d, "reason")), err,
             errlen);
     return rc;
 }
@@ -285,8 +335,10 @@ static int on_update(struct api *api, PGconn *conn, const json_t *ev, char *err,
     if (state != NULL) {
         int finishes = strcmp(state, "result_ready") == 0 || strcmp(state, "returned") == 0;
         int closes = finishes || strcmp(state, "withdrawn") == 0 || strcmp(state, "stopped") == 0;
-        const char *p[5] = {code, state, at, finishes ? "t" : "f", closes ? "t" : "f"};
-        rc = upsert(api, conn, UPSERT_STATE, 5, p, 4, err, errlen);
+        rc = upsert(api, conn, UPSERT_STATE,
+                    json_pack("{s:s?, s:s, s:s?, s:b, s:b}", "code", code, "state", state, "at", at,
+                              "finishes", finishes, "closes", closes),
+                    err, errlen);
     } else {
         changed(api, mc_json_str(d, "unit_code"));
     }
@@ -324,7 +376,7 @@ static int on_deadline(struct api *api, PGconn *conn, const json_t *ev, char *er
     p[5] = mc_json_str(d, "fired_at");
     p[6] = breach;
     p[7] = strcmp(kind, "warning") == 0 ? "t" : "f";
-    rc = upsert(api, conn, UPSERT_DEADLINE, 8, p, 0, err, errlen);
+    rc = write_now(api, conn, UPSERT_DEADLINE, 8, p, err, errlen);
     if (rc == 0)
         rc = timeline(api, conn, 0, code, p[5], kind, mc_json_str(d, "unit/code"),
                       json_pack("{s:o, s:O?, s:s?, s:o, s:o, s:o}", "rung", str_or_null(d, "rung"),
@@ -353,7 +405,7 @@ static int on_letter(struct api *api, PGconn *conn, const json_t *ev, char *err,
     p[4] = mc_json_str(d, "delivery_channel");
     p[5] = mc_json_str(d, "document_number");
     p[6] = mc_json_str(d, "issued_at");
-    rc = upsert(api, conn, UPSERT_LETTER, 7, p, 0, err, errlen);
+    rc = write_now(api, conn, UPSERT_LETTER, 7, p, err, errlen);
     if (rc == 0)
         rc = timeline(api, conn, 0, code, p[6], "letter", NULL,
                       json_pack("{s:s, s:s, s:s, s:s}", "notification_id", p[0], "letter_kind",
@@ -460,6 +512,7 @@ static int api_batch(struct mc_service *svc, PGconn *conn, const struct mc_msg *
 
     json_object_clear(api->batch_units);
     api->batch_changes = 0;
+    api->batch_rows = 0;
     for (int i = 0; i < n; i++) {
         const char *code = mc_json_str(msgs[i]->doc, "dossier_code");
         if (code != NULL)

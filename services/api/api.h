@@ -34,6 +34,7 @@ struct api {
      * committed and not yet announced (sets: unit code -> true). */
     json_t *batch_units, *unsent_units;
     int batch_changes, unsent_changes;
+    int batch_rows; /* dossier rows the batch folded so far: their order ("n") */
     uint64_t last_broadcast_ms;
     int64_t announced_minute; /* the clock's minute the stream last announced */
 

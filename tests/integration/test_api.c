@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "motcua/timeutil.h"
 #include "motcua/jsonutil.h"
 
 #define ID_NUMBER "017190000123" /* the applicant of h_received_event */
@@ -282,6 +283,150 @@ static void test_events_in_any_order_make_the_same_dossier(void **state)
     wd = h_sql_text(env, "SELECT processing_wd::text FROM api.dossier WHERE code = $1", code, NULL);
     assert_string_equal(wd, "1.50");
     free(wd);
+}
+
+/* The events of dossier i of the comparison below, at its k-th step
+ * (0..7, in time order; NULL kind: no step): received; assigned; steps at
+ * the unit; a transfer; the end (a result, a return, a withdrawal, or
+ * nothing); then, for two dossiers in three, a return at the same instant
+ * (the later row wins the tie) or a day later (finished stays at the
+ * first). */
+struct step {
+    const char *kind; /* "received", "assigned" or an update's status */
+    const char *unit;
+    int minutes; /* after received */
+};
+
+static struct step fold_step(int i, int k)
+{
+    static const char *const ends[4] = {"result_ready", "returned", "withdrawn", NULL};
+    const int day = 24 * 60;
+    switch (k) {
+    case 0:
+        return (struct step){"received", NULL, 0};
+    case 1:
+        return (struct step){"assigned", "PTCKH", 1};
+    case 2:
+        return (struct step){"processing", "PTCKH", 60};
+    case 3:
+        return (struct step){"supplement_requested", "PTCKH", day};
+    case 4:
+        return (struct step){"supplement_received", "PTCKH", 2 * day};
+    case 5:
+        return (struct step){"assigned", "PYT", 2 * day + 60 * (i % 2)};
+    case 6:
+        return (struct step){ends[i % 4], "PYT", 3 * day};
+    default:
+        return (struct step){i % 3 == 2 ? NULL : "returned", "PYT", (3 + i % 3) * day};
+    }
+}
+
+/* Publishes step k of dossier i (received at t0) as code. */
+static void fold_publish(const char *code, int i, int k, mc_instant t0)
+{
+    struct step st = fold_step(i, k);
+    char at[MC_RFC3339_LEN], due[MC_RFC3339_LEN];
+    mc_time_format(t0 + (mc_instant)st.minutes * 60, at);
+    mc_time_format(t0 + 7 * 86400, due);
+    if (strcmp(st.kind, "received") == 0)
+        received(code, "04807", at, due, i % 2 ? "online" : NULL);
+    else if (strcmp(st.kind, "assigned") == 0)
+        assigned(code, st.unit, at, due);
+    else
+        update(code, st.kind, st.unit, at);
+}
+
+/* The order dossier i's steps are published in: its own rotation,
+ * backwards for odd i (the projection keeps the newer fact whatever the
+ * order). */
+static int fold_order(int i, int j)
+{
+    int k = (j + i) % 8;
+    return i % 2 ? 7 - k : k;
+}
+
+static void fold_code(char *buf, size_t len, int i, int one_by_one)
+{
+    snprintf(buf, len, "000.03.26.H17-240401-%04d", (one_by_one ? 101 : 1) + i);
+}
+
+/* A batch's events folded set-based (several transitions, assignments and
+ * the receipt of one dossier in one statement each) make the same
+ * dossiers as the same events applied one batch each: pairs (A i, B i)
+ * compared column for column. */
+static void test_events_folded_set_based_equal_one_by_one(void **state)
+{
+    enum { N = 16 };
+    char code[64];
+    mc_instant t0;
+    long long entries = 0;
+    (void)state;
+
+    assert_int_equal(mc_time_parse("2024-04-01T08:00:00+07:00", &t0), 0);
+    /* B: every event its own batch. */
+    for (int i = 0; i < N; i++) {
+        fold_code(code, sizeof code, i, 1);
+        for (int j = 0, n = 0; j < 8; j++) {
+            int k = fold_order(i, j);
+            if (fold_step(i, k).kind == NULL)
+                continue;
+            fold_publish(code, i, k, t0 + (mc_instant)i * 3600);
+            n++;
+            H_PUMP_UNTIL(env, H_TIMEOUT_MS, timeline_entries(code) == n);
+        }
+    }
+    /* A: every event published before the service reads one. */
+    for (int i = 0; i < N; i++) {
+        fold_code(code, sizeof code, i, 0);
+        for (int j = 0; j < 8; j++) {
+            int k = fold_order(i, j);
+            if (fold_step(i, k).kind != NULL) {
+                fold_publish(code, i, k, t0 + (mc_instant)i * 3600);
+                entries++;
+            }
+        }
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM api.timeline WHERE dossier_code LIKE "
+                           "'000.03.26.H17-240401-00%'",
+                           NULL) == entries);
+    assert_int_equal(
+        h_sql_int(env,
+                  "SELECT count(*) FROM api.dossier x JOIN api.dossier y ON "
+                  "right(y.code, 4)::int = right(x.code, 4)::int + 100 WHERE x.code LIKE "
+                  "'000.03.26.H17-240401-00%' AND y.code LIKE '000.03.26.H17-240401-01%' AND "
+                  "(x.channel, x.procedure_code, x.procedure_name, x.receiving_agency, "
+                  "x.reception_point, x.ward_code, x.unit_code, x.unit_name, x.unit_at, x.state, "
+                  "x.state_at, x.received_at, x.receipt_at, x.due_at, x.finished_at, x.closed_at, "
+                  "x.processing_wd) IS NOT DISTINCT FROM (y.channel, y.procedure_code, "
+                  "y.procedure_name, y.receiving_agency, y.reception_point, y.ward_code, "
+                  "y.unit_code, y.unit_name, y.unit_at, y.state, y.state_at, y.received_at, "
+                  "y.receipt_at, y.due_at, y.finished_at, y.closed_at, y.processing_wd)",
+                  NULL),
+        N);
+    /* Dossier 13's steps go backwards: its return a day later was read
+     * before the first return, yet the working days run to the first. */
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM api.dossier WHERE code IN "
+                               "('000.03.26.H17-240401-0014', '000.03.26.H17-240401-0114') AND "
+                               "finished_at = '2024-04-04T21:00:00+07:00' AND processing_wd = 3",
+                               NULL),
+                     2);
+    /* The ends as the steps say: returned (also the tie's later row), a
+     * result, withdrawn, and back at work after the supplement. */
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(DISTINCT (state, unit_code, finished_at IS NULL, "
+                               "closed_at IS NULL, processing_wd IS NULL)) FROM api.dossier "
+                               "WHERE code LIKE '000.03.26.H17-240401-00%'",
+                               NULL),
+                     4);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM api.dossier WHERE code LIKE "
+                               "'000.03.26.H17-240401-00%' AND state = 'returned' AND "
+                               "processing_wd IS NOT NULL AND unit_code = 'PYT'",
+                               NULL),
+                     12);
 }
 
 /* A unit's open dossiers by due date, in pages; late and due-soon. */
@@ -617,6 +762,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup_follows_the_dossier),
         cmocka_unit_test(test_events_in_any_order_make_the_same_dossier),
+        cmocka_unit_test(test_events_folded_set_based_equal_one_by_one),
         cmocka_unit_test(test_worklist_pages_and_filters),
         cmocka_unit_test(test_indicators_and_ranking_of_a_month),
         cmocka_unit_test(test_board_and_its_event_stream),
