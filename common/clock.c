@@ -81,6 +81,12 @@ void mc_clock_free(struct mc_clock *clock)
     free(clock);
 }
 
+void mc_clock_wake_fd(struct mc_clock *clock, int fd)
+{
+    if (clock->rk)
+        mc_kafka_wake_fd(clock->rk, fd);
+}
+
 int mc_clock_poll(struct mc_clock *clock)
 {
     int advanced = 0;

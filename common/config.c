@@ -35,7 +35,9 @@ static const struct key_def keys[] = {
     {"MOTCUA_HTTP_PORT_FILE", "", "file the bound HTTP port is written to"},
     {"MOTCUA_CLOCK", "wall", "wall, or topic (time from ticks on <prefix>clock)"},
     {"MOTCUA_BATCH_MAX", "500", "messages per database transaction"},
-    {"MOTCUA_BATCH_WAIT_MS", "20", "poll interval when idle, milliseconds"},
+    {"MOTCUA_BATCH_WAIT_MS", "20",
+     "the loop's idle timer (periodic work, relay, gauges), milliseconds; a message or a tick "
+     "wakes it at once"},
     {"MOTCUA_MESSAGE_MAX_BYTES", "0",
      "lowers every topic's largest message (docs/topics.md; 0: the topics' own limits); larger "
      "messages are rejected or dead-lettered unparsed"},

@@ -175,6 +175,15 @@ int mc_kafka_subscribe(rd_kafka_t *rk, const struct mc_config *cfg, const char *
     return 0;
 }
 
+void mc_kafka_wake_fd(rd_kafka_t *rk, int fd)
+{
+    /* The consumer queue: rd_kafka_poll_set_consumer forwarded the main
+     * queue there, and the event must be enabled on the final queue. */
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+    rd_kafka_queue_io_event_enable(q, fd, "1", 1);
+    rd_kafka_queue_destroy(q);
+}
+
 int mc_kafka_produce_sync(rd_kafka_t *rk, const char *topic, const char *key, const void *payload,
                           size_t len, int timeout_ms, char *err, size_t errlen)
 {

@@ -3,11 +3,14 @@
 #include "motcua/topics.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "motcua/clock.h"
 #include "motcua/error.h"
@@ -91,7 +94,12 @@ struct mc_service {
     uint64_t next_prune;  /* loop ms */
     uint64_t next_gauges; /* loop ms */
     int outbox_dirty;
-    int handles; /* timer and signal handles initialised and not yet closed */
+    int handles; /* timer, wake and signal handles initialised and not yet closed */
+    /* librdkafka writes to wake_fd[1] when a message (or a tick) arrives
+     * on an empty queue: the loop steps at once (the timer stays, for
+     * what is left when a batch came full, and for periodic work). */
+    int wake_fd[2];
+    uv_poll_t wake;
 
     struct mc_metric *m_messages, *m_deadletters, *m_duplicates, *m_batches, *m_batch_seconds,
         *m_published, *m_parked, *m_failures, *m_ready, *m_pruned, *m_fallbacks, *m_lag,
@@ -825,6 +833,8 @@ static void close_handles(struct mc_service *svc)
     if (svc->handles) {
         uv_timer_stop(&svc->timer);
         uv_close((uv_handle_t *)&svc->timer, close_cb);
+        uv_poll_stop(&svc->wake);
+        uv_close((uv_handle_t *)&svc->wake, close_cb);
         uv_close((uv_handle_t *)&svc->sigterm, close_cb);
         uv_close((uv_handle_t *)&svc->sigint, close_cb);
         /* Closing them restored the default action, which would kill the
@@ -856,9 +866,10 @@ static void finish_drain(struct mc_service *svc)
     mc_log_kv(MC_LOG_INFO, "drained and stopped", NULL);
 }
 
-static void timer_cb(uv_timer_t *timer)
+/* Steps while batches come full (yielding to HTTP now and then), and ends
+ * a drain. */
+static void run_steps(struct mc_service *svc)
 {
-    struct mc_service *svc = timer->data;
     int processed, rounds = 0;
     /* Keep going while batches come full, but yield to HTTP now and then. */
     do {
@@ -868,6 +879,24 @@ static void timer_cb(uv_timer_t *timer)
     if (svc->stopping && !svc->stopped &&
         ((svc->nbatch == 0 && !svc->outbox_dirty) || now_ms() >= svc->drain_deadline))
         finish_drain(svc);
+}
+
+static void timer_cb(uv_timer_t *timer)
+{
+    run_steps(timer->data);
+}
+
+/* A message or a tick arrived: empties the pipe and steps now. */
+static void wake_cb(uv_poll_t *poll, int status, int events)
+{
+    struct mc_service *svc = poll->data;
+    char buf[64];
+    (void)status;
+    (void)events;
+    while (read(svc->wake_fd[0], buf, sizeof buf) > 0)
+        ;
+    if (!svc->stopped)
+        run_steps(svc);
 }
 
 static void signal_cb(uv_signal_t *sig, int signum)
@@ -926,6 +955,7 @@ int mc_service_ready(const struct mc_service *svc)
 int mc_service_run(struct mc_service *svc)
 {
     uv_timer_start(&svc->timer, timer_cb, 0, (uint64_t)svc->cfg->batch_wait_ms);
+    uv_poll_start(&svc->wake, UV_READABLE, wake_cb);
     uv_signal_start(&svc->sigterm, signal_cb, SIGTERM);
     uv_signal_start(&svc->sigint, signal_cb, SIGINT);
     svc->own_signals = 1;
@@ -956,6 +986,7 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
     svc->def = def;
     svc->cfg = cfg;
     svc->loop = loop;
+    svc->wake_fd[0] = svc->wake_fd[1] = -1;
     svc->batch = mc_xcalloc((size_t)cfg->batch_max, sizeof *svc->batch);
     svc->items = mc_xcalloc((size_t)cfg->batch_max, sizeof *svc->items);
     snprintf(svc->producer_name, sizeof svc->producer_name, "motcua-%s", def->name);
@@ -1006,10 +1037,19 @@ struct mc_service *mc_service_new(const struct mc_service_def *def, const struct
         goto fail;
     if (def->use_clock && (svc->clock = mc_clock_new(cfg, err, errlen)) == NULL)
         goto fail;
+    if (pipe2(svc->wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        mc_err(err, errlen, MC_EIO, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    mc_kafka_wake_fd(svc->consumer, svc->wake_fd[1]);
+    if (svc->clock)
+        mc_clock_wake_fd(svc->clock, svc->wake_fd[1]);
 
     svc->handles = 1;
     uv_timer_init(loop, &svc->timer);
     svc->timer.data = svc;
+    uv_poll_init(loop, &svc->wake, svc->wake_fd[0]);
+    svc->wake.data = svc;
     uv_signal_init(loop, &svc->sigterm);
     svc->sigterm.data = svc;
     uv_signal_init(loop, &svc->sigint);
@@ -1056,6 +1096,10 @@ void mc_service_free(struct mc_service *svc)
         rd_kafka_destroy(svc->producer);
     }
     mc_clock_free(svc->clock);
+    /* After the consumers that wrote to it are gone. */
+    for (int i = 0; i < 2; i++)
+        if (svc->wake_fd[i] >= 0)
+            close(svc->wake_fd[i]);
     if (svc->state && svc->def->fini_cb)
         svc->def->fini_cb(svc->state);
     PQfinish(svc->conn);

@@ -17,6 +17,8 @@ void mc_clock_free(struct mc_clock *clock);
 
 /* Reads pending ticks (topic mode; never blocks). Returns 1 if now advanced. */
 int mc_clock_poll(struct mc_clock *clock);
+/* A tick wakes fd (mc_kafka_wake_fd); nothing on the wall clock. */
+void mc_clock_wake_fd(struct mc_clock *clock, int fd);
 
 /* Sets *now. Returns 0, or MC_ENOTFOUND in topic mode before the first tick. */
 int mc_clock_now(const struct mc_clock *clock, mc_instant *now);

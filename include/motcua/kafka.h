@@ -36,6 +36,11 @@ int mc_kafka_subscribe(rd_kafka_t *rk, const struct mc_config *cfg, const char *
 
 /* Produces one message and waits for its delivery report (timeout_ms).
  * For tools and tests; services publish through the outbox. */
+/* Has librdkafka write a byte to fd (non-blocking) whenever the
+ * consumer rk's queue, empty, gets a message or event, so an event loop
+ * can wake at once instead of polling on a timer. */
+void mc_kafka_wake_fd(rd_kafka_t *rk, int fd);
+
 int mc_kafka_produce_sync(rd_kafka_t *rk, const char *topic, const char *key, const void *payload,
                           size_t len, int timeout_ms, char *err, size_t errlen);
 

@@ -298,25 +298,22 @@ static void test_dead_letter_copy_is_cut_to_fit(void **state)
     free(payload);
 }
 
-/* SIGTERM again and again while the service drains and cleans up (an
- * impatient operator, or a supervisor and a script both stopping it): it
- * still exits 0. Before, the drain's end closed the signal handles, and a
- * SIGTERM during the cleanup after it (librdkafka's destroy takes a while)
- * killed the process with status 143; seen in the end-to-end test. */
-static void test_repeated_sigterm_exits_zero(void **state)
+/* Starts the motcua-intake binary in group (its idle timer at wait_ms) and
+ * waits until /livez answers from its loop; returns its pid (0: no
+ * MOTCUA_TEST_BIN_DIR, the test skips), port its HTTP port. */
+static pid_t start_intake(const char *group, const char *wait_ms, char *port, size_t portlen)
 {
     const char *bindir = getenv("MOTCUA_TEST_BIN_DIR"), *tmp = getenv("TMPDIR");
-    char path[1024], portfile[1024], port[16] = "", body[256];
+    char path[1024], portfile[1024], body[256];
     struct timespec ms = {0, 1000000};
-    int status = 0, live = 0;
-    pid_t pid, done = 0;
+    int live = 0;
+    pid_t pid;
     FILE *f;
-    (void)state;
 
     if (bindir == NULL)
-        skip();
+        return 0;
     snprintf(path, sizeof path, "%s/services/motcua-intake", bindir);
-    snprintf(portfile, sizeof portfile, "%s/motcua-sigterm-%d.port", tmp ? tmp : "/tmp",
+    snprintf(portfile, sizeof portfile, "%s/motcua-%s-%d.port", tmp ? tmp : "/tmp", group,
              (int)getpid());
     unlink(portfile);
     pid = fork();
@@ -326,17 +323,18 @@ static void test_repeated_sigterm_exits_zero(void **state)
         setenv("MOTCUA_KAFKA_BROKERS", env->bootstraps, 1);
         setenv("MOTCUA_KAFKA_PROPS", env->real_broker ? "" : H_MOCK_KAFKA_PROPS, 1);
         setenv("MOTCUA_TOPIC_PREFIX", env->prefix, 1);
-        setenv("MOTCUA_GROUP_ID", "motcua-intake-sigterm", 1);
+        setenv("MOTCUA_GROUP_ID", group, 1);
+        setenv("MOTCUA_BATCH_WAIT_MS", wait_ms, 1);
         setenv("MOTCUA_HTTP_PORT", "0", 1);
         setenv("MOTCUA_HTTP_PORT_FILE", portfile, 1);
         unsetenv("MOTCUA_CONFIG_FILE");
         execl(path, path, (char *)NULL);
         _exit(127);
     }
-    /* Up, with its signal handlers: /livez answers from the running loop. */
+    port[0] = '\0';
     for (int i = 0; i < 3000 && !live; i++) {
         if (port[0] == '\0' && (f = fopen(portfile, "r")) != NULL) {
-            if (fgets(port, sizeof port, f) == NULL)
+            if (fgets(port, (int)portlen, f) == NULL)
                 port[0] = '\0';
             fclose(f);
         }
@@ -345,7 +343,31 @@ static void test_repeated_sigterm_exits_zero(void **state)
         else
             nanosleep(&ms, NULL);
     }
-    assert_true(live);
+    unlink(portfile);
+    if (!live) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fail_msg("motcua-intake (group %s) did not answer /livez", group);
+    }
+    return pid;
+}
+
+/* SIGTERM again and again while the service drains and cleans up (an
+ * impatient operator, or a supervisor and a script both stopping it): it
+ * still exits 0. Before, the drain's end closed the signal handles, and a
+ * SIGTERM during the cleanup after it (librdkafka's destroy takes a while)
+ * killed the process with status 143; seen in the end-to-end test. */
+static void test_repeated_sigterm_exits_zero(void **state)
+{
+    struct timespec ms = {0, 1000000};
+    char port[16];
+    int status = 0;
+    pid_t pid, done = 0;
+    (void)state;
+
+    /* Up, with its signal handlers: /livez answers from the running loop. */
+    if ((pid = start_intake("motcua-intake-sigterm", "20", port, sizeof port)) == 0)
+        skip();
     for (int i = 0; i < 60000 && done == 0; i++) {
         kill(pid, SIGTERM);
         nanosleep(&ms, NULL);
@@ -355,10 +377,57 @@ static void test_repeated_sigterm_exits_zero(void **state)
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
     }
-    unlink(portfile);
     assert_int_equal(done, pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A message wakes the service's loop at once; it does not wait for the
+ * loop's idle timer. With the timer at its longest (10 s), three
+ * submissions, each sent when the one before is applied, are applied
+ * within one period altogether; on the timer alone the second and the
+ * third would each wait most of a period. */
+static void test_messages_wake_the_loop(void **state)
+{
+    static const char *const ids[3] = {"INT-WAKE-1", "INT-WAKE-2", "INT-WAKE-3"};
+    char port[16], body[256];
+    struct timespec ms = {0, 5000000};
+    double t0, took;
+    int status = 0, ready = 0;
+    pid_t pid;
+    (void)state;
+
+    if ((pid = start_intake("motcua-intake-wake", "10000", port, sizeof port)) == 0)
+        skip();
+    for (int i = 0; i < 120 && !ready; i++) {
+        ready = h_http_get(env, atoi(port), "/readyz", body, sizeof body) == 200;
+        if (!ready)
+            sleep(1);
+    }
+    t0 = wall_s();
+    for (int i = 0; i < 3 && ready; i++) {
+        json_t *doc = submission(ids[i], "2024-03-08T09:00:00+07:00");
+        char like[32];
+        send_submission(doc);
+        json_decref(doc);
+        snprintf(like, sizeof like, "%s", ids[i]);
+        for (int k = 0; k < 12000 && dossiers_like(like) == 0; k++)
+            nanosleep(&ms, NULL);
+    }
+    took = wall_s() - t0;
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    assert_true(ready);
+    assert_int_equal(dossiers_like("INT-WAKE-%"), 3);
+    if (took >= 10.0)
+        fail_msg("three submissions took %.1f s: the loop waited for its timer", took);
 }
 
 /* Waits for intake's backend to block on a lock, then takes the database
@@ -485,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_outbox_keeps_events_as_written),
         cmocka_unit_test(test_repeated_sigterm_exits_zero),
         cmocka_unit_test(test_database_outage_applies_the_batch_exactly_once),
+        cmocka_unit_test(test_messages_wake_the_loop),
     };
     return cmocka_run_group_tests_name("integration: runtime", tests, group_setup, group_teardown);
 }
