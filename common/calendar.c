@@ -360,16 +360,42 @@ int mc_calendar_is_working_day(const struct mc_calendar *cal, int32_t day)
     }
 }
 
-/* Parses one row of the load query; validated before anything is applied. */
+/* ---- statements ---------------------------------------------------------- */
+
+/* $1 agency: the days off and working days that apply to it, city-wide
+ * rows first; a day as the number of days since 1970-01-01 (the first
+ * column), so that the server's DateStyle cannot change its text. */
+#define DAYS_REST(X) X(CD_KIND, "kind", "kind")
+enum { CD_DAY, DAYS_REST(MC_PG_COL_ENUM) CD_COUNT };
+static const char CALENDAR_DAYS[] = "SELECT day - DATE '1970-01-01' AS day_number" DAYS_REST(
+    MC_PG_COL_SQL) " FROM catalog.calendar_day WHERE agency_code IS NULL OR agency_code = $1::text"
+                   " ORDER BY agency_code IS NOT NULL, day";
+
+static const char OFFICE_HOURS_EXIST[] = "SELECT to_regclass('catalog.office_hours') IS NOT NULL";
+
+/* $1 agency: the office hours that apply to it, its own first (the first
+ * column), each season's from its valid_from. */
+#define HOURS_REST(X)                                                                              \
+    X(OH_FROM, "valid_from", "valid_from")                                                         \
+    X(OH_TO, "valid_to", "valid_to")                                                               \
+    X(OH_WEEKDAYS, "weekdays", "weekdays")                                                         \
+    X(OH_SESSIONS, "sessions", "sessions")                                                         \
+    X(OH_WHO, "who", "coalesce(agency_code, 'city')")
+enum { OH_OWN, HOURS_REST(MC_PG_COL_ENUM) OH_COUNT };
+static const char OFFICE_HOURS[] = "SELECT agency_code IS NOT NULL AS own" HOURS_REST(
+    MC_PG_COL_SQL) " FROM catalog.office_hours WHERE agency_code IS NULL OR agency_code = $1::text"
+                   " ORDER BY own DESC, valid_from NULLS FIRST";
+
+/* Parses one row of CALENDAR_DAYS; validated before anything is applied. */
 static int parse_row(PGresult *res, int row, int32_t *day, enum mc_day_override *kind, char *err,
                      size_t errlen)
 {
-    const char *day_text = PQgetvalue(res, row, 0);
-    const char *kind_text = PQgetvalue(res, row, 1);
+    const char *day_text = PQgetvalue(res, row, CD_DAY);
+    const char *kind_text = PQgetvalue(res, row, CD_KIND);
     char *end = NULL;
     long v;
 
-    if (PQgetisnull(res, row, 0) || PQgetisnull(res, row, 1))
+    if (PQgetisnull(res, row, CD_DAY) || PQgetisnull(res, row, CD_KIND))
         return mc_err(err, errlen, MC_EINVAL, "catalog.calendar_day: NULL day or kind");
     v = strtol(day_text, &end, 10);
     if (end == day_text || *end != '\0' || v < 0 || v >= CAL_NDAYS)
@@ -414,63 +440,58 @@ static int parse_month_day(const char *s)
 static int load_office_hours(PGconn *conn, const char *agency_code, struct schedule *sched,
                              int *found, char *err, size_t errlen)
 {
-    static const char exists_sql[] = "SELECT to_regclass('catalog.office_hours') IS NOT NULL";
-    static const char sql[] = "SELECT agency_code IS NOT NULL, valid_from, valid_to, weekdays,"
-                              " sessions, coalesce(agency_code, 'city')"
-                              " FROM catalog.office_hours"
-                              " WHERE agency_code IS NULL OR agency_code = $1::text"
-                              " ORDER BY 1 DESC, 2 NULLS FIRST";
     const char *params[1] = {agency_code};
     PGresult *res = NULL;
     int rc = 0, nrows, own;
 
     *found = 0;
-    if ((res = load_query(conn, exists_sql, 0, NULL, "catalog.office_hours", err, errlen)) ==
-        NULL) {
+    if ((res = load_query(conn, OFFICE_HOURS_EXIST, 0, NULL, "catalog.office_hours", err,
+                          errlen)) == NULL) {
         rc = MC_EDB;
         goto out;
     }
     if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
         goto out;
     PQclear(res);
-    if ((res = load_query(conn, sql, 1, params, "catalog.office_hours", err, errlen)) == NULL) {
+    if ((res = load_query(conn, OFFICE_HOURS, 1, params, "catalog.office_hours", err, errlen)) ==
+        NULL) {
         rc = MC_EDB;
         goto out;
     }
     nrows = PQntuples(res);
     /* Rows come agency first: an agency with rows of its own uses only those. */
-    own = nrows > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    own = nrows > 0 && strcmp(PQgetvalue(res, 0, OH_OWN), "t") == 0;
     sched->nseasons = 0;
     memset(sched->season_of, 0, sizeof sched->season_of);
     for (int i = 0; i < nrows; i++) {
         struct mc_office_hours hours;
-        const char *who = PQgetvalue(res, i, 5);
+        const char *who = PQgetvalue(res, i, OH_WHO);
         char why[256];
         long weekdays;
         int from_md, to_md;
 
-        if ((strcmp(PQgetvalue(res, i, 0), "t") == 0) != own)
+        if ((strcmp(PQgetvalue(res, i, OH_OWN), "t") == 0) != own)
             continue;
         /* weekdays outside 1..127 (the table checks it too) fail the parse */
-        weekdays = strtol(PQgetvalue(res, i, 3), NULL, 10);
-        if (PQgetisnull(res, i, 3) || PQgetisnull(res, i, 4) ||
-            mc_office_hours_parse(PQgetvalue(res, i, 4),
+        weekdays = strtol(PQgetvalue(res, i, OH_WEEKDAYS), NULL, 10);
+        if (PQgetisnull(res, i, OH_WEEKDAYS) || PQgetisnull(res, i, OH_SESSIONS) ||
+            mc_office_hours_parse(PQgetvalue(res, i, OH_SESSIONS),
                                   weekdays < 1 || weekdays > 127 ? 0u : (unsigned)weekdays, &hours,
                                   why, sizeof why) != 0) {
             rc = mc_err(err, errlen, MC_EINVAL, "catalog.office_hours (%s): %s", who,
-                        PQgetisnull(res, i, 4) ? "NULL sessions" : why);
+                        PQgetisnull(res, i, OH_SESSIONS) ? "NULL sessions" : why);
             goto out;
         }
         *found = 1;
-        if (PQgetisnull(res, i, 1) && PQgetisnull(res, i, 2)) {
+        if (PQgetisnull(res, i, OH_FROM) && PQgetisnull(res, i, OH_TO)) {
             sched->hours = hours;
             continue;
         }
-        from_md = PQgetisnull(res, i, 1) ? -1 : parse_month_day(PQgetvalue(res, i, 1));
-        to_md = PQgetisnull(res, i, 2) ? -1 : parse_month_day(PQgetvalue(res, i, 2));
+        from_md = PQgetisnull(res, i, OH_FROM) ? -1 : parse_month_day(PQgetvalue(res, i, OH_FROM));
+        to_md = PQgetisnull(res, i, OH_TO) ? -1 : parse_month_day(PQgetvalue(res, i, OH_TO));
         if (schedule_add_season(sched, from_md, to_md, &hours, why, sizeof why) != 0) {
             rc = mc_err(err, errlen, MC_EINVAL, "catalog.office_hours (%s, %s..%s): %s", who,
-                        PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                        PQgetvalue(res, i, OH_FROM), PQgetvalue(res, i, OH_TO),
                         from_md < 0 || to_md < 0 ? "valid_from and valid_to must both be MM-DD"
                                                  : why);
             goto out;
@@ -488,9 +509,6 @@ out:
 int mc_calendar_load(struct mc_calendar *cal, PGconn *conn, const char *agency_code, char *err,
                      size_t errlen)
 {
-    static const char sql[] = "SELECT day - DATE '1970-01-01', kind FROM catalog.calendar_day"
-                              " WHERE agency_code IS NULL OR agency_code = $1::text"
-                              " ORDER BY agency_code IS NOT NULL, day";
     const char *params[1] = {agency_code};
     PGresult *res = NULL;
     struct schedule sched = cal->sched;
@@ -498,7 +516,8 @@ int mc_calendar_load(struct mc_calendar *cal, PGconn *conn, const char *agency_c
     enum mc_day_override kind;
     int rc = 0, nrows, found_hours = 0;
 
-    if ((res = load_query(conn, sql, 1, params, "catalog.calendar_day", err, errlen)) == NULL) {
+    if ((res = load_query(conn, CALENDAR_DAYS, 1, params, "catalog.calendar_day", err, errlen)) ==
+        NULL) {
         rc = MC_EDB;
         goto out;
     }

@@ -9,6 +9,10 @@
 #include "motcua/pg.h"
 #include "motcua/timeutil.h"
 
+/* catalog.setting's rows: a key (the first column) and its value. */
+#define SETTING_REST(X) X(ST_VALUE, "value", "value")
+enum { ST_KEY, SETTING_REST(MC_PG_COL_ENUM) ST_COUNT };
+
 struct unit_calendar {
     char *unit_code;
     struct mc_calendar *calendar;
@@ -100,12 +104,13 @@ struct mc_catalog *mc_catalog_load(PGconn *conn, char *err, size_t errlen)
                   "ORDER BY id) r",
                   cat->rules, err, errlen))
         goto fail;
-    res = mc_pg_query(conn, "SELECT key, value FROM catalog.setting", 0, NULL, err, errlen);
+    res = mc_pg_query(conn, "SELECT key" SETTING_REST(MC_PG_COL_SQL) " FROM catalog.setting", 0,
+                      NULL, err, errlen);
     if (res == NULL)
         goto fail;
     for (int i = 0; i < PQntuples(res); i++)
-        json_object_set_new(cat->settings, PQgetvalue(res, i, 0),
-                            json_string(PQgetvalue(res, i, 1)));
+        json_object_set_new(cat->settings, PQgetvalue(res, i, ST_KEY),
+                            json_string(PQgetvalue(res, i, ST_VALUE)));
     PQclear(res);
     cat->calendar = mc_calendar_new(NULL);
     if (mc_calendar_load(cat->calendar, conn, NULL, err, errlen) != 0 ||

@@ -12,6 +12,11 @@
 #include "motcua/error.h"
 #include "motcua/pg.h"
 
+/* An applied migration: whether its text is the file's (the first
+ * column), and the checksum recorded. */
+#define APPLIED_REST(X) X(AP_CHECKSUM, "checksum", "coalesce(checksum, '')")
+enum { AP_SAME, APPLIED_REST(MC_PG_COL_ENUM) AP_COUNT };
+
 const char *mc_migrations_dir(void)
 {
     static char dir[PATH_MAX + 32];
@@ -177,9 +182,9 @@ int mc_migrate(PGconn *conn, const char *dir, int *applied, char *err, size_t er
         {
             const char *p2[2] = {version, sql};
             res = mc_pg_query(conn,
-                              "SELECT checksum IS NOT DISTINCT FROM md5($2) OR checksum IS NULL, "
-                              "coalesce(checksum, '') FROM public.motcua_migration "
-                              "WHERE version = $1",
+                              "SELECT checksum IS NOT DISTINCT FROM md5($2) OR checksum IS NULL "
+                              "AS same" APPLIED_REST(
+                                  MC_PG_COL_SQL) " FROM public.motcua_migration WHERE version = $1",
                               2, p2, err, errlen);
         }
         if (res == NULL) {
@@ -188,8 +193,8 @@ int mc_migrate(PGconn *conn, const char *dir, int *applied, char *err, size_t er
             goto out;
         }
         if (PQntuples(res) > 0) {
-            int same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-            if (!same && comment_revision(v, PQgetvalue(res, 0, 1))) {
+            int same = strcmp(PQgetvalue(res, 0, AP_SAME), "t") == 0;
+            if (!same && comment_revision(v, PQgetvalue(res, 0, AP_CHECKSUM))) {
                 const char *p2[2] = {version, sql};
                 same = 1;
                 if ((rc = mc_pg_exec(conn,

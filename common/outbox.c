@@ -255,6 +255,13 @@ static const char *pg_array_close(struct pg_array *a)
     return a->text;
 }
 
+/* The outbox rows a relay round reads, after their id. */
+#define RELAY_REST(X)                                                                              \
+    X(RL_TOPIC, "topic", "topic")                                                                  \
+    X(RL_KEY, "key", "key")                                                                        \
+    X(RL_PAYLOAD, "payload", "payload::text")
+enum { RL_ID, RELAY_REST(MC_PG_COL_ENUM) RL_COUNT };
+
 int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max,
                     struct mc_relay_result *result, char *err, size_t errlen)
 {
@@ -281,7 +288,7 @@ int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max,
 
     snprintf(limit, sizeof limit, "%d", max + 1);
     snprintf(sql, sizeof sql,
-             "SELECT id, topic, key, payload::text FROM %s.outbox ORDER BY id LIMIT $1", schema);
+             "SELECT id" RELAY_REST(MC_PG_COL_SQL) " FROM %s.outbox ORDER BY id LIMIT $1", schema);
     if ((res = mc_pg_query(conn, sql, 1, params, err, errlen)) == NULL) {
         rc = MC_EDB;
         goto out;
@@ -295,10 +302,10 @@ int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max,
         goto out;
     status = mc_xcalloc((size_t)n, sizeof *status);
     for (int i = 0; i < n; i++) {
-        const char *key = mc_pg_value(res, i, 2);
-        const char *payload = PQgetvalue(res, i, 3);
+        const char *key = mc_pg_value(res, i, RL_KEY);
+        const char *payload = PQgetvalue(res, i, RL_PAYLOAD);
         rd_kafka_resp_err_t kerr;
-        kerr = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(PQgetvalue(res, i, 1)),
+        kerr = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(PQgetvalue(res, i, RL_TOPIC)),
                                  RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
                                  RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -311,8 +318,8 @@ int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max,
         if (kerr) {
             status[i].state = -1;
             status[i].err = kerr;
-            mc_log_kv(MC_LOG_WARN, "outbox produce failed", "topic", PQgetvalue(res, i, 1), "error",
-                      rd_kafka_err2str(kerr), NULL);
+            mc_log_kv(MC_LOG_WARN, "outbox produce failed", "topic", PQgetvalue(res, i, RL_TOPIC),
+                      "error", rd_kafka_err2str(kerr), NULL);
         }
     }
     /* Bounded wait: the loop may block here for at most this long. */
@@ -325,20 +332,21 @@ int mc_outbox_relay(PGconn *conn, rd_kafka_t *rk, const char *schema, int max,
 
     for (int i = 0; i < n; i++) {
         if (status[i].state == 1) {
-            pg_array_add(&done, PQgetvalue(res, i, 0), 0);
+            pg_array_add(&done, PQgetvalue(res, i, RL_ID), 0);
         } else if (status[i].state == -1 && refused_for_good(status[i].err)) {
             char why[160];
             snprintf(why, sizeof why, "%s (%d bytes)", rd_kafka_err2str(status[i].err),
-                     PQgetlength(res, i, 3));
-            pg_array_add(&parked, PQgetvalue(res, i, 0), 0);
+                     PQgetlength(res, i, RL_PAYLOAD));
+            pg_array_add(&parked, PQgetvalue(res, i, RL_ID), 0);
             pg_array_add(&reasons, why, 1);
             mc_log_kv(MC_LOG_ERROR, "outbox row refused for good: parked", "schema", schema, "id",
-                      PQgetvalue(res, i, 0), "topic", PQgetvalue(res, i, 1), "error", why, NULL);
+                      PQgetvalue(res, i, RL_ID), "topic", PQgetvalue(res, i, RL_TOPIC), "error",
+                      why, NULL);
         } else {
             pending++;
             if (rc == 0 && status[i].state == -1)
-                rc = mc_err(err, errlen, MC_EKAFKA, "produce to %s: %s", PQgetvalue(res, i, 1),
-                            rd_kafka_err2str(status[i].err));
+                rc = mc_err(err, errlen, MC_EKAFKA, "produce to %s: %s",
+                            PQgetvalue(res, i, RL_TOPIC), rd_kafka_err2str(status[i].err));
         }
     }
     if (pending > 0 && rc == 0)

@@ -212,6 +212,16 @@ int mc_lock_dossiers(PGconn *conn, const char *scope, const char *codes, char *e
                       2, params, err, errlen);
 }
 
+int mc_pg_columns(const PGresult *res, const char *const *wanted, int n, int *cols, char *err,
+                  size_t errlen)
+{
+    for (int i = 0; i < n; i++)
+        if ((cols[i] = PQfnumber(res, wanted[i])) < 0)
+            return mc_err(err, errlen, MC_EINVAL, "the statement returns no column \"%s\"",
+                          wanted[i]);
+    return 0;
+}
+
 PGresult *mc_pg_query_row(PGconn *conn, const char *sql, json_t *row, char *err, size_t errlen)
 {
     json_t *one = json_array();

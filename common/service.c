@@ -696,6 +696,10 @@ static int relay(struct mc_service *svc, char *err, size_t errlen)
  * consumer lag per assigned partition (the partition's high watermark, as
  * last fetched, minus this consumer's position: off by at most the batch
  * being applied), the outbox's backlog and the age of its oldest row. */
+/* The outbox's backlog and the age of its oldest row (after count(*)). */
+#define BACKLOG_REST(X) X(OB_AGE, "age", "coalesce(extract(epoch FROM now() - min(created_at)), 0)")
+enum { OB_BACKLOG, BACKLOG_REST(MC_PG_COL_ENUM) OB_COUNT };
+
 static void update_gauges(struct mc_service *svc)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -739,12 +743,11 @@ static void update_gauges(struct mc_service *svc)
     if (!mc_pg_alive(svc->conn))
         return;
     snprintf(sql, sizeof sql,
-             "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
-             "FROM %s.outbox",
+             "SELECT count(*) AS backlog" BACKLOG_REST(MC_PG_COL_SQL) " FROM %s.outbox",
              svc->def->schema);
     if ((res = mc_pg_query(svc->conn, sql, 0, NULL, err, sizeof err)) != NULL) {
-        mc_metric_set(svc->m_outbox_backlog, strtod(PQgetvalue(res, 0, 0), NULL));
-        mc_metric_set(svc->m_outbox_age, strtod(PQgetvalue(res, 0, 1), NULL));
+        mc_metric_set(svc->m_outbox_backlog, strtod(PQgetvalue(res, 0, OB_BACKLOG), NULL));
+        mc_metric_set(svc->m_outbox_age, strtod(PQgetvalue(res, 0, OB_AGE), NULL));
         PQclear(res);
     }
 }
@@ -1316,9 +1319,12 @@ int mc_service_expire_parked(struct mc_service *svc, PGconn *conn, const char *s
                              const char *delete_sql, const char *topic, const char *what,
                              long long *pruned, char *err, size_t errlen)
 {
+    static const char *const names[] = {"id",          "dossier_code", "payload", "read_partition",
+                                        "read_offset", "days_waited"};
+    enum { PK_ID, PK_CODE, PK_PAYLOAD, PK_PARTITION, PK_OFFSET, PK_DAYS, PK_COUNT };
     char days[16];
     const char *params[1] = {days};
-    int n;
+    int n, col[PK_COUNT];
     snprintf(days, sizeof days, "%d", svc->cfg->retain_parked_days);
     do {
         PGresult *res;
@@ -1327,26 +1333,31 @@ int mc_service_expire_parked(struct mc_service *svc, PGconn *conn, const char *s
             return rc;
         if ((res = mc_pg_query(conn, select_sql, 1, params, err, errlen)) == NULL)
             goto fail;
+        if (mc_pg_columns(res, names, PK_COUNT, col, err, errlen) != 0) {
+            PQclear(res);
+            goto fail;
+        }
         n = PQntuples(res);
         for (int i = 0; i < n; i++) {
             struct mc_msg msg;
             char reason[512], key[256];
-            const char *id[1] = {PQgetvalue(res, i, 0)};
-            const char *payload = PQgetvalue(res, i, 2);
-            int known = !PQgetisnull(res, i, 3) && !PQgetisnull(res, i, 4);
+            const char *id[1] = {PQgetvalue(res, i, col[PK_ID])};
+            const char *payload = PQgetvalue(res, i, col[PK_PAYLOAD]);
+            int known =
+                !PQgetisnull(res, i, col[PK_PARTITION]) && !PQgetisnull(res, i, col[PK_OFFSET]);
             memset(&msg, 0, sizeof msg);
-            snprintf(key, sizeof key, "%s", PQgetvalue(res, i, 1));
+            snprintf(key, sizeof key, "%s", PQgetvalue(res, i, col[PK_CODE]));
             msg.topic = topic;
             msg.key = key;
-            msg.partition = known ? atoi(PQgetvalue(res, i, 3)) : 0;
-            msg.offset = known ? atoll(PQgetvalue(res, i, 4)) : 0;
+            msg.partition = known ? atoi(PQgetvalue(res, i, col[PK_PARTITION])) : 0;
+            msg.offset = known ? atoll(PQgetvalue(res, i, col[PK_OFFSET])) : 0;
             msg.payload = payload;
             msg.len = strlen(payload);
             msg.doc = json_loads(payload, 0, NULL);
             snprintf(reason, sizeof reason,
                      "%s parked %s days waiting for dossier %s, which never arrived "
                      "(MOTCUA_RETAIN_PARKED_DAYS=%s)%s",
-                     what, PQgetvalue(res, i, 5), key, days,
+                     what, PQgetvalue(res, i, col[PK_DAYS]), key, days,
                      known ? "" : "; where it was read was not recorded (partition and offset 0)");
             rc = mc_service_deadletter(svc, conn, &msg, reason, err, errlen);
             json_decref(msg.doc);

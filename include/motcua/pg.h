@@ -54,6 +54,12 @@ int mc_pg_collect(PGconn *conn, const char *sql, const char *param, json_t *into
 #define MC_PG_COL_ENUM(id, alias, expr) id,
 #define MC_PG_COL_SQL(id, alias, expr) ", " expr " AS " alias
 
+/* The column numbers of wanted in res, cols[i] for wanted[i], for a
+ * statement another module supplies (its columns named by contract).
+ * Returns 0, or MC_EINVAL naming the first column missing. */
+int mc_pg_columns(const PGresult *res, const char *const *wanted, int n, int *cols, char *err,
+                  size_t errlen);
+
 /* Runs a set-based statement (its $1 a JSON array of rows, as
  * jsonb_to_recordset reads them) for one row (stolen), at once. Returns
  * the rows it wrote, or MC_EDB. */

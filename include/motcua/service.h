@@ -201,9 +201,9 @@ int mc_service_delete_chunks(PGconn *conn, const char *sql, int nparams, const c
                              long long *deleted, char *err, size_t errlen);
 
 /* Expires parked rows for prune_cb: in transactions of up to 100 rows,
- * select_sql ($1: MOTCUA_RETAIN_PARKED_DAYS) returns each expired row as
- * (id, dossier_code, payload text, read_partition, read_offset,
- * days_waited) FOR UPDATE SKIP LOCKED; each goes to the dead letters as
+ * select_sql ($1: MOTCUA_RETAIN_PARKED_DAYS) returns each expired row
+ * with columns named id, dossier_code, payload (text), read_partition,
+ * read_offset and days_waited, FOR UPDATE SKIP LOCKED; each goes to the dead letters as
  * read from topic (logical), saying what waited for which dossier, and is
  * deleted with delete_sql ($1: id). Adds the rows to *pruned. */
 int mc_service_expire_parked(struct mc_service *svc, PGconn *conn, const char *select_sql,

@@ -147,6 +147,8 @@ static const char UPSERT_LETTER[] =
  * receipt of an earlier attempt's failure changes nothing). Returns the
  * unit, and whether the letter itself is still unknown (the receipt came
  * first: it may yet turn out to be a notice's). */
+#define RECEIPT_REST(X) X(RC_UNKNOWN, "unknown", "l.kind IS NULL")
+enum { RC_UNIT, RECEIPT_REST(MC_PG_COL_ENUM) RC_COUNT };
 static const char UPSERT_RECEIPT[] =
     "WITH notice AS (UPDATE api.notice AS n SET delivery = CASE WHEN n.delivery = 'delivered' "
     "THEN n.delivery WHEN n.delivery_at IS NULL OR $5::timestamptz >= n.delivery_at THEN "
@@ -161,7 +163,8 @@ static const char UPSERT_RECEIPT[] =
     "THEN EXCLUDED.delivery ELSE l.delivery END, "
     "delivery_at = greatest(l.delivery_at, EXCLUDED.delivery_at), "
     "dossier_code = coalesce(l.dossier_code, EXCLUDED.dossier_code) "
-    "RETURNING (SELECT unit_code FROM api.dossier WHERE code = l.dossier_code), l.kind IS NULL";
+    "RETURNING (SELECT unit_code FROM api.dossier WHERE code = l.dossier_code) AS "
+    "unit" RECEIPT_REST(MC_PG_COL_SQL);
 
 /* $1 id, $2 code, $3 kind, $4 unit, $5 issued_at: a notice to a unit. A
  * receipt read before it made it a letter of unknown kind, with a line in
@@ -436,8 +439,8 @@ static int on_receipt(struct api *api, PGconn *conn, const json_t *ev, char *err
         PQclear(res);
         return 0;
     }
-    changed(api, mc_pg_value(res, 0, 0));
-    unknown = strcmp(mc_pg_value(res, 0, 1), "t") == 0;
+    changed(api, mc_pg_value(res, 0, RC_UNIT));
+    unknown = strcmp(mc_pg_value(res, 0, RC_UNKNOWN), "t") == 0;
     PQclear(res);
     /* Before its letter, at once: should it be a notice's, the notice
      * takes the line back (INSERT_NOTICE). */

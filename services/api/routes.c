@@ -29,32 +29,36 @@
 
 /* ---- statements (run as motcua_api_read) --------------------------------- */
 
-/* $1 code, $2 id number. */
+/* $1 code, $2 id number: whether they match (the first column), and the
+ * citizen's view of the dossier as JSON. */
+#define LOOKUP_REST(X) X(LK_DOC, "doc", LOOKUP_DOC)
+#define LOOKUP_DOC                                                                                 \
+    "jsonb_build_object('code', d.code, 'state', d.state, "                                        \
+    "'procedure', jsonb_build_object('code', d.procedure_code, 'name', d.procedure_name), "        \
+    "'channel', d.channel, 'receiving_agency', d.receiving_agency, "                               \
+    "'reception_point', d.reception_point, "                                                       \
+    "'unit', CASE WHEN d.unit_code IS NULL THEN NULL "                                             \
+    "ELSE jsonb_build_object('code', d.unit_code, 'name', d.unit_name) END, "                      \
+    "'received_at', public.motcua_rfc3339(d.received_at), "                                        \
+    "'receipt_at', public.motcua_rfc3339(d.receipt_at), "                                          \
+    "'due_at', public.motcua_rfc3339(d.due_at), "                                                  \
+    "'rescheduled_due_at', public.motcua_rfc3339(d.rescheduled_due_at), "                          \
+    "'finished_at', public.motcua_rfc3339(d.finished_at), 'late', d.late, "                        \
+    "'timeline', coalesce((SELECT jsonb_agg(jsonb_build_object('at', "                             \
+    "public.motcua_rfc3339(t.at), 'kind', t.kind) || CASE WHEN t.unit_code IS NULL THEN "          \
+    "'{}'::jsonb ELSE jsonb_build_object('unit_code', t.unit_code) END || t.detail "               \
+    "ORDER BY t.at, t.id) FROM (SELECT * FROM api.timeline WHERE dossier_code = d.code "           \
+    "ORDER BY at, id LIMIT 200) t), '[]'::jsonb), "                                                \
+    "'letters', coalesce((SELECT jsonb_agg(jsonb_build_object('notification_id', "                 \
+    "l.notification_id, 'kind', l.kind, 'document_number', l.document_number, 'channel', "         \
+    "l.channel, 'issued_at', public.motcua_rfc3339(l.issued_at), 'delivery', l.delivery, "         \
+    "'delivery_at', public.motcua_rfc3339(l.delivery_at)) ORDER BY l.issued_at, "                  \
+    "l.notification_id) FROM api.letter l WHERE l.dossier_code = d.code), '[]'::jsonb))::text"
+enum { LK_MATCHES, LOOKUP_REST(MC_PG_COL_ENUM) LK_COUNT };
 static const char LOOKUP[] =
     "SELECT d.id_check IS NOT NULL AND "
-    "d.id_check = encode(sha256(convert_to($1 || ':' || $2, 'UTF8')), 'hex'), d.state, "
-    "jsonb_build_object('code', d.code, 'state', d.state, "
-    "'procedure', jsonb_build_object('code', d.procedure_code, 'name', d.procedure_name), "
-    "'channel', d.channel, 'receiving_agency', d.receiving_agency, "
-    "'reception_point', d.reception_point, "
-    "'unit', CASE WHEN d.unit_code IS NULL THEN NULL "
-    "ELSE jsonb_build_object('code', d.unit_code, 'name', d.unit_name) END, "
-    "'received_at', public.motcua_rfc3339(d.received_at), "
-    "'receipt_at', public.motcua_rfc3339(d.receipt_at), "
-    "'due_at', public.motcua_rfc3339(d.due_at), "
-    "'rescheduled_due_at', public.motcua_rfc3339(d.rescheduled_due_at), "
-    "'finished_at', public.motcua_rfc3339(d.finished_at), 'late', d.late, "
-    "'timeline', coalesce((SELECT jsonb_agg(jsonb_build_object('at', "
-    "public.motcua_rfc3339(t.at), 'kind', t.kind) || CASE WHEN t.unit_code IS NULL THEN "
-    "'{}'::jsonb ELSE jsonb_build_object('unit_code', t.unit_code) END || t.detail "
-    "ORDER BY t.at, t.id) FROM (SELECT * FROM api.timeline WHERE dossier_code = d.code "
-    "ORDER BY at, id LIMIT 200) t), '[]'::jsonb), "
-    "'letters', coalesce((SELECT jsonb_agg(jsonb_build_object('notification_id', "
-    "l.notification_id, 'kind', l.kind, 'document_number', l.document_number, 'channel', "
-    "l.channel, 'issued_at', public.motcua_rfc3339(l.issued_at), 'delivery', l.delivery, "
-    "'delivery_at', public.motcua_rfc3339(l.delivery_at)) ORDER BY l.issued_at, "
-    "l.notification_id) FROM api.letter l WHERE l.dossier_code = d.code), '[]'::jsonb))::text "
-    "FROM api.dossier d WHERE d.code = $1";
+    "d.id_check = encode(sha256(convert_to($1 || ':' || $2, 'UTF8')), 'hex') AS "
+    "matches" LOOKUP_REST(MC_PG_COL_SQL) " FROM api.dossier d WHERE d.code = $1";
 
 /* $1 unit, $2 state (open, due-soon, late), $3 now, $4 after (code or
  * NULL), $5 limit. Dossiers without a due date yet sort last. */
@@ -245,13 +249,13 @@ static void get_dossier(struct api *api, struct mc_http_req *req, const struct a
 
     if ((res = read_sql(api, req, LOOKUP, 2, params)) == NULL)
         return;
-    if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+    if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, LK_MATCHES), "t") != 0) {
         PQclear(res);
         problem(api, req, 404, "Not Found", "no dossier has this code and applicant id number",
                 NULL);
         return;
     }
-    doc = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+    doc = json_loads(PQgetvalue(res, 0, LK_DOC), 0, NULL);
     PQclear(res);
     add_national(doc);
     text = json_dumps(doc, JSON_COMPACT);

@@ -1315,10 +1315,11 @@ static int deadline_prune(struct mc_service *svc, PGconn *conn, long long *prune
     int rc;
     rc = mc_service_expire_parked(
         svc, conn,
-        "SELECT u.event_id, u.dossier_code, coalesce(u.payload, jsonb_build_object('event_id', "
-        "u.event_id, 'dossier_code', u.dossier_code, 'data', jsonb_build_object('status', "
-        "u.status, 'unit_code', u.unit_code)))::text, u.read_partition, u.read_offset, "
-        "extract(day FROM now() - u.recorded_at)::int FROM deadline.update u "
+        "SELECT u.event_id AS id, u.dossier_code, coalesce(u.payload, jsonb_build_object("
+        "'event_id', u.event_id, 'dossier_code', u.dossier_code, 'data', jsonb_build_object("
+        "'status', u.status, 'unit_code', u.unit_code)))::text AS payload, u.read_partition, "
+        "u.read_offset, extract(day FROM now() - u.recorded_at)::int AS days_waited FROM "
+        "deadline.update u "
         "WHERE NOT u.applied AND u.recorded_at < now() - make_interval(days => $1::int) "
         "AND NOT EXISTS (SELECT 1 FROM deadline.clock c WHERE c.dossier_code = u.dossier_code "
         "AND c.received) ORDER BY u.recorded_at LIMIT 100 FOR UPDATE OF u SKIP LOCKED",

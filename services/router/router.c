@@ -34,6 +34,15 @@ static const char SELECT_PARKED[] =
     "SELECT DISTINCT dossier_code FROM routing.parked WHERE dossier_code IN "
     "(SELECT jsonb_array_elements_text($1::jsonb))";
 
+/* $1 code, $2 the new unit: a transfer of an assigned dossier; returns
+ * the unit it came from and the dossier (none: not assigned yet). */
+#define TRANSFER_REST(X) X(TR_DOSSIER, "dossier", "a.dossier::text")
+enum { TR_FROM, TRANSFER_REST(MC_PG_COL_ENUM) TR_COUNT };
+static const char TRANSFER[] =
+    "UPDATE routing.assignment a SET unit_code = $2 FROM (SELECT unit_code FROM "
+    "routing.assignment WHERE dossier_code = $1 FOR UPDATE) old WHERE a.dossier_code = $1 "
+    "RETURNING old.unit_code AS from_unit" TRANSFER_REST(MC_PG_COL_SQL);
+
 /* Set-based: one row object per assignment (mc_service_write_rows). */
 static const char INSERT_ASSIGNMENTS[] =
     "INSERT INTO routing.assignment (dossier_code, unit_code, rule_id, procedure_code, ward_code, "
@@ -267,12 +276,7 @@ static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r
                       code, to ? to : "(missing)");
     params[0] = code;
     params[1] = to;
-    res = mc_pg_query(conn,
-                      "UPDATE routing.assignment a SET unit_code = $2 FROM "
-                      "(SELECT unit_code FROM routing.assignment WHERE dossier_code = $1 FOR "
-                      "UPDATE) old WHERE a.dossier_code = $1 "
-                      "RETURNING old.unit_code, a.dossier::text",
-                      2, params, err, errlen);
+    res = mc_pg_query(conn, TRANSFER, 2, params, err, errlen);
     if (res == NULL)
         return MC_EDB;
     if (PQntuples(res) == 0) {
@@ -296,12 +300,12 @@ static int apply_transfer(struct mc_service *svc, PGconn *conn, struct router *r
         return rc;
     }
     params[0] = code;
-    params[1] = PQgetvalue(res, 0, 0);
+    params[1] = PQgetvalue(res, 0, TR_FROM);
     params[2] = to;
     params[3] = mc_json_str(ev, "data/officer");
     params[4] = mc_json_str(ev, "data/reason");
     params[5] = mc_json_str(ev, "occurred_at");
-    dossier = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    dossier = json_loads(PQgetvalue(res, 0, TR_DOSSIER), 0, NULL);
     rc = mc_pg_exec(conn,
                     "INSERT INTO routing.transfer (dossier_code, from_unit, to_unit, officer, "
                     "reason, handed_at) VALUES ($1,$2,$3,$4,$5,$6)",
@@ -350,8 +354,8 @@ static int router_prune(struct mc_service *svc, PGconn *conn, long long *pruned,
     (void)state;
     return mc_service_expire_parked(
         svc, conn,
-        "SELECT event_id, dossier_code, payload::text, read_partition, read_offset, "
-        "extract(day FROM now() - parked_at)::int FROM routing.parked "
+        "SELECT event_id AS id, dossier_code, payload::text AS payload, read_partition, "
+        "read_offset, extract(day FROM now() - parked_at)::int AS days_waited FROM routing.parked "
         "WHERE parked_at < now() - make_interval(days => $1::int) "
         "ORDER BY parked_at LIMIT 100 FOR UPDATE SKIP LOCKED",
         "DELETE FROM routing.parked WHERE event_id = $1", "dossier.updates", "transfer", pruned,

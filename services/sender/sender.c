@@ -47,9 +47,14 @@ static const char INSERT_JOBS[] =
     "ON CONFLICT DO NOTHING";
 
 /* The oldest pending job, claimed for this instance until its outcome. */
-static const char CLAIM_JOB[] =
-    "SELECT notification_id::text, attempt, dossier_code, message::text FROM sender.job "
-    "WHERE state = 'pending' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED";
+#define JOB_REST(X)                                                                                \
+    X(JB_ATTEMPT, "attempt", "attempt")                                                            \
+    X(JB_CODE, "dossier_code", "dossier_code")                                                     \
+    X(JB_MESSAGE, "message", "message::text")
+enum { JB_ID, JOB_REST(MC_PG_COL_ENUM) JB_COUNT };
+static const char CLAIM_JOB[] = "SELECT notification_id::text" JOB_REST(
+    MC_PG_COL_SQL) " FROM sender.job "
+                   "WHERE state = 'pending' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED";
 
 static const char FINISH_JOB[] =
     "UPDATE sender.job SET state = 'done', outcome = $3, detail = $4, done_at = now() "
@@ -252,9 +257,9 @@ static int work_one(struct mc_service *svc, PGconn *conn, struct sender *s, int 
         return mc_pg_exec(conn, "COMMIT", 0, NULL, err, errlen);
     }
     *found = 1;
-    id = PQgetvalue(res, 0, 0);
-    code = mc_pg_value(res, 0, 2);
-    if ((data = json_loads(PQgetvalue(res, 0, 3), 0, NULL)) == NULL) {
+    id = PQgetvalue(res, 0, JB_ID);
+    code = mc_pg_value(res, 0, JB_CODE);
+    if ((data = json_loads(PQgetvalue(res, 0, JB_MESSAGE), 0, NULL)) == NULL) {
         rc = mc_err(err, errlen, MC_EDB, "job %s holds no JSON", id);
         PQclear(res);
         goto rollback;
@@ -265,7 +270,7 @@ static int work_one(struct mc_service *svc, PGconn *conn, struct sender *s, int 
               mc_json_str(data, "delivery_channel"), "status", out.status, NULL);
     mc_service_count(svc, strcmp(out.status, "delivered") == 0 ? s->m_delivered : s->m_failed, 1);
     {
-        const char *p[4] = {id, PQgetvalue(res, 0, 1), out.status, out.detail};
+        const char *p[4] = {id, PQgetvalue(res, 0, JB_ATTEMPT), out.status, out.detail};
         rc = mc_pg_exec(conn, FINISH_JOB, 4, p, err, errlen);
     }
     if (rc == 0)
