@@ -360,8 +360,9 @@ static char *outbox_cli(const char *args, int *status)
 }
 
 /* An outbox row the broker refuses for good (1.2 MB, over the 1 MB limit)
- * is parked with the reason; the row after it is published, the service is
- * ready again and counts the parked row. */
+ * is parked with the reason; the rows before and after it are published
+ * (and deleted: not the parked one between them), the service is ready
+ * again and counts the parked row. */
 static void test_refused_outbox_row_is_parked(void **state)
 {
     char topic[256], body[8192], args[64], *id, *out;
@@ -374,6 +375,7 @@ static void test_refused_outbox_row_is_parked(void **state)
     h_sql_exec(
         env,
         "INSERT INTO intake.outbox (topic, key, payload) VALUES "
+        "($1, 'PARK-BEFORE', jsonb_build_object('event_id', 'before', 'x', 'small')), "
         "($1, 'PARK-BIG', jsonb_build_object('event_id', 'big', 'x', repeat('x', 1200000))), "
         "($1, 'PARK-AFTER', jsonb_build_object('event_id', 'after', 'x', 'small'))",
         topic, NULL);
@@ -386,9 +388,12 @@ static void test_refused_outbox_row_is_parked(void **state)
                                "length(payload->>'x') = 1200000",
                                topic, NULL),
                      1);
-    all = h_read_topic(env, "deadletter", 1, 10000);
+    all = h_read_topic(env, "deadletter", 2, 10000);
     after = h_select(all, "key", "PARK-AFTER");
     big = h_select(all, "key", "PARK-BIG");
+    assert_int_equal(json_array_size(after), 1);
+    json_decref(after);
+    after = h_select(all, "key", "PARK-BEFORE");
     assert_int_equal(json_array_size(after), 1);
     assert_int_equal(json_array_size(big), 0);
     json_decref(after);
