@@ -292,15 +292,30 @@ static int cmp_listed(const void *x, const void *y)
     return (a->day > b->day) - (a->day < b->day);
 }
 
+/* The row a day has already (its kind first), and the row removed. */
+#define EXISTING_REST(X)                                                                           \
+    X(EX_NAME, "name", "name")                                                                     \
+    X(EX_SOURCE, "source_text", "coalesce(source, '-')")
+enum { EX_KIND, EXISTING_REST(MC_PG_COL_ENUM) EX_COUNT };
+#define REMOVED_REST(X) X(RM_NAME, "name", "name")
+enum { RM_KIND, REMOVED_REST(MC_PG_COL_ENUM) RM_COUNT };
+
+/* A year's rows (the day as days since 1970-01-01 first), city first. */
+#define LISTED_REST(X)                                                                             \
+    X(LD_KIND, "kind", "kind")                                                                     \
+    X(LD_NAME, "name", "name")                                                                     \
+    X(LD_SOURCE, "source_text", "coalesce(source, '-')")                                           \
+    X(LD_SCOPE, "scope", "coalesce(agency_code, 'city')")
+enum { LD_DAY, LISTED_REST(MC_PG_COL_ENUM) LD_COUNT };
+
 static int cmd_list(PGconn *conn, const struct cal_args *a)
 {
-    static const char sql[] =
-        "SELECT day - DATE '1970-01-01', kind, name, coalesce(source, '-'),"
-        " coalesce(agency_code, 'city')"
-        " FROM catalog.calendar_day"
-        " WHERE (agency_code IS NULL OR agency_code = $2::text)"
-        "   AND day >= make_date($1::int, 1, 1) AND day < make_date($1::int + 1, 1, 1)"
-        " ORDER BY day, agency_code NULLS FIRST";
+    static const char sql[] = "SELECT day - DATE '1970-01-01' AS day_number" LISTED_REST(
+        MC_PG_COL_SQL) " FROM catalog.calendar_day"
+                       " WHERE (agency_code IS NULL OR agency_code = $2::text)"
+                       "   AND day >= make_date($1::int, 1, 1) AND day < make_date($1::int + 1, 1, "
+                       "1)"
+                       " ORDER BY day, agency_code NULLS FIRST";
     struct mc_holiday rules[MC_HOLIDAYS_MAX];
     struct listed_day *days = NULL;
     struct mc_calendar *cal = NULL;
@@ -325,7 +340,7 @@ static int cmd_list(PGconn *conn, const struct cal_args *a)
 
     /* Rows, city first: an agency's row on the same day replaces the city's. */
     for (int i = 0; i < nrows; i++) {
-        int32_t day = (int32_t)strtol(PQgetvalue(res, i, 0), NULL, 10);
+        int32_t day = (int32_t)strtol(PQgetvalue(res, i, LD_DAY), NULL, 10);
         struct listed_day *l = &days[ndays];
         char replaced[32] = "";
         if (ndays > 0 && days[ndays - 1].day == day) {
@@ -335,10 +350,10 @@ static int cmd_list(PGconn *conn, const struct cal_args *a)
             ndays++;
         }
         l->day = day;
-        snprintf(l->kind, sizeof l->kind, "%s", PQgetvalue(res, i, 1));
-        snprintf(l->name, sizeof l->name, "%s", PQgetvalue(res, i, 2));
-        snprintf(l->source, sizeof l->source, "%s%s", PQgetvalue(res, i, 3), replaced);
-        snprintf(l->scope, sizeof l->scope, "%s", PQgetvalue(res, i, 4));
+        snprintf(l->kind, sizeof l->kind, "%s", PQgetvalue(res, i, LD_KIND));
+        snprintf(l->name, sizeof l->name, "%s", PQgetvalue(res, i, LD_NAME));
+        snprintf(l->source, sizeof l->source, "%s%s", PQgetvalue(res, i, LD_SOURCE), replaced);
+        snprintf(l->scope, sizeof l->scope, "%s", PQgetvalue(res, i, LD_SCOPE));
     }
     /* Rule holidays no row speaks for. */
     for (int i = 0; i < nrules; i++) {
@@ -424,9 +439,9 @@ static int cmd_add(PGconn *conn, const struct cal_args *a)
         " VALUES ($1, $2::date, $3, $4, 'operator')"
         " ON CONFLICT ((coalesce(agency_code, '')), day)"
         " DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name, source = EXCLUDED.source";
-    static const char existing_sql[] =
-        "SELECT kind, name, coalesce(source, '-') FROM catalog.calendar_day"
-        " WHERE coalesce(agency_code, '') = coalesce($1, '') AND day = $2::date";
+    static const char existing_sql[] = "SELECT kind" EXISTING_REST(
+        MC_PG_COL_SQL) " FROM catalog.calendar_day"
+                       " WHERE coalesce(agency_code, '') = coalesce($1, '') AND day = $2::date";
     const char *params[4];
     char err[512], dbuf[11];
     int32_t day;
@@ -460,8 +475,9 @@ static int cmd_add(PGconn *conn, const struct cal_args *a)
         fprintf(stderr,
                 "motcua calendar add: %s already has a row for %s: %s \"%s\" [%s]; use --replace "
                 "to change it, or remove it first\n",
-                dbuf, a->agency ? a->agency : "the city", res ? mc_pg_value(res, 0, 0) : "?",
-                res ? mc_pg_value(res, 0, 1) : "?", res ? mc_pg_value(res, 0, 2) : "?");
+                dbuf, a->agency ? a->agency : "the city", res ? mc_pg_value(res, 0, EX_KIND) : "?",
+                res ? mc_pg_value(res, 0, EX_NAME) : "?",
+                res ? mc_pg_value(res, 0, EX_SOURCE) : "?");
         PQclear(res);
         return 2;
     }
@@ -475,7 +491,7 @@ static int cmd_remove(PGconn *conn, const struct cal_args *a)
 {
     static const char sql[] = "DELETE FROM catalog.calendar_day"
                               " WHERE coalesce(agency_code, '') = coalesce($1, '')"
-                              "   AND day = $2::date RETURNING kind, name";
+                              "   AND day = $2::date RETURNING kind" REMOVED_REST(MC_PG_COL_SQL);
     const char *params[2];
     struct mc_holiday rule;
     char err[512], dbuf[11];
@@ -500,7 +516,7 @@ static int cmd_remove(PGconn *conn, const struct cal_args *a)
         return 1;
     }
     printf("removed %s %s %s \"%s\"\n", dbuf, a->agency ? a->agency : "city",
-           mc_pg_value(res, 0, 0), mc_pg_value(res, 0, 1));
+           mc_pg_value(res, 0, RM_KIND), mc_pg_value(res, 0, RM_NAME));
     PQclear(res);
     if (rule_holiday_on(day, &rule))
         fprintf(stderr,

@@ -20,11 +20,21 @@
 #define REASON_SHOWN 140
 #define TRUNCATED_MARK "; the copy holds the first "
 
+/* The dead letters replayed: when last and how often (after the id). */
+#define REPLAYS_REST(X)                                                                            \
+    X(RP_AT, "replayed", "motcua_rfc3339(replayed_at)")                                            \
+    X(RP_TIMES, "times", "replays")
+enum { RP_ID, REPLAYS_REST(MC_PG_COL_ENUM) RP_COUNT };
 static const char SELECT_REPLAYS[] =
-    "SELECT deadletter_id::text, motcua_rfc3339(replayed_at), replays FROM ops.deadletter_replay";
-static const char SELECT_REPLAY[] =
-    "SELECT motcua_rfc3339(replayed_at), replays, topic FROM ops.deadletter_replay "
-    "WHERE deadletter_id = $1";
+    "SELECT deadletter_id::text AS id" REPLAYS_REST(MC_PG_COL_SQL) " FROM ops.deadletter_replay";
+/* One dead letter's replays: when last (the first column), how often, to
+ * which topic. */
+#define REPLAY_REST(X)                                                                             \
+    X(RO_TIMES, "times", "replays")                                                                \
+    X(RO_TOPIC, "topic", "topic")
+enum { RO_AT, REPLAY_REST(MC_PG_COL_ENUM) RO_COUNT };
+static const char SELECT_REPLAY[] = "SELECT motcua_rfc3339(replayed_at) AS replayed" REPLAY_REST(
+    MC_PG_COL_SQL) " FROM ops.deadletter_replay WHERE deadletter_id = $1";
 static const char RECORD_REPLAY[] =
     "INSERT INTO ops.deadletter_replay AS r (deadletter_id, topic, key, partition, \"offset\") "
     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (deadletter_id) DO UPDATE SET "
@@ -112,9 +122,10 @@ static int cmd_list(const struct mc_config *cfg, PGconn *conn, const char *consu
     }
     for (int i = 0; i < PQntuples(res); i++) {
         char text[96];
-        snprintf(text, sizeof text, "%s (%s time%s)", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-                 strcmp(PQgetvalue(res, i, 2), "1") == 0 ? "" : "s");
-        json_object_set_new(s.replays, PQgetvalue(res, i, 0), json_string(text));
+        snprintf(text, sizeof text, "%s (%s time%s)", PQgetvalue(res, i, RP_AT),
+                 PQgetvalue(res, i, RP_TIMES),
+                 strcmp(PQgetvalue(res, i, RP_TIMES), "1") == 0 ? "" : "s");
+        json_object_set_new(s.replays, PQgetvalue(res, i, RP_ID), json_string(text));
     }
     PQclear(res);
     rc = mc_cli_read_topic(cfg, "deadletter", 300, scan_cb, &s, err, sizeof err);
@@ -224,8 +235,9 @@ static int cmd_replay(const struct mc_config *cfg, PGconn *conn, const char *id,
     if (PQntuples(res) > 0 && !force) {
         printf("dead letter %s was replayed already (%s, %s time%s, to %s): nothing sent; "
                "--force sends it again\n",
-               id, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-               strcmp(PQgetvalue(res, 0, 1), "1") == 0 ? "" : "s", PQgetvalue(res, 0, 2));
+               id, PQgetvalue(res, 0, RO_AT), PQgetvalue(res, 0, RO_TIMES),
+               strcmp(PQgetvalue(res, 0, RO_TIMES), "1") == 0 ? "" : "s",
+               PQgetvalue(res, 0, RO_TOPIC));
         PQclear(res);
         return 0;
     }

@@ -14,30 +14,53 @@
 
 /* The dossier's letters to the citizen, then its notices to the units
  * (no document number, no appointment: "-"). */
-static const char SELECT_LETTERS[] =
-    "SELECT notification_id::text, dossier_code, "
-    "coalesce(message->>'reference', dossier_code || '/' || kind || '/' || breach), "
-    "coalesce(message->'template'->>'id', '-'), coalesce(message->'template'->>'version', '-'), "
-    "coalesce(document_number, '-'), motcua_rfc3339(issued_at), "
-    "coalesce(motcua_rfc3339(new_appointment_at), '-'), array_to_string(channels, ', '), status, "
-    "attempt, delivery_channel, retries, motcua_rfc3339(next_attempt_at) FROM (SELECT "
-    "notification_id, dossier_code, kind, breach, message, document_number, issued_at, "
-    "new_appointment_at, channels, status, attempt, delivery_channel, retries, next_attempt_at, "
-    "0 AS o FROM notify.letter UNION ALL SELECT notification_id, dossier_code, kind, breach, "
-    "message, NULL, issued_at, NULL, channels, status, attempt, delivery_channel, retries, "
-    "next_attempt_at, 1 FROM notify.notice) n WHERE CASE WHEN $2 = 'id' THEN notification_id = "
-    "$1::text::uuid ELSE dossier_code = $1::text END ORDER BY o, breach, issued_at";
+#define LETTER_REST(X)                                                                             \
+    X(NL_REFERENCE, "reference",                                                                   \
+      "coalesce(message->>'reference', dossier_code || '/' || kind || '/' || breach)")             \
+    X(NL_TEMPLATE, "template_id", "coalesce(message->'template'->>'id', '-')")                     \
+    X(NL_VERSION, "template_version", "coalesce(message->'template'->>'version', '-')")            \
+    X(NL_NUMBER, "doc_number", "coalesce(document_number, '-')")                                   \
+    X(NL_ISSUED, "issued", "motcua_rfc3339(issued_at)")                                            \
+    X(NL_APPOINTMENT, "appointment", "coalesce(motcua_rfc3339(new_appointment_at), '-')")          \
+    X(NL_CHANNELS, "channel_list", "array_to_string(channels, ', ')")                              \
+    X(NL_STATUS, "status_now", "status")                                                           \
+    X(NL_ATTEMPT, "attempt_now", "attempt")                                                        \
+    X(NL_CHANNEL, "channel_now", "delivery_channel")                                               \
+    X(NL_RETRIES, "retries_now", "retries")                                                        \
+    X(NL_NEXT, "next_retry", "motcua_rfc3339(next_attempt_at)")
+enum { NL_ID, LETTER_REST(MC_PG_COL_ENUM) NL_COUNT };
+static const char SELECT_LETTERS[] = "SELECT notification_id::text AS id" LETTER_REST(
+    MC_PG_COL_SQL) " FROM (SELECT "
+                   "notification_id, dossier_code, kind, breach, message, document_number, "
+                   "issued_at, "
+                   "new_appointment_at, channels, status, attempt, delivery_channel, retries, "
+                   "next_attempt_at, "
+                   "0 AS o FROM notify.letter UNION ALL SELECT notification_id, dossier_code, "
+                   "kind, breach, "
+                   "message, NULL, issued_at, NULL, channels, status, attempt, delivery_channel, "
+                   "retries, "
+                   "next_attempt_at, 1 FROM notify.notice) n WHERE CASE WHEN $2 = 'id' THEN "
+                   "notification_id = "
+                   "$1::text::uuid ELSE dossier_code = $1::text END ORDER BY o, breach, issued_at";
 
 /* The attempts and the receipts of one notification, attempt by attempt:
  * its start, "sending", then the outcome (receipts of one second are
  * ordered so). */
+#define HISTORY_REST(X)                                                                            \
+    X(NH_ATTEMPT, "attempt_text", "coalesce(attempt::text, '?')")                                  \
+    X(NH_CHANNEL, "channel_text", "coalesce(channel, '-')")                                        \
+    X(NH_WHAT, "what_text", "what")
+enum { NH_AT, HISTORY_REST(MC_PG_COL_ENUM) NH_COUNT };
 static const char SELECT_HISTORY[] =
-    "SELECT coalesce(motcua_rfc3339(at), '-'), coalesce(attempt::text, '?'), "
-    "coalesce(channel, '-'), what FROM (SELECT started_at AS at, attempt, channel, "
-    "'started (' || reason || ')' AS what, 0 AS o FROM notify.attempt WHERE notification_id = "
-    "$1::uuid UNION ALL SELECT reported_at, attempt, channel, status || coalesce(': ' || "
-    "detail, ''), CASE status WHEN 'sending' THEN 1 ELSE 2 END FROM notify.delivery WHERE "
-    "notification_id = $1::uuid) h ORDER BY h.attempt NULLS LAST, h.o, h.at";
+    "SELECT coalesce(motcua_rfc3339(at), '-') AS at_text" HISTORY_REST(
+        MC_PG_COL_SQL) " FROM (SELECT started_at AS at, attempt, channel, "
+                       "'started (' || reason || ')' AS what, 0 AS o FROM notify.attempt WHERE "
+                       "notification_id = "
+                       "$1::uuid UNION ALL SELECT reported_at, attempt, channel, status || "
+                       "coalesce(': ' || "
+                       "detail, ''), CASE status WHEN 'sending' THEN 1 ELSE 2 END FROM "
+                       "notify.delivery WHERE "
+                       "notification_id = $1::uuid) h ORDER BY h.attempt NULLS LAST, h.o, h.at";
 
 static int usage(FILE *out)
 {
@@ -75,8 +98,9 @@ static int show_history(PGconn *conn, const char *id)
     }
     printf("history:\n");
     for (int i = 0; i < PQntuples(res); i++)
-        printf("  %-25s  attempt %-3s %-8s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+        printf("  %-25s  attempt %-3s %-8s %s\n", PQgetvalue(res, i, NH_AT),
+               PQgetvalue(res, i, NH_ATTEMPT), PQgetvalue(res, i, NH_CHANNEL),
+               PQgetvalue(res, i, NH_WHAT));
     PQclear(res);
     return 0;
 }
@@ -120,20 +144,22 @@ int mc_cli_notification(const struct mc_config *cfg, int argc, char **argv)
         rc = 1;
     }
     for (int i = 0; i < n && rc == 0; i++) {
-        const char *next = mc_pg_value(res, i, 13);
+        const char *next = mc_pg_value(res, i, NL_NEXT);
         if (i > 0)
             printf("\n");
-        printf("notification %s\n", PQgetvalue(res, i, 0));
-        printf("reference    %s\n", PQgetvalue(res, i, 2));
-        printf("template     %s, version %s\n", PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
-        printf("document     %s, issued %s, new appointment %s\n", PQgetvalue(res, i, 5),
-               PQgetvalue(res, i, 6), PQgetvalue(res, i, 7));
-        printf("channels     %s\n", PQgetvalue(res, i, 8));
-        printf("now          %s, attempt %s on %s (%s retries on it)\n", PQgetvalue(res, i, 9),
-               PQgetvalue(res, i, 10), PQgetvalue(res, i, 11), PQgetvalue(res, i, 12));
+        printf("notification %s\n", PQgetvalue(res, i, NL_ID));
+        printf("reference    %s\n", PQgetvalue(res, i, NL_REFERENCE));
+        printf("template     %s, version %s\n", PQgetvalue(res, i, NL_TEMPLATE),
+               PQgetvalue(res, i, NL_VERSION));
+        printf("document     %s, issued %s, new appointment %s\n", PQgetvalue(res, i, NL_NUMBER),
+               PQgetvalue(res, i, NL_ISSUED), PQgetvalue(res, i, NL_APPOINTMENT));
+        printf("channels     %s\n", PQgetvalue(res, i, NL_CHANNELS));
+        printf("now          %s, attempt %s on %s (%s retries on it)\n",
+               PQgetvalue(res, i, NL_STATUS), PQgetvalue(res, i, NL_ATTEMPT),
+               PQgetvalue(res, i, NL_CHANNEL), PQgetvalue(res, i, NL_RETRIES));
         if (next)
             printf("next retry   %s\n", next);
-        rc = show_history(conn, PQgetvalue(res, i, 0));
+        rc = show_history(conn, PQgetvalue(res, i, NL_ID));
     }
     PQclear(res);
     PQfinish(conn);

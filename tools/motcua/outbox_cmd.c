@@ -35,26 +35,37 @@ static int known_schema(const char *s)
     return 0;
 }
 
+/* A schema's pending count (the first column), then each parked row. */
+#define PARKED_REST(X)                                                                             \
+    X(PR_ID, "id", "id")                                                                           \
+    X(PR_TOPIC, "topic", "topic")                                                                  \
+    X(PR_KEY, "key_text", "coalesce(key, '')")                                                     \
+    X(PR_BYTES, "bytes", "octet_length(payload::text)")                                            \
+    X(PR_PARKED, "parked", "motcua_rfc3339(parked_at)")                                            \
+    X(PR_ERROR, "error", "error")
+enum { PR_PENDING, PARKED_REST(MC_PG_COL_ENUM) PR_COUNT };
+
 static int list(PGconn *conn)
 {
     char sql[512], err[512];
     for (const char *const *s = schemas; *s; s++) {
         PGresult *res;
         snprintf(sql, sizeof sql,
-                 "SELECT (SELECT count(*) FROM %s.outbox), id, topic, coalesce(key, ''), "
-                 "octet_length(payload::text), motcua_rfc3339(parked_at), error "
-                 "FROM (SELECT 1) one LEFT JOIN %s.outbox_parked ON true ORDER BY id",
+                 "SELECT (SELECT count(*) FROM %s.outbox) AS pending" PARKED_REST(
+                     MC_PG_COL_SQL) " FROM (SELECT 1) one LEFT JOIN %s.outbox_parked ON true ORDER "
+                                    "BY id",
                  *s, *s);
         if ((res = mc_pg_query(conn, sql, 0, NULL, err, sizeof err)) == NULL) {
             fprintf(stderr, "motcua outbox list: %s\n", err);
             return 1;
         }
-        printf("%s: %s pending, %d parked\n", *s, PQgetvalue(res, 0, 0),
-               PQgetisnull(res, 0, 1) ? 0 : PQntuples(res));
-        for (int i = 0; i < PQntuples(res) && !PQgetisnull(res, i, 1); i++)
-            printf("  %s\t%s\t%s\t%s bytes\tparked %s\t%s\n", PQgetvalue(res, i, 1),
-                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-                   PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+        printf("%s: %s pending, %d parked\n", *s, PQgetvalue(res, 0, PR_PENDING),
+               PQgetisnull(res, 0, PR_ID) ? 0 : PQntuples(res));
+        for (int i = 0; i < PQntuples(res) && !PQgetisnull(res, i, PR_ID); i++)
+            printf("  %s\t%s\t%s\t%s bytes\tparked %s\t%s\n", PQgetvalue(res, i, PR_ID),
+                   PQgetvalue(res, i, PR_TOPIC), PQgetvalue(res, i, PR_KEY),
+                   PQgetvalue(res, i, PR_BYTES), PQgetvalue(res, i, PR_PARKED),
+                   PQgetvalue(res, i, PR_ERROR));
         PQclear(res);
     }
     return 0;

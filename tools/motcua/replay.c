@@ -305,15 +305,16 @@ static int wait_stored(struct replay *r, const struct out_list *l, int from, int
 }
 
 /* The dossiers received on local day `day` once all `expected` of them are
- * assigned (or rejected at intake): code, unit, receipt, due, field,
- * source/external_id (mc_sample_units_plan's columns), rejections. */
+ * assigned (or rejected at intake): mc_sample_units_plan's columns and
+ * the rejections so far. */
 static PGresult *assigned_on(struct replay *r, int32_t day, int expected, long long rejected_before,
                              char *err, size_t errlen)
 {
     static const char sql[] =
-        "SELECT a.dossier_code, a.unit_code, extract(epoch FROM a.receipt_at)::bigint, "
-        "extract(epoch FROM a.due_at)::bigint, coalesce(p.field, ''), "
-        "d.source || '/' || d.external_id, (SELECT count(*) FROM intake.rejection) FROM "
+        "SELECT a.dossier_code, a.unit_code, extract(epoch FROM a.receipt_at)::bigint AS receipt, "
+        "extract(epoch FROM a.due_at)::bigint AS due, coalesce(p.field, '') AS field, "
+        "d.source || '/' || d.external_id AS submission, (SELECT count(*) FROM intake.rejection) "
+        "AS rejections FROM "
         "intake.dossier d JOIN routing.assignment a "
         "ON a.dossier_code = d.code LEFT JOIN catalog.procedure p ON p.code = a.procedure_code "
         "WHERE d.received_at >= $1::timestamptz AND d.received_at < $2::timestamptz "
@@ -329,7 +330,7 @@ static PGresult *assigned_on(struct replay *r, int32_t day, int expected, long l
         if (res == NULL)
             return NULL;
         rejected = PQntuples(res) > 0
-                       ? strtoll(PQgetvalue(res, 0, 6), NULL, 10)
+                       ? strtoll(PQgetvalue(res, 0, PQfnumber(res, "rejections")), NULL, 10)
                        : sql_int(r, "SELECT count(*) FROM intake.rejection", 0, NULL, err, errlen);
         if (PQntuples(res) + (rejected - rejected_before) >= expected)
             return res;
@@ -363,23 +364,30 @@ static void merge_pending(struct out_list *pending, int *next, struct mc_sample_
     qsort(pending->items, (size_t)pending->n, sizeof *pending->items, out_cmp);
 }
 
+/* The year so far: dossiers received (the first column), then warnings,
+ * breaches, letters and requests for an explanation. */
+#define PROGRESS_REST(X)                                                                           \
+    X(YR_WARNINGS, "warnings", "(SELECT count(*) FROM deadline.ledger WHERE kind = 'warning')")    \
+    X(YR_BREACHES, "breaches", "(SELECT count(*) FROM deadline.ledger WHERE kind = 'overdue')")    \
+    X(YR_LETTERS, "letters", "(SELECT count(*) FROM notify.letter)")                               \
+    X(YR_EXPLANATIONS, "explanations", "(SELECT count(*) FROM notify.explanation)")
+enum { YR_DOSSIERS, PROGRESS_REST(MC_PG_COL_ENUM) YR_COUNT };
+
 static void progress(struct replay *r, int32_t day, double started)
 {
     char err[256];
     int y, m, d;
     PGresult *res = mc_pg_query(
         r->conn,
-        "SELECT (SELECT count(*) FROM intake.dossier), (SELECT count(*) FROM deadline.ledger "
-        "WHERE kind = 'warning'), (SELECT count(*) FROM deadline.ledger WHERE kind = "
-        "'overdue'), (SELECT count(*) FROM notify.letter), (SELECT count(*) FROM "
-        "notify.explanation)",
-        0, NULL, err, sizeof err);
+        "SELECT (SELECT count(*) FROM intake.dossier) AS dossiers" PROGRESS_REST(MC_PG_COL_SQL), 0,
+        NULL, err, sizeof err);
     mc_civil_from_days(day, &y, &m, &d);
     if (res != NULL && PQntuples(res) == 1)
         printf("  %04d-%02d-%02d  dossiers %6s  updates %7ld  warnings %6s  breaches %5s  "
                "letters %5s  explanations asked %5s  (%.0f s)\n",
-               y, m, d, PQgetvalue(res, 0, 0), r->updates_published, PQgetvalue(res, 0, 1),
-               PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4),
+               y, m, d, PQgetvalue(res, 0, YR_DOSSIERS), r->updates_published,
+               PQgetvalue(res, 0, YR_WARNINGS), PQgetvalue(res, 0, YR_BREACHES),
+               PQgetvalue(res, 0, YR_LETTERS), PQgetvalue(res, 0, YR_EXPLANATIONS),
                wall_s() - started);
     fflush(stdout);
     PQclear(res);
@@ -500,8 +508,10 @@ static int replay_year(struct replay *r, int year, double scale, uint64_t seed, 
             }
             r->s_assigned += wall_s() - t0;
             rejected_before += sub_loaded - day_first - PQntuples(res);
-            mc_sample_units_plan(units, res, &fresh);
+            rc = mc_sample_units_plan(units, res, &fresh, err, errlen);
             PQclear(res);
+            if (rc != 0)
+                goto out;
             merge_pending(&pending, &pend_next, &fresh, &serial);
         }
         for (size_t k = 0; k < sizeof tick_minutes / sizeof tick_minutes[0]; k++) {

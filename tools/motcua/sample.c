@@ -1017,6 +1017,10 @@ void mc_sample_units_free(struct mc_sample_units *u)
     free(u);
 }
 
+/* The units a dossier can be transferred to, by code (the first column). */
+#define UNIT_REST(X) X(UN_KIND, "kind", "kind")
+enum { UN_CODE, UNIT_REST(MC_PG_COL_ENUM) UN_COUNT };
+
 struct mc_sample_units *mc_sample_units_new(PGconn *conn, double late_share, uint64_t seed,
                                             char *err, size_t errlen)
 {
@@ -1032,14 +1036,16 @@ struct mc_sample_units *mc_sample_units_new(PGconn *conn, double late_share, uin
     /* The sample city's departments for land (Phòng Tài nguyên và Môi
      * trường) and construction (Phòng Quản lý đô thị), if the catalog has
      * them. */
-    res = mc_pg_query(conn,
-                      "SELECT code, kind FROM catalog.unit WHERE kind IN ('ward', 'commune') OR "
-                      "code IN ('PTNMT', 'PQLDT') ORDER BY code",
-                      0, NULL, err, errlen);
+    res = mc_pg_query(
+        conn,
+        "SELECT code" UNIT_REST(
+            MC_PG_COL_SQL) " FROM catalog.unit WHERE kind IN "
+                           "('ward', 'commune') OR code IN ('PTNMT', 'PQLDT') ORDER BY code",
+        0, NULL, err, errlen);
     if (res == NULL)
         goto fail;
     for (int i = 0; i < PQntuples(res); i++) {
-        const char *code = PQgetvalue(res, i, 0), *kind = PQgetvalue(res, i, 1);
+        const char *code = PQgetvalue(res, i, UN_CODE), *kind = PQgetvalue(res, i, UN_KIND);
         if (strcmp(kind, "ward") == 0 || strcmp(kind, "commune") == 0)
             json_object_set_new(u->wards, code, json_true());
         else if (strcmp(code, "PTNMT") == 0)
@@ -1054,24 +1060,32 @@ fail:
     return NULL;
 }
 
-void mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res,
-                          struct mc_sample_list *out)
+int mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res, struct mc_sample_list *out,
+                         char *err, size_t errlen)
 {
-    int nrows = PQntuples(res), n = 0, can_r = 0, can_s = 0;
-    struct dossier_ctx *rows = mc_xcalloc((size_t)nrows + 1, sizeof *rows);
+    static const char *const names[] = {"dossier_code", "unit_code", "receipt", "due", "field"};
+    enum { PL_CODE, PL_UNIT, PL_RECEIPT, PL_DUE, PL_FIELD, PL_COUNT };
+    int nrows = PQntuples(res), n = 0, can_r = 0, can_s = 0, col[PL_COUNT];
+    int submission = PQfnumber(res, "submission");
+    struct dossier_ctx *rows;
+
+    if (mc_pg_columns(res, names, PL_COUNT, col, err, errlen) != 0)
+        return MC_EINVAL;
+    rows = mc_xcalloc((size_t)nrows + 1, sizeof *rows);
 
     /* First the dossiers the units answer, to scale the shares of fates that
      * only some dossiers can have to the whole. */
     for (int i = 0; i < nrows; i++) {
         struct dossier_ctx *x = &rows[n];
-        const char *receipt_s = mc_pg_value(res, i, 2), *due_s = mc_pg_value(res, i, 3), *stable;
+        const char *receipt_s = mc_pg_value(res, i, col[PL_RECEIPT]);
+        const char *due_s = mc_pg_value(res, i, col[PL_DUE]), *stable;
         x->cal = u->cal;
         x->out = out;
         x->seed = u->seed;
         x->missed_reschedules = &u->missed_reschedules;
-        x->code = mc_pg_value(res, i, 0);
-        x->unit = mc_pg_value(res, i, 1);
-        x->field = mc_pg_value(res, i, 4);
+        x->code = mc_pg_value(res, i, col[PL_CODE]);
+        x->unit = mc_pg_value(res, i, col[PL_UNIT]);
+        x->field = mc_pg_value(res, i, col[PL_FIELD]);
         if (x->code == NULL || x->unit == NULL || receipt_s == NULL || due_s == NULL)
             continue;
         if (x->field == NULL)
@@ -1080,7 +1094,7 @@ void mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res,
          * external id), not from the code intake gave it, which depends on
          * the order intake read the partitions in: a replay with the same
          * seed draws the same fates. */
-        stable = PQnfields(res) > 5 ? mc_pg_value(res, i, 5) : NULL;
+        stable = submission >= 0 ? mc_pg_value(res, i, submission) : NULL;
         x->r.state = mix64(u->seed) ^ fnv1a(stable ? stable : x->code);
         if (rng_below(&x->r, 10000) < u->late_permyriad)
             continue; /* no answer from the unit: this dossier will be late */
@@ -1101,14 +1115,15 @@ void mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res,
         dossier_updates(&rows[i], &rows[i].r);
     }
     free(rows);
+    return 0;
 }
 
 static int sample_updates(double late_share, uint64_t seed, int with_time, char *err, size_t errlen)
 {
     static const char sql[] =
-        "SELECT a.dossier_code, a.unit_code, extract(epoch FROM a.receipt_at)::bigint,"
-        " extract(epoch FROM a.due_at)::bigint, coalesce(p.field, ''),"
-        " d.source || '/' || d.external_id"
+        "SELECT a.dossier_code, a.unit_code, extract(epoch FROM a.receipt_at)::bigint AS receipt,"
+        " extract(epoch FROM a.due_at)::bigint AS due, coalesce(p.field, '') AS field,"
+        " d.source || '/' || d.external_id AS submission"
         " FROM routing.assignment a LEFT JOIN catalog.procedure p ON p.code = a.procedure_code"
         " LEFT JOIN intake.dossier d ON d.code = a.dossier_code"
         " ORDER BY d.source, d.external_id, a.dossier_code";
@@ -1128,7 +1143,8 @@ static int sample_updates(double late_share, uint64_t seed, int with_time, char 
         rc = MC_EDB;
         goto out;
     }
-    mc_sample_units_plan(units, res, &list);
+    if ((rc = mc_sample_units_plan(units, res, &list, err, errlen)) != 0)
+        goto out;
     /* Units answer in time order. */
     mc_sample_list_sort(&list);
     for (int i = 0; i < list.n && rc == 0; i++) {

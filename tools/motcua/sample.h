@@ -51,12 +51,14 @@ struct mc_sample_units;
 struct mc_sample_units *mc_sample_units_new(PGconn *conn, double late_share, uint64_t seed,
                                             char *err, size_t errlen);
 void mc_sample_units_free(struct mc_sample_units *u);
-/* Appends the updates of the assigned dossiers in res, whose columns are:
- * dossier code, unit code, receipt_at and due_at (Unix seconds), the
- * procedure's field and, optionally, "source/external_id" of its
- * submission, which seeds the dossier's fate (else the code does). The shares of fates that only
- * some dossiers can have (reschedules, supplements) are scaled over the rows of one call. */
-void mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res,
-                          struct mc_sample_list *out);
+/* Appends the updates of the assigned dossiers in res, whose columns are
+ * named dossier_code, unit_code, receipt and due (Unix seconds), field
+ * (the procedure's) and, optionally, submission ("source/external_id"),
+ * which seeds the dossier's fate (else the code does). The shares of
+ * fates that only some dossiers can have (reschedules, supplements) are
+ * scaled over the rows of one call. Returns 0, or MC_EINVAL naming a
+ * column res lacks. */
+int mc_sample_units_plan(struct mc_sample_units *u, const PGresult *res, struct mc_sample_list *out,
+                         char *err, size_t errlen);
 
 #endif

@@ -25,6 +25,14 @@
 #define TIMEOUT_MS 5000
 #define OUTBOX_OLD_S 60
 
+/* A service's outbox: its backlog (the first column; all three take the
+ * schema's name). */
+#define OUTBOX_REST(X)                                                                             \
+    X(OS_AGE, "age",                                                                               \
+      "(SELECT coalesce(extract(epoch FROM now() - min(created_at))::bigint, 0) FROM %s.outbox)")  \
+    X(OS_PARKED, "parked", "(SELECT count(*) FROM %s.outbox_parked)")
+enum { OS_BACKLOG, OUTBOX_REST(MC_PG_COL_ENUM) OS_COUNT };
+
 static const struct mc_service_def *const services[] = {
     &mc_intake_def, &mc_router_def, &mc_deadline_def, &mc_notify_def, &mc_api_def,
     &mc_sender_def, NULL,
@@ -198,9 +206,7 @@ int mc_cli_status(const struct mc_config *cfg, int argc, char **argv)
             continue;
         }
         snprintf(sql, sizeof sql,
-                 "SELECT (SELECT count(*) FROM %s.outbox), (SELECT coalesce(extract(epoch FROM "
-                 "now() - min(created_at))::bigint, 0) FROM %s.outbox), (SELECT count(*) FROM "
-                 "%s.outbox_parked)",
+                 "SELECT (SELECT count(*) FROM %s.outbox) AS backlog" OUTBOX_REST(MC_PG_COL_SQL),
                  (*d)->schema, (*d)->schema, (*d)->schema);
         res = mc_pg_query(conn, sql, 0, NULL, err, sizeof err);
         printf("%-9s %-16s %-20s %7d ", (*d)->name, group, state, members);
@@ -209,12 +215,13 @@ int mc_cli_status(const struct mc_config *cfg, int argc, char **argv)
         else
             printf("%9s ", "?");
         if (res)
-            printf("%8s %6ss %6s\n", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-                   PQgetvalue(res, 0, 2));
+            printf("%8s %6ss %6s\n", PQgetvalue(res, 0, OS_BACKLOG), PQgetvalue(res, 0, OS_AGE),
+                   PQgetvalue(res, 0, OS_PARKED));
         else
             printf("%8s %7s %6s\n", "?", "?", "?");
-        if (members == 0 || lag < 0 || res == NULL || atoll(PQgetvalue(res, 0, 1)) > OUTBOX_OLD_S ||
-            atoll(PQgetvalue(res, 0, 2)) > 0)
+        if (members == 0 || lag < 0 || res == NULL ||
+            atoll(PQgetvalue(res, 0, OS_AGE)) > OUTBOX_OLD_S ||
+            atoll(PQgetvalue(res, 0, OS_PARKED)) > 0)
             attention = 1;
         PQclear(res);
     }
