@@ -144,7 +144,7 @@ def order_problems(topics, names):
         for e in sorted(topics[t].first.values(), key=lambda e: (e["p"], e["o"])):
             seq[e["ev"].get("dossier_code")].append(e)
         for code, evs in seq.items():
-            last = None
+            last, last_e = None, None
             for e in evs:
                 try:
                     at = datetime.datetime.fromisoformat(e["ev"]["occurred_at"])
@@ -152,11 +152,19 @@ def order_problems(topics, names):
                     out.append("%s[%d]@%d: occurred_at unreadable" % (t, e["p"], e["o"]))
                     break
                 if last is not None and at < last:
-                    out.append("%s: %s at offset %d (%s) is earlier than the event before it"
-                               % (t, code, e["o"], e["ev"]["occurred_at"]))
+                    out.append("%s: %s at offset %d (%s) is earlier than the event before it "
+                               "at offset %d (%s)" % (t, code, e["o"], describe(e), last_e["o"],
+                                                      describe(last_e)))
                     break
-                last = at
+                last, last_e = at, e
     return out
+
+
+def describe(e):
+    """An event as the order check names it: type, what of, when."""
+    ev, data = e["ev"], e["ev"].get("data") or {}
+    what = [str(data[k]) for k in ("kind", "rung", "breach", "attempt") if k in data]
+    return "%s %s %s" % (ev.get("type"), "/".join(what), ev.get("occurred_at"))
 
 
 def verify(args):
