@@ -643,6 +643,26 @@ long long h_sql_int(struct h_env *env, const char *sql, ...)
     return n;
 }
 
+char *h_cli(struct h_env *env, const char *args, int *status)
+{
+    const char *bin = getenv("MOTCUA_TEST_BIN_DIR");
+    char cmd[1024], *out = NULL;
+    size_t len = 0;
+    FILE *p, *mem = open_memstream(&out, &len);
+    int c;
+    if (bin == NULL)
+        fail_msg("MOTCUA_TEST_BIN_DIR is not set: run ./tests/run");
+    setenv("MOTCUA_PG_URL", env->db_url, 1);
+    snprintf(cmd, sizeof cmd, "'%s/tools/motcua' %s 2>&1", bin, args);
+    if ((p = popen(cmd, "r")) == NULL)
+        fail_msg("cannot run %s", cmd);
+    while ((c = fgetc(p)) != EOF)
+        fputc(c, mem);
+    *status = pclose(p);
+    fclose(mem);
+    return out;
+}
+
 char *h_sql_text(struct h_env *env, const char *sql, ...)
 {
     va_list ap;

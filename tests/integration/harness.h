@@ -144,6 +144,9 @@ int h_offsets_committed(struct h_env *env, const char *group, const char *topic)
  * h_sql_int fails the test on an error or a NULL/missing value;
  * h_sql_text returns a malloc'd string or NULL for no row / SQL NULL. */
 long long h_sql_int(struct h_env *env, const char *sql, ...);
+/* Runs `motcua ARGS` (shell words) on the test database; returns its
+ * output, stdout and stderr (caller frees), and its exit status in *status. */
+char *h_cli(struct h_env *env, const char *args, int *status);
 char *h_sql_text(struct h_env *env, const char *sql, ...);
 void h_sql_exec(struct h_env *env, const char *sql, ...);
 /* The same on the admin connection (server-wide statements). */

@@ -337,28 +337,6 @@ static void test_control_bytes_dead_letter_fits(void **state)
     json_decref(after);
 }
 
-/* Runs `motcua outbox ARGS` on the test database; returns its output
- * (caller frees) and its exit status in *status. */
-static char *outbox_cli(const char *args, int *status)
-{
-    const char *bin = getenv("MOTCUA_TEST_BIN_DIR");
-    char cmd[1024], *out = NULL;
-    size_t len = 0;
-    FILE *p, *mem = open_memstream(&out, &len);
-    int c;
-    if (bin == NULL)
-        fail_msg("MOTCUA_TEST_BIN_DIR is not set: run ./tests/run");
-    setenv("MOTCUA_PG_URL", env->db_url, 1);
-    snprintf(cmd, sizeof cmd, "'%s/tools/motcua' outbox %s 2>&1", bin, args);
-    if ((p = popen(cmd, "r")) == NULL)
-        fail_msg("cannot run %s", cmd);
-    while ((c = fgetc(p)) != EOF)
-        fputc(c, mem);
-    *status = pclose(p);
-    fclose(mem);
-    return out;
-}
-
 /* An outbox row the broker refuses for good (1.2 MB, over the 1 MB limit)
  * is parked with the reason; the rows before and after it are published
  * (and deleted: not the parked one between them), the service is ready
@@ -408,26 +386,26 @@ static void test_refused_outbox_row_is_parked(void **state)
     /* Operators see it, may requeue it (refused again, parked again) and
      * drop it. */
     id = h_sql_text(env, "SELECT id::text FROM intake.outbox_parked", NULL);
-    out = outbox_cli("list", &status);
+    out = h_cli(env, "outbox list", &status);
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "intake: 0 pending, 1 parked"));
     assert_non_null(strstr(out, "PARK-BIG"));
     assert_non_null(strstr(out, "too large"));
     free(out);
-    out = outbox_cli("retry intake --all", &status);
+    out = h_cli(env, "outbox retry intake --all", &status);
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "requeued 1"));
     free(out);
     H_PUMP_UNTIL(env, H_TIMEOUT_MS,
                  h_sql_int(env, "SELECT count(*) FROM intake.outbox_parked WHERE id = $1::bigint",
                            id, NULL) == 1);
-    snprintf(args, sizeof args, "drop intake %s", id);
-    out = outbox_cli(args, &status);
+    snprintf(args, sizeof args, "outbox drop intake %s", id);
+    out = h_cli(env, args, &status);
     assert_int_equal(status, 0);
     assert_non_null(strstr(out, "dropped 1"));
     free(out);
     assert_int_equal(h_sql_int(env, "SELECT count(*) FROM intake.outbox_parked", NULL), 0);
-    out = outbox_cli("drop intake 999999", &status);
+    out = h_cli(env, "outbox drop intake 999999", &status);
     assert_int_not_equal(status, 0);
     free(out);
     free(id);
