@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "deadline.h"
 #include "intake.h"
@@ -104,11 +105,67 @@ static void test_clock_keeps_the_desk_calendar(void **state)
     free(unit);
 }
 
+/* Fails unless out matches re (an extended regular expression). */
+static void assert_output(const char *out, const char *re)
+{
+    if (!h_matches(re, out))
+        fail_msg("no match for %s in:\n%s", re, out);
+}
+
+/* An operator keeps the calendar with `motcua calendar`: a day off for the
+ * city and an extra working Saturday for one ward, listed with where they
+ * come from; adding a day that has a row is refused, naming that row;
+ * removing says what went. (2031: the services' dossiers here are not
+ * affected.) */
+static void test_operator_keeps_the_calendar_with_the_cli(void **state)
+{
+    char *out;
+    int status;
+    (void)state;
+
+    out =
+        h_cli(env, "calendar add --day 2031-03-14 --kind off --name 'Nghỉ bù thử nghiệm'", &status);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_output(out, "^added 2031-03-14 city off \"Nghỉ bù thử nghiệm\"");
+    free(out);
+    out = h_cli(env, "calendar add --day 2031-03-14 --kind work --name 'Lần hai'", &status);
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_output(out, "2031-03-14 already has a row for the city: off \"Nghỉ bù thử nghiệm\" "
+                       "\\[operator\\]; use --replace");
+    free(out);
+    out = h_cli(env,
+                "calendar add --day 2031-03-15 --kind work --name 'Làm bù thứ Bảy' --agency 04816",
+                &status);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    free(out);
+
+    out = h_cli(env, "calendar list --year 2031 --agency 04816", &status);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_output(out, "2031-03-14  Fri  off +city +Nghỉ bù thử nghiệm  \\[operator\\]");
+    assert_output(out, "2031-03-15  Sat  work +04816 +Làm bù thứ Bảy  \\[operator\\]");
+    free(out);
+
+    out = h_cli(env, "calendar remove --day 2031-03-14", &status);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_output(out, "^removed 2031-03-14 city off \"Nghỉ bù thử nghiệm\"");
+    free(out);
+    out = h_cli(env, "calendar remove --day 2031-03-15 --agency 04816", &status);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_output(out, "^removed 2031-03-15 04816 work \"Làm bù thứ Bảy\"");
+    free(out);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(*) FROM catalog.calendar_day WHERE day BETWEEN "
+                               "'2031-03-14' AND '2031-03-15'",
+                               NULL),
+                     0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_due_date_on_the_receiving_desk_calendar),
         cmocka_unit_test(test_clock_keeps_the_desk_calendar),
+        cmocka_unit_test(test_operator_keeps_the_calendar_with_the_cli),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
