@@ -128,6 +128,62 @@ static void test_comment_revision_accepted_other_change_refused(void **state)
     assert_int_equal(mc_migrate(env->conn, mc_migrations_dir(), &applied, err, sizeof err), 0);
 }
 
+/* Where a long value ends up (migration 022): an outbox row of a few kB is
+ * kept as it is, not compressed (it lives for milliseconds); a longer one,
+ * and long values kept for good, are compressed with lz4, not pglz. A
+ * schema's outbox made later is set up the same way. */
+static void test_long_values_stored_as_tuned(void **state)
+{
+    static const char *const tables[] = {"intake", "scratch_outbox"};
+    char *method;
+    (void)state;
+    h_sql_exec(env, "CREATE SCHEMA scratch_outbox", NULL);
+    h_sql_exec(env, "SELECT public.motcua_create_delivery_tables('scratch_outbox')", NULL);
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        char sql[512];
+        /* 5 kB: over the 2 kB above which a row is compressed by default. */
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s.outbox (topic, key, payload) SELECT 't', 'k', "
+                 "json_build_object('text', repeat('một cửa ', 600))",
+                 tables[i]);
+        h_sql_exec(env, sql, NULL);
+        snprintf(sql, sizeof sql,
+                 "SELECT coalesce(pg_column_compression(payload), 'none') || ' ' || "
+                 "octet_length(payload::text) FROM %s.outbox ORDER BY id DESC LIMIT 1",
+                 tables[i]);
+        method = h_sql_text(env, sql, NULL);
+        assert_string_equal(method, "none 7213");
+        free(method);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s.outbox (topic, key, payload) SELECT 't', 'k', "
+                 "json_build_object('text', repeat('một cửa ', 4000))",
+                 tables[i]);
+        h_sql_exec(env, sql, NULL);
+        snprintf(sql, sizeof sql,
+                 "SELECT pg_column_compression(payload) FROM %s.outbox ORDER BY id DESC LIMIT 1",
+                 tables[i]);
+        method = h_sql_text(env, sql, NULL);
+        assert_string_equal(method, "lz4");
+        free(method);
+        snprintf(sql, sizeof sql, "DELETE FROM %s.outbox", tables[i]);
+        h_sql_exec(env, sql, NULL);
+    }
+    h_sql_exec(env, "DROP SCHEMA scratch_outbox CASCADE", NULL);
+    method = h_sql_text(env,
+                        "SELECT string_agg(c.oid::regclass || '.' || a.attname || '=' || "
+                        "a.attcompression::text, ' ' ORDER BY c.oid::regclass::text, a.attname) "
+                        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                        "WHERE c.oid::regclass::text IN ('notify.letter', 'notify.notice', "
+                        "'sender.job', 'intake.dossier') AND a.attname IN ('body', "
+                        "'message', 'submission')",
+                        NULL);
+    assert_string_equal(method,
+                        "intake.dossier.submission=l notify.letter.body=l "
+                        "notify.letter.message=l notify.notice.body=l notify.notice.message=l "
+                        "sender.job.message=l");
+    free(method);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_comment_revision_accepted_other_change_refused),
         cmocka_unit_test(test_new_file_applied_once),
         cmocka_unit_test(test_edited_migration_refused),
+        cmocka_unit_test(test_long_values_stored_as_tuned),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
