@@ -297,20 +297,37 @@ static const char ranking_sql[] = OUTCOME_CTE
     "catalog.unit u LEFT JOIN h ON h.unit_code = u.code LEFT JOIN lt ON lt.unit_code = u.code "
     "LEFT JOIN ex ON ex.unit_code = u.code WHERE h.handled > 0 OR lt.letters > 0 OR "
     "ex.requested > 0 OR ex.overdue > 0) "
-    "SELECT row_number() OVER (ORDER BY pct DESC NULLS LAST, late, overdue, code), code, name, "
-    "handled, on_time, late, pct, letters, requested, overdue FROM r ORDER BY 1";
+    "SELECT row_number() OVER (ORDER BY pct DESC NULLS LAST, late, overdue, code) AS position, "
+    "code AS unit_code, name AS unit_name, handled, on_time, late, pct AS on_time_pct, letters, "
+    "requested AS explanations_requested, overdue AS explanations_overdue FROM r ORDER BY 1";
+
+/* The ranking's columns, computed or frozen, read by these names; after
+ * the unit, printed in this order under the headers. */
+static const char *const ranking_columns[] = {"position",
+                                              "unit_code",
+                                              "unit_name",
+                                              "handled",
+                                              "on_time",
+                                              "late",
+                                              "on_time_pct",
+                                              "letters",
+                                              "explanations_requested",
+                                              "explanations_overdue"};
+enum { RK_POSITION, RK_UNIT_CODE, RK_UNIT_NAME, RK_HANDLED, RK_COUNT = 10 };
 
 /* Freezes a month: its ranking as computed now, once. */
 static const char freeze_sql[] =
     "INSERT INTO report.ranking (month, position, unit_code, unit_name, handled, on_time, late, "
     "on_time_pct, letters, explanations_requested, explanations_overdue, frozen_at) SELECT "
-    "$1::date, x.* , now() FROM (%s) x ON CONFLICT DO NOTHING";
+    "$1::date, x.position, x.unit_code, x.unit_name, x.handled, x.on_time, x.late, "
+    "x.on_time_pct, x.letters, x.explanations_requested, x.explanations_overdue, now() FROM (%s) "
+    "x ON CONFLICT DO NOTHING";
 
 static const char frozen_sql[] =
     "SELECT position, unit_code, unit_name, handled, on_time, late, on_time_pct, letters, "
     "explanations_requested, explanations_overdue, to_char(frozen_at AT TIME ZONE "
-    "'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI') FROM report.ranking WHERE month = $1::date ORDER "
-    "BY position";
+    "'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI') AS frozen FROM report.ranking WHERE month = "
+    "$1::date ORDER BY position";
 
 int mc_cli_ranking(PGconn *conn, FILE *out, const char *month, int freeze)
 {
@@ -320,7 +337,7 @@ int mc_cli_ranking(PGconn *conn, FILE *out, const char *month, int freeze)
     char first[16], err[512], *sql = NULL;
     const char *p[1] = {first};
     PGresult *res = NULL, *frozen = NULL;
-    int y, m, rc = 1;
+    int y, m, rc = 1, col[RK_COUNT];
 
     if (sscanf(month, "%4d-%2d", &y, &m) != 2 || strlen(month) != 7 || m < 1 || m > 12) {
         fprintf(stderr, "motcua report: --month wants YYYY-MM, not '%s'\n", month);
@@ -350,7 +367,7 @@ int mc_cli_ranking(PGconn *conn, FILE *out, const char *month, int freeze)
         goto fail;
     if (PQntuples(frozen) > 0) {
         fprintf(out, "Ranking of units, %s (frozen %s; stored in report.ranking)\n", month,
-                PQgetvalue(frozen, 0, 10));
+                PQgetvalue(frozen, 0, PQfnumber(frozen, "frozen")));
         res = frozen;
         frozen = NULL;
     } else {
@@ -361,19 +378,24 @@ int mc_cli_ranking(PGconn *conn, FILE *out, const char *month, int freeze)
         if ((res = mc_pg_query(conn, ranking_sql, 1, p, err, sizeof err)) == NULL)
             goto fail;
     }
+    if (mc_pg_columns(res, ranking_columns, RK_COUNT, col, err, sizeof err) != 0)
+        goto fail;
     fprintf(out, "  ");
     for (int c = 0; h[c]; c++)
         cell(out, h[c], h[c + 1] ? w[c] : 0, c == 0);
     fprintf(out, "\n");
     for (int i = 0; i < PQntuples(res); i++) {
         char unit[300];
-        snprintf(unit, sizeof unit, "%s (%s)", PQgetvalue(res, i, 2), PQgetvalue(res, i, 1));
+        snprintf(unit, sizeof unit, "%s (%s)", PQgetvalue(res, i, col[RK_UNIT_NAME]),
+                 PQgetvalue(res, i, col[RK_UNIT_CODE]));
         fprintf(out, "  ");
-        cell(out, PQgetvalue(res, i, 0), w[0], 1);
+        cell(out, PQgetvalue(res, i, col[RK_POSITION]), w[0], 1);
         cell(out, unit, w[1], 0);
-        for (int c = 3; c <= 9; c++)
-            cell(out, PQgetisnull(res, i, c) ? "-" : PQgetvalue(res, i, c), c < 9 ? w[c - 1] : 0,
-                 0);
+        for (int k = RK_HANDLED; k < RK_COUNT; k++) {
+            int c = col[k];
+            cell(out, PQgetisnull(res, i, c) ? "-" : PQgetvalue(res, i, c),
+                 k < RK_COUNT - 1 ? w[k - 1] : 0, 0);
+        }
         fprintf(out, "\n");
     }
     if (PQntuples(res) == 0)
