@@ -313,7 +313,13 @@ static const char *const ranking_columns[] = {"position",
                                               "letters",
                                               "explanations_requested",
                                               "explanations_overdue"};
-enum { RK_POSITION, RK_UNIT_CODE, RK_UNIT_NAME, RK_HANDLED, RK_COUNT = 10 };
+enum {
+    RK_POSITION,
+    RK_UNIT_CODE,
+    RK_UNIT_NAME,
+    RK_HANDLED,
+    RK_COUNT = sizeof ranking_columns / sizeof *ranking_columns
+};
 
 /* Freezes a month: its ranking as computed now, once. */
 static const char freeze_sql[] =
