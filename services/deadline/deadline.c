@@ -36,7 +36,7 @@ struct deadline {
     struct mc_catalog *catalog;
     struct mc_dl_rules rules; /* its catalog: rules_of() */
     struct mc_metric *m_breaches, *m_warnings, *m_skipped, *m_stale, *m_lateness, *m_open,
-        *m_refused, *m_swept;
+        *m_refused, *m_swept, *m_updates;
     time_t open_counted_at;
     long long calendar_revision; /* the catalog calendar revision applied */
     /* Read by deadline_batch for the batch being applied. */
@@ -108,6 +108,9 @@ static struct deadline *deadline_new(struct mc_service *svc, const struct mc_con
                                       "passed (after an outage or a clock jump)");
     d->m_refused =
         mc_metrics_counter("deadline", "reschedules_refused_total", "reschedules refused");
+    d->m_updates = mc_metrics_counter("deadline", "updates_total",
+                                      "unit updates stored, applied or parked for their dossier "
+                                      "(once each: a redelivery is not counted)");
     d->m_swept = mc_metrics_gauge("deadline", "swept_until_seconds",
                                   "clock instant (Unix seconds) up to which every due clock fired");
     d->m_open = mc_metrics_gauge("deadline", "open_clocks",
@@ -922,7 +925,9 @@ static int deadline_handle(struct mc_service *svc, PGconn *conn, const struct mc
         return on_received(d, conn, msg, err, errlen);
     if (strcmp(msg->topic, "dossier.assigned") == 0)
         return on_assigned(d, conn, msg, err, errlen);
-    return on_update(d, conn, msg, err, errlen);
+    if ((rc = on_update(d, conn, msg, err, errlen)) == 0)
+        mc_service_count(d->svc, d->m_updates, 1);
+    return rc;
 }
 
 /* ---- calendar corrections ------------------------------------------------------ */

@@ -77,6 +77,20 @@ static long long update_applied(const json_t *update)
                      mc_json_str(update, "event_id"), NULL);
 }
 
+/* motcua_deadline_updates_total as the deadline instances' /metrics show it
+ * (the two instances of this test share one registry). */
+static long long updates_counted(void)
+{
+    static const char name[] = "\nmotcua_deadline_updates_total ";
+    char body[65536];
+    const char *at;
+    assert_int_equal(h_http_get(env, mc_service_http_port(first), "/metrics", body, sizeof body),
+                     200);
+    at = strstr(body, name);
+    assert_non_null(at);
+    return strtoll(at + sizeof name - 1, NULL, 10);
+}
+
 /* Advances the clock to now and waits until the sweeps at that instant are
  * done: a sentinel dossier due one minute before now must have breached
  * (a sweep claims every clock due by then, so the others are done too). */
@@ -180,13 +194,16 @@ static void test_result_ready_before_due_never_breaches(void **state)
     const char *code = "000.47.26.H17-240311-0102";
     json_t *done = h_update_event(code, "result_ready", "04807", "2024-03-13T10:00:00+07:00");
     json_t *events;
+    long long counted;
     (void)state;
 
     open_dossier(code, "1.001022", "04807", "2024-03-11T09:00:00+07:00",
                  "2024-03-14T09:00:00+07:00");
     H_PUMP_UNTIL(env, H_TIMEOUT_MS, clock_known(code));
+    counted = updates_counted();
     send_update(done);
     H_PUMP_UNTIL(env, H_TIMEOUT_MS, update_applied(done) == 1);
+    assert_int_equal(updates_counted(), counted + 1); /* stored, counted */
     assert_int_equal(h_sql_int(env,
                                "SELECT count(*) FROM deadline.clock WHERE dossier_code = $1 AND "
                                "state = 'finished' AND next_fire_at IS NULL",
@@ -203,12 +220,15 @@ static void test_result_ready_before_due_never_breaches(void **state)
 }
 
 /* result_ready arrives before dossier.received: kept, applied on arrival,
- * and the dossier never breaches. */
+ * and the dossier never breaches. The update is counted once in
+ * motcua_deadline_updates_total when it is stored (parked), not again when
+ * it is redelivered or applied. */
 static void test_update_before_dossier_is_kept(void **state)
 {
     const char *code = "000.47.26.H17-240318-0103";
     json_t *done = h_update_event(code, "result_ready", "04807", "2024-03-19T10:00:00+07:00");
     json_t *events;
+    long long counted = updates_counted();
     (void)state;
 
     send_update(done);
@@ -217,6 +237,10 @@ static void test_update_before_dossier_is_kept(void **state)
                            mc_json_str(done, "event_id"), NULL) == 1 &&
                      h_offsets_committed(env, GROUP, "dossier.updates"));
     assert_int_equal(update_applied(done), 0); /* waits for its dossier */
+    assert_int_equal(updates_counted(), counted + 1);
+    send_update(done); /* a redelivery */
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, h_offsets_committed(env, GROUP, "dossier.updates"));
+    assert_int_equal(updates_counted(), counted + 1);
 
     open_dossier(code, "1.001022", "04807", "2024-03-18T09:00:00+07:00",
                  "2024-03-20T09:00:00+07:00");
@@ -226,6 +250,8 @@ static void test_update_before_dossier_is_kept(void **state)
                                "state = 'finished' AND next_fire_at IS NULL",
                                code, NULL),
                      1);
+
+    assert_int_equal(updates_counted(), counted + 1);
 
     tick_and_settle("2024-03-20T10:00:00+07:00");
     events = deadline_events(code, "dossier.overdue");

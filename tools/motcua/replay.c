@@ -62,6 +62,7 @@ struct replay {
     char t_submissions[256], t_updates[256], t_clock[256];
     int failures; /* deliveries the broker refused */
     long ticks, updates_published;
+    long long updates_before; /* the deadline's updates_total when the replay began */
     /* Where the wall time went (seconds): publishing (to the broker's
      * acknowledgement), waiting for the services, and the rest. */
     double s_publish, s_assigned, s_stored, s_tick, s_swept;
@@ -150,7 +151,8 @@ static void out_take(struct out_list *l, struct mc_sample_list *list, int *seria
 /* A question wait_until asks: a count, an instant; -1 on error. */
 struct question {
     long long (*ask)(struct replay *r, const struct question *q, char *err, size_t errlen);
-    const char *sql; /* for ask_sql: one integer */
+    const char *sql;    /* for ask_sql: one integer */
+    const char *metric; /* for ask_metric: its name on the deadline's /metrics */
     int n;
     const char *const *params;
 };
@@ -191,20 +193,21 @@ static size_t keep_body(char *p, size_t size, size_t n, void *opaque)
     return add;
 }
 
-/* The deadline service's motcua_deadline_swept_until_seconds, from its
- * /metrics: the clock's instant up to which it has fired every due clock
- * (0 before its first sweep). A scrape costs the database nothing; asking
- * deadline.clock for a due clock was the year's costliest statement
- * (docs/operations.md). */
-static long long ask_swept(struct replay *r, const struct question *q, char *err, size_t errlen)
+/* A value of the deadline service's /metrics (0 while it is not shown):
+ * motcua_deadline_swept_until_seconds, the clock's instant up to which it
+ * has fired every due clock; motcua_deadline_updates_total, the unit
+ * updates it has stored. A scrape costs the database nothing; asking
+ * deadline.clock for a due clock, and deadline.update for the updates,
+ * were the year's costliest statements (docs/operations.md). */
+static long long ask_metric(struct replay *r, const struct question *q, char *err, size_t errlen)
 {
-    static const char name[] = "\nmotcua_deadline_swept_until_seconds ";
     struct body b = {.p = NULL, .len = 0};
+    char name[96];
     long code = 0;
     long long v = -1;
     const char *at;
     CURLcode rc;
-    (void)q;
+    snprintf(name, sizeof name, "\n%s ", q->metric);
     curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, (void *)&b);
     rc = curl_easy_perform(r->curl);
     curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
@@ -214,7 +217,7 @@ static long long ask_swept(struct replay *r, const struct question *q, char *err
     else if (b.p == NULL || (at = strstr(b.p, name)) == NULL)
         v = 0; /* no sweep yet */
     else
-        v = (long long)strtod(at + sizeof name - 1, NULL);
+        v = (long long)strtod(at + strlen(name), NULL);
     free(b.p);
     return v;
 }
@@ -255,7 +258,8 @@ static int tick(struct replay *r, mc_instant t, char *err, size_t errlen)
 {
     char payload[96], ts[MC_RFC3339_LEN];
     const char *params[1] = {ts};
-    const struct question swept = {.ask = ask_swept},
+    const struct question swept = {.ask = ask_metric,
+                                   .metric = "motcua_deadline_swept_until_seconds"},
                           due = {.ask = ask_sql,
                                  .sql = "SELECT (NOT EXISTS (SELECT 1 FROM deadline.clock WHERE "
                                         "next_fire_at <= $1::timestamptz))::int",
@@ -276,10 +280,21 @@ static int tick(struct replay *r, mc_instant t, char *err, size_t errlen)
     return rc;
 }
 
-/* Waits until the deadline service has stored the updates [from, to) of l. */
+/* Waits until the deadline service has stored the updates [from, to) of l:
+ * with --deadline-metrics, until its count of updates stored has grown by
+ * every update published so far; else until their rows are there. */
 static int wait_stored(struct replay *r, const struct out_list *l, int from, int to, char *err,
                        size_t errlen)
 {
+    if (r->metrics) {
+        const struct question counted = {.ask = ask_metric,
+                                         .metric = "motcua_deadline_updates_total"};
+        double t0 = wall_s();
+        int rc = wait_until(r, "unit updates stored by the deadline service", &counted,
+                            r->updates_before + r->updates_published + (to - from), err, errlen);
+        r->s_stored += wall_s() - t0;
+        return rc;
+    }
     /* A uuid[] literal: the primary key's index finds each (a set built
      * from jsonb made the planner scan the whole table). */
     size_t cap = (size_t)(to - from) * 37 + 3, len = 0;
@@ -466,6 +481,14 @@ static int replay_year(struct replay *r, int year, double scale, uint64_t seed, 
         goto out;
     }
     rejected_before = sql_int(r, "SELECT count(*) FROM intake.rejection", 0, NULL, err, errlen);
+    if (r->metrics) {
+        const struct question counted = {.ask = ask_metric,
+                                         .metric = "motcua_deadline_updates_total"};
+        if ((r->updates_before = ask_metric(r, &counted, err, errlen)) < 0) {
+            rc = MC_EIO;
+            goto out;
+        }
+    }
     if ((rc = mc_calendar_load(cal, r->conn, NULL, err, errlen)) != 0)
         goto out;
     snprintf(tag, sizeof tag, "%d-%" PRIu64, year, seed);
@@ -590,8 +613,10 @@ static int usage(const char *why)
             "running services on the topic clock (MOTCUA_CLOCK=topic), day by day, and\n"
             "checks the totals and one letter per breach. Needs a fresh stack:\n"
             "deploy/local/replay starts one and prints the year's report.\n"
-            "--deadline-metrics: the /metrics URL of the (one) deadline instance; each tick\n"
-            "then waits on its swept_until gauge instead of asking deadline.clock.\n",
+            "--deadline-metrics: the /metrics URL of the (one) deadline instance, which\n"
+            "must not restart during the replay; each tick then waits on its swept_until\n"
+            "gauge, and the updates before it on its updates_total counter, instead of\n"
+            "asking deadline.clock and deadline.update.\n",
             YEAR_DOSSIERS, YEAR_ONLINE);
     return 2;
 }
