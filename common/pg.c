@@ -129,7 +129,6 @@ PGconn *mc_pg_connect(const char *url, const char *app_name, char *err, size_t e
     const char *kw[] = {"dbname", "application_name", "connect_timeout", NULL};
     const char *val[] = {url, app_name, "10", NULL};
     PGconn *conn = PQconnectdbParams(kw, val, 1);
-    PGresult *res;
     if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
         const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
         mc_err(err, errlen, MC_EDB, "connect to PostgreSQL: %.*s", (int)strcspn(msg, "\n"), msg);
@@ -137,24 +136,13 @@ PGconn *mc_pg_connect(const char *url, const char *app_name, char *err, size_t e
         return NULL;
     }
     PQsetNoticeProcessor(conn, quiet_notice, NULL);
-    /* Every execution of a prepared statement is planned with its values
-     * and the tables as they are. After five executions PostgreSQL may
-     * keep one generic plan until the next ANALYZE: made while a table was
-     * small (a hash join over a scan of all of it), it stayed while the
-     * table grew, and intake's duplicate check and the deadline service's
-     * clock lock scanned 100,000 rows a batch. Our statements run once per
-     * batch, so planning each time costs little. */
-    res = PQexec(conn, "SET plan_cache_mode = force_custom_plan");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        const char *msg = PQerrorMessage(conn);
-        mc_err(err, errlen, MC_EDB, "set plan_cache_mode: %.*s", (int)strcspn(msg, "\n"), msg);
-        PQclear(res);
-        PQfinish(conn);
-        return NULL;
-    }
-    PQclear(res);
     track(conn);
     return conn;
+}
+
+int mc_pg_plan_each_execution(PGconn *conn, char *err, size_t errlen)
+{
+    return mc_pg_exec(conn, "SET plan_cache_mode = force_custom_plan", 0, NULL, err, errlen);
 }
 
 PGresult *mc_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,

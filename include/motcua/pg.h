@@ -10,6 +10,17 @@
 /* Connects to url with application_name set; NULL with the reason in err. */
 PGconn *mc_pg_connect(const char *url, const char *app_name, char *err, size_t errlen);
 
+/* Has every later execution of a prepared statement on conn planned with
+ * its values and the tables as they are (plan_cache_mode =
+ * force_custom_plan), for a connection that runs one statement per batch
+ * over tables that grow. By default PostgreSQL may keep one generic plan
+ * after five executions until the next ANALYZE: made while a table was
+ * small (a hash join over a scan of all of it), it stayed while the table
+ * grew, and the deadline service's clock lock scanned 100,000 rows a
+ * batch. Not for the read side's lookups: planning each one cost a quarter
+ * of their throughput. 0, or MC_EDB with the reason in err. */
+int mc_pg_plan_each_execution(PGconn *conn, char *err, size_t errlen);
+
 /* Runs sql with text parameters (NULL entries are SQL NULL). Returns the
  * result (caller PQclear()s it) when the status is COMMAND_OK or TUPLES_OK;
  * otherwise NULL with libpq's message in err. */

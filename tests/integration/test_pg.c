@@ -111,7 +111,8 @@ static long long exec_int(PGconn *conn, const char *sql, const char *param)
     return v;
 }
 
-/* Every execution of a prepared statement is planned for the table as it
+/* On a connection of mc_pg_plan_each_execution (a service's batches),
+ * every execution of a prepared statement is planned for the table as it
  * is: a plan made once for a small table (a hash join over a scan of the
  * whole table) and kept while the table grew made intake's duplicate check
  * and the deadline service's clock lock cost about 50 ms a batch at
@@ -125,6 +126,7 @@ static void test_plans_fit_the_table_as_it_grows(void **state)
     const char *params[1] = {probe};
     PGresult *res;
     (void)state;
+    assert_int_equal(mc_pg_plan_each_execution(conn, err, sizeof err), 0);
     assert_int_equal(mc_pg_exec(conn, "DROP TABLE IF EXISTS plan_growth", 0, NULL, err, sizeof err),
                      0);
     assert_int_equal(mc_pg_exec(conn,
