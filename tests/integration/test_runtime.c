@@ -49,15 +49,30 @@ static long long dossiers_like(const char *pattern)
                      NULL);
 }
 
+/* plan_cache_mode on the batch connection, as intake's init saw it. */
+static char plan_mode[64];
+
+static void *recording_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, "SHOW plan_cache_mode");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        snprintf(plan_mode, sizeof plan_mode, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return mc_intake_def.init_cb(svc, conn, err, errlen);
+}
+
 static int group_setup(void **state)
 {
+    static struct mc_service_def def;
     struct mc_config *cfg;
     (void)state;
     if ((env = h_env_new("runtime")) == NULL)
         return -1;
     cfg = h_config_new(env, "intake");
     cfg->message_max_bytes = SIZE_LIMIT;
-    intake = h_service_new(env, &mc_intake_def, cfg);
+    def = mc_intake_def;
+    def.init_cb = recording_init;
+    intake = h_service_new(env, &def, cfg);
     return 0; /* the first test watches the group join */
 }
 
@@ -91,6 +106,15 @@ static void test_readyz_after_group_join(void **state)
 
 /* A message over MOTCUA_MESSAGE_MAX_BYTES is dead-lettered with the size in
  * the reason, without its bytes, and is not applied even though it is valid. */
+/* The batch connection plans each execution for the tables as they are
+ * (mc_pg_plan_each_execution; test_pg shows why). */
+static void test_batch_connection_plans_each_execution(void **state)
+{
+    (void)state;
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS, plan_mode[0] != '\0');
+    assert_string_equal(plan_mode, "force_custom_plan");
+}
+
 static void test_oversized_message_is_dead_lettered(void **state)
 {
     char topic[256];
@@ -547,6 +571,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readyz_after_group_join),
+        cmocka_unit_test(test_batch_connection_plans_each_execution),
         cmocka_unit_test(test_oversized_message_is_dead_lettered),
         cmocka_unit_test(test_nul_byte_does_not_block_the_partition),
         cmocka_unit_test(test_redelivered_poison_is_dead_lettered_once),
