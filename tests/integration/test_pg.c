@@ -1,8 +1,9 @@
 /* common/pg.c against PostgreSQL: statements with parameters are prepared
- * once per connection and then only executed, each execution planned for
- * the tables as they are; a connection opened where a closed one was never
- * inherits its prepared statements; a prepare that fails reports the
- * statement's own error. */
+ * once per connection and then only executed (on a connection of
+ * mc_pg_plan_each_execution, each execution planned for the tables as they
+ * are); a connection opened where a closed one was never inherits its
+ * prepared statements; a prepare that fails reports the statement's own
+ * error. */
 #include "harness.h"
 
 #include <stdlib.h>

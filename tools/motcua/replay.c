@@ -215,7 +215,7 @@ static long long ask_metric(struct replay *r, const struct question *q, char *er
         mc_err(err, errlen, MC_EIO, "%s: %s", r->metrics,
                rc != CURLE_OK ? curl_easy_strerror(rc) : "not answered with 200");
     else if (b.p == NULL || (at = strstr(b.p, name)) == NULL)
-        v = 0; /* no sweep yet */
+        v = 0; /* not shown yet: no sweep, no update stored */
     else
         v = (long long)strtod(at + strlen(name), NULL);
     free(b.p);
