@@ -104,8 +104,6 @@ static void test_readyz_after_group_join(void **state)
     assert_int_equal(h_http_get(env, port, "/nothing-here", body, sizeof body), 404);
 }
 
-/* A message over MOTCUA_MESSAGE_MAX_BYTES is dead-lettered with the size in
- * the reason, without its bytes, and is not applied even though it is valid. */
 /* The batch connection plans each execution for the tables as they are
  * (mc_pg_plan_each_execution; test_pg shows why). */
 static void test_batch_connection_plans_each_execution(void **state)
@@ -115,6 +113,8 @@ static void test_batch_connection_plans_each_execution(void **state)
     assert_string_equal(plan_mode, "force_custom_plan");
 }
 
+/* A message over MOTCUA_MESSAGE_MAX_BYTES is dead-lettered with the size in
+ * the reason, without its bytes, and is not applied even though it is valid. */
 static void test_oversized_message_is_dead_lettered(void **state)
 {
     char topic[256];

@@ -222,6 +222,10 @@ static long long ask_metric(struct replay *r, const struct question *q, char *er
     return v;
 }
 
+/* The deadline service's count of the unit updates it has stored. */
+static const struct question updates_stored = {.ask = ask_metric,
+                                               .metric = "motcua_deadline_updates_total"};
+
 /* Asks q until its answer reaches target; fails after STALL_S without
  * reaching it, naming what it waited for. */
 static int wait_until(struct replay *r, const char *what, const struct question *q,
@@ -287,10 +291,8 @@ static int wait_stored(struct replay *r, const struct out_list *l, int from, int
                        size_t errlen)
 {
     if (r->metrics) {
-        const struct question counted = {.ask = ask_metric,
-                                         .metric = "motcua_deadline_updates_total"};
         double t0 = wall_s();
-        int rc = wait_until(r, "unit updates stored by the deadline service", &counted,
+        int rc = wait_until(r, "unit updates stored by the deadline service", &updates_stored,
                             r->updates_before + r->updates_published + (to - from), err, errlen);
         r->s_stored += wall_s() - t0;
         return rc;
@@ -482,9 +484,7 @@ static int replay_year(struct replay *r, int year, double scale, uint64_t seed, 
     }
     rejected_before = sql_int(r, "SELECT count(*) FROM intake.rejection", 0, NULL, err, errlen);
     if (r->metrics) {
-        const struct question counted = {.ask = ask_metric,
-                                         .metric = "motcua_deadline_updates_total"};
-        if ((r->updates_before = ask_metric(r, &counted, err, errlen)) < 0) {
+        if ((r->updates_before = ask_metric(r, &updates_stored, err, errlen)) < 0) {
             rc = MC_EIO;
             goto out;
         }
