@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +134,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct mc_service *svc = rd_kafka_opaque(rk);
-    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /* The group's protocol is unknown (NULL) once the consumer is closing,
+     * and a join that was under way can still hand out partitions then; the
+     * configured assignor says which protocol it is. */
+    const char *protocol = rd_kafka_rebalance_protocol(rk);
+    int cooperative = protocol != NULL ? strcmp(protocol, "COOPERATIVE") == 0
+                                       : strstr(svc->cfg->assignor, "cooperative") != NULL;
     char n[16];
     snprintf(n, sizeof n, "%d", parts->cnt);
     if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -841,14 +847,27 @@ static void close_handles(struct mc_service *svc)
         uv_close((uv_handle_t *)&svc->timer, close_cb);
         uv_poll_stop(&svc->wake);
         uv_close((uv_handle_t *)&svc->wake, close_cb);
-        uv_close((uv_handle_t *)&svc->sigterm, close_cb);
-        uv_close((uv_handle_t *)&svc->sigint, close_cb);
-        /* Closing them restored the default action, which would kill the
-         * process if another SIGTERM came during the cleanup that follows
-         * (librdkafka's destroy takes a while): it is stopping already. */
         if (svc->own_signals) {
+            /* Closing the handles restores the default action, which would
+             * kill the process if another SIGTERM came during the cleanup
+             * that follows (librdkafka's destroy takes a while): it is
+             * stopping already, so they are ignored from then on. Held back
+             * meanwhile (librdkafka's threads block all signals), else one
+             * arriving between the close and the SIG_IGN kills it; one held
+             * back is discarded by the SIG_IGN. */
+            sigset_t stop, before;
+            sigemptyset(&stop);
+            sigaddset(&stop, SIGTERM);
+            sigaddset(&stop, SIGINT);
+            pthread_sigmask(SIG_BLOCK, &stop, &before);
+            uv_close((uv_handle_t *)&svc->sigterm, close_cb);
+            uv_close((uv_handle_t *)&svc->sigint, close_cb);
             signal(SIGTERM, SIG_IGN);
             signal(SIGINT, SIG_IGN);
+            pthread_sigmask(SIG_SETMASK, &before, NULL);
+        } else {
+            uv_close((uv_handle_t *)&svc->sigterm, close_cb);
+            uv_close((uv_handle_t *)&svc->sigint, close_cb);
         }
         svc->handles = 0;
     }
