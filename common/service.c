@@ -172,7 +172,7 @@ static int ensure_db(struct mc_service *svc, char *err, size_t errlen)
     if (svc->conn == NULL)
         return MC_EDB;
     /* A batch's statements run once per batch over growing tables. */
-    if (mc_pg_plan_each_execution(svc->conn, err, errlen) != 0)
+    if (!svc->def->generic_plans && mc_pg_plan_each_execution(svc->conn, err, errlen) != 0)
         return MC_EDB;
     mc_log_kv(MC_LOG_INFO, "connected to PostgreSQL", NULL);
     if (svc->def->listen_channel) {

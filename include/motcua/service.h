@@ -74,6 +74,12 @@ struct mc_service_def {
     /* Optional: the runtime LISTENs on this channel; a NOTIFY runs work_cb at
      * once (the deadline service is woken when an earlier fire time appears). */
     const char *listen_channel;
+    /* 1: the batch connection keeps PostgreSQL's plan cache (plan_cache_mode
+     * auto) instead of planning each execution. For the read side, whose
+     * projection upserts by key: a fresh plan finds nothing better there,
+     * and planning each statement made its backend the costliest of the
+     * year's replay (68 s against 46 and 48). */
+    int generic_plans;
     /* 1 for a service a deployment may leave out (the reference sender: a
      * city may deliver with senders of its own): `motcua status` needs no
      * look when its group never consumed. */

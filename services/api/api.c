@@ -671,6 +671,7 @@ const struct mc_service_def mc_api_def = {
     .topics = api_topics,
     .use_inbox = 1,
     .use_clock = 1,
+    .generic_plans = 1,
     .init_cb = api_init,
     .fini_cb = api_fini,
     .handle_cb = api_handle,

@@ -112,12 +112,12 @@ static long long exec_int(PGconn *conn, const char *sql, const char *param)
     return v;
 }
 
-/* On a connection of mc_pg_plan_each_execution (a service's batches),
- * every execution of a prepared statement is planned for the table as it
- * is: a plan made once for a small table (a hash join over a scan of the
- * whole table) and kept while the table grew made intake's duplicate check
- * and the deadline service's clock lock cost about 50 ms a batch at
- * 100,000 dossiers. */
+/* On a connection of mc_pg_plan_each_execution (the batches of each service
+ * but the read side), every execution of a prepared statement is planned
+ * for the table as it is: a plan made once for a small table (a hash join
+ * over a scan of the whole table) and kept while the table grew made
+ * intake's duplicate check and the deadline service's clock lock cost about
+ * 50 ms a batch at 100,000 dossiers. */
 static void test_plans_fit_the_table_as_it_grows(void **state)
 {
     static const char probe[] = "SELECT count(*) FROM plan_growth t JOIN "
