@@ -686,6 +686,16 @@ void h_sql_exec(struct h_env *env, const char *sql, ...)
     va_end(ap);
 }
 
+void h_pg_setting(PGconn *conn, const char *name, char *out, size_t outlen)
+{
+    const char *params[1] = {name};
+    PGresult *res =
+        PQexecParams(conn, "SELECT current_setting($1)", 1, NULL, params, NULL, NULL, 0);
+    snprintf(out, outlen, "%s",
+             PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+}
+
 void h_admin_exec(struct h_env *env, const char *sql, ...)
 {
     va_list ap;

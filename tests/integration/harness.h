@@ -152,6 +152,10 @@ void h_sql_exec(struct h_env *env, const char *sql, ...);
 /* The same on the admin connection (server-wide statements). */
 void h_admin_exec(struct h_env *env, const char *sql, ...);
 
+/* The value of setting NAME on conn (a service's own connection, e.g. as
+ * its init sees it), or "" when it cannot be read. */
+void h_pg_setting(PGconn *conn, const char *name, char *out, size_t outlen);
+
 /* A fresh random-looking uuid (lower-case hex). */
 void h_uuid(char out[H_UUID_LEN]);
 /* 1 when s matches the POSIX extended regular expression re. */

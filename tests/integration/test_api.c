@@ -29,10 +29,7 @@ static char plan_mode[64];
 
 static void *recording_init(struct mc_service *svc, PGconn *conn, char *err, size_t errlen)
 {
-    PGresult *res = PQexec(conn, "SHOW plan_cache_mode");
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
-        snprintf(plan_mode, sizeof plan_mode, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
+    h_pg_setting(conn, "plan_cache_mode", plan_mode, sizeof plan_mode);
     return mc_api_def.init_cb(svc, conn, err, errlen);
 }
 
