@@ -184,6 +184,37 @@ static void test_long_values_stored_as_tuned(void **state)
     free(method);
 }
 
+/* A dossier's row on the read side is rewritten several times in its life:
+ * an update that changes no indexed column finds room in its own page and
+ * is heap-only (HOT: no new entry in the table's indexes), even where
+ * inserts filled the pages (migration 023; without it the page is full and
+ * the update is not HOT). */
+static void test_dossier_update_finds_room_in_its_page(void **state)
+{
+    (void)state;
+    h_sql_exec(env, "BEGIN", NULL);
+    /* Rows of about 400 bytes, as the year's are: pages 0 to 2 filled. */
+    h_sql_exec(env,
+               "INSERT INTO api.dossier (code, procedure_name, unit_name) SELECT "
+               "'HOT-' || i, repeat('thủ tục ', 30), repeat('phòng ', 20) "
+               "FROM generate_series(1, 60) AS i",
+               NULL);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT (ctid::text::point)[0]::int FROM api.dossier "
+                               "WHERE code = 'HOT-1'",
+                               NULL),
+                     0);
+    assert_true(h_sql_int(env, "SELECT max((ctid::text::point)[0])::int FROM api.dossier", NULL) >=
+                2);
+    h_sql_exec(env, "UPDATE api.dossier SET processing_wd = 3.5 WHERE code = 'HOT-1'", NULL);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                               "WHERE relid = 'api.dossier'::regclass",
+                               NULL),
+                     1);
+    h_sql_exec(env, "ROLLBACK", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_new_file_applied_once),
         cmocka_unit_test(test_edited_migration_refused),
         cmocka_unit_test(test_long_values_stored_as_tuned),
+        cmocka_unit_test(test_dossier_update_finds_room_in_its_page),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
