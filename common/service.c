@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1455,6 +1456,11 @@ int mc_service_http_port(const struct mc_service *svc)
     return svc->http ? mc_http_port(svc->http) : -1;
 }
 
+void mc_service_tune_malloc(void)
+{
+    mallopt(M_MXFAST, 0);
+}
+
 int mc_service_main(int argc, char **argv, const struct mc_service_def *def)
 {
     struct mc_config cfg;
@@ -1463,6 +1469,7 @@ int mc_service_main(int argc, char **argv, const struct mc_service_def *def)
     char err[1024];
     int rc;
 
+    mc_service_tune_malloc();
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("motcua-%s: the %s service of motcua.\n\n", def->name, def->name);
