@@ -853,9 +853,12 @@ static void close_handles(struct mc_service *svc)
              * kill the process if another SIGTERM came during the cleanup
              * that follows (librdkafka's destroy takes a while): it is
              * stopping already, so they are ignored from then on. Held back
-             * meanwhile (librdkafka's threads block all signals), else one
-             * arriving between the close and the SIG_IGN kills it; one held
-             * back is discarded by the SIG_IGN. */
+             * meanwhile in this thread, else one arriving between the close
+             * and the SIG_IGN kills it; one held back is discarded by the
+             * SIG_IGN. The kernel could still hand one to another thread
+             * that does not block them: librdkafka's threads block all
+             * signals, but a name lookup libcurl left running in a thread of
+             * its own (the sender, after a timeout) does not. */
             sigset_t stop, before;
             sigemptyset(&stop);
             sigaddset(&stop, SIGTERM);
@@ -927,8 +930,11 @@ static void wake_cb(uv_poll_t *poll, int status, int events)
 
 static void signal_cb(uv_signal_t *sig, int signum)
 {
-    mc_log_kv(MC_LOG_INFO, signum == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
-    mc_service_stop(sig->data);
+    struct mc_service *svc = sig->data;
+    /* Said once: a supervisor may send it again and again while it drains. */
+    if (!svc->stopping)
+        mc_log_kv(MC_LOG_INFO, signum == SIGTERM ? "SIGTERM: draining" : "SIGINT: draining", NULL);
+    mc_service_stop(svc);
 }
 
 void mc_service_stop(struct mc_service *svc)

@@ -193,7 +193,8 @@ static void test_dossier_update_finds_room_in_its_page(void **state)
 {
     (void)state;
     h_sql_exec(env, "BEGIN", NULL);
-    /* Rows of about 400 bytes, as the year's are: pages 0 to 2 filled. */
+    /* Rows of over 500 bytes (the year's are about 400): several pages
+     * filled. */
     h_sql_exec(env,
                "INSERT INTO api.dossier (code, procedure_name, unit_name) SELECT "
                "'HOT-' || i, repeat('thủ tục ', 30), repeat('phòng ', 20) "
