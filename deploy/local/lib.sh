@@ -194,6 +194,25 @@ pid_alive() {
     return 0
 }
 
+# jit_ticks PIDFILE...: CPU time so far (clock ticks) of the JIT compiler
+# threads ("C1 CompilerThre", "C2 CompilerThre") of the JVMs in the pid
+# files: what a broker spent compiling itself rather than serving (0 for
+# devkafka, a C program).
+jit_ticks() {
+    local f t sum=0
+    for f in "$@"; do
+        [ -f "$f" ] || continue
+        for t in /proc/"$(<"$f")"/task/*; do
+            case $(cat "$t/comm" 2>/dev/null) in
+            C[12]\ CompilerThre*)
+                sum=$((sum + $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)))
+                ;;
+            esac
+        done
+    done
+    echo "$sum"
+}
+
 # Stops the process whose pid is in PIDFILE: SIGTERM, up to 30 s, then
 # SIGKILL; only that pid. NAME, if given, must match its program (so a stale
 # pid file never kills a stranger). Removes the pid file. Harmless if gone.
