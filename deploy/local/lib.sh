@@ -197,7 +197,8 @@ pid_alive() {
 # jit_ticks PIDFILE...: CPU time so far (clock ticks) of the JIT compiler
 # threads ("C1 CompilerThre", "C2 CompilerThre") of the JVMs in the pid
 # files: what a broker spent compiling itself rather than serving (0 for
-# devkafka, a C program).
+# devkafka, a C program). The JVM retires idle compiler threads and their
+# ticks go with them: a lower bound, and a difference of two may be < 0.
 jit_ticks() {
     local f t sum=0
     for f in "$@"; do
