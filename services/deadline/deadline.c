@@ -41,6 +41,7 @@ struct deadline {
     long long calendar_revision; /* the catalog calendar revision applied */
     /* Read by deadline_batch for the batch being applied. */
     json_t *b_count;              /* dossier code -> messages about it in the batch */
+    json_t *b_opening;            /* code -> 16 x its dossier.received + its dossier.assigned */
     json_t *b_waiting;            /* codes with updates parked for their dossier */
     struct batch_clock *b_clocks; /* the batch's clocks, locked, sorted by code */
     int b_nclocks;
@@ -62,7 +63,15 @@ static const char INSERT_CLOCKS[] =
     "notify_channels jsonb, applicant jsonb, procedure jsonb, received_at timestamptz, "
     "receipt_at timestamptz, due_at timestamptz, rule_set text, supplement_policy text, "
     "statutory_time text, calendar_unit text, next_fire_at timestamptz) "
-    "ON CONFLICT (dossier_code) DO NOTHING";
+    "ON CONFLICT (dossier_code) DO UPDATE SET received = true, channel = EXCLUDED.channel, "
+    "notify_channels = EXCLUDED.notify_channels, applicant = EXCLUDED.applicant, "
+    "procedure = EXCLUDED.procedure, received_at = EXCLUDED.received_at, "
+    "receipt_at = EXCLUDED.receipt_at, original_due_at = EXCLUDED.original_due_at, "
+    "period_start_at = EXCLUDED.period_start_at, due_at = EXCLUDED.due_at, "
+    "rule_set = EXCLUDED.rule_set, supplement_policy = EXCLUDED.supplement_policy, "
+    "statutory_time = EXCLUDED.statutory_time, calendar_unit = EXCLUDED.calendar_unit, "
+    "next_fire_at = EXCLUDED.next_fire_at, updated_at = now() "
+    "WHERE NOT deadline.clock.received";
 
 /* Set-based: the deciding unit of each assigned dossier. */
 static const char UPSERT_UNITS[] =
@@ -85,6 +94,7 @@ static struct deadline *deadline_new(struct mc_service *svc, const struct mc_con
     d->svc = svc;
     d->cfg = cfg;
     d->b_count = json_object();
+    d->b_opening = json_object();
     d->b_waiting = json_object();
     d->rules.reappoint_wd = cfg->reappoint_wd;
     if (mc_dl_parse_rungs(&d->rules, cfg->warning_rungs, err, errlen) != 0 ||
@@ -131,6 +141,7 @@ static void deadline_free(struct deadline *d)
     mc_schema_free(d->update_schema);
     mc_catalog_free(d->catalog);
     json_decref(d->b_count);
+    json_decref(d->b_opening);
     free(d->b_clocks);
     json_decref(d->b_waiting);
     free(d);
@@ -502,6 +513,21 @@ static int alone(const struct deadline *d, const char *code)
            !json_object_get(d->b_waiting, code);
 }
 
+/* 1 when the batch is applied set-based and its only messages about code
+ * are one dossier.received and one dossier.assigned of a dossier that has
+ * no clock yet and nothing waiting (the usual batch of a busy day: intake
+ * and the router publish them moments apart). Both are written with the
+ * batch's others, in either order: the new clock (INSERT_CLOCKS fills in a
+ * row the unit made first) and its unit (UPSERT_UNITS), as alone() would
+ * have them in two batches. */
+static int opening_pair(struct deadline *d, const char *code)
+{
+    return d->svc && mc_service_set_based(d->svc) && code &&
+           json_integer_value(json_object_get(d->b_count, code)) == 2 &&
+           json_integer_value(json_object_get(d->b_opening, code)) == 16 + 1 &&
+           !json_object_get(d->b_waiting, code) && batch_clock(d, code) == NULL;
+}
+
 /* A new clock for a received dossier no other event touched yet, its next
  * fire instant planned here, written with the batch. */
 static int insert_new_clock(struct deadline *d, PGconn *conn, const char *code, const json_t *data,
@@ -559,6 +585,7 @@ static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_
     (void)svc;
 
     json_object_clear(d->b_count);
+    json_object_clear(d->b_opening);
     json_object_clear(d->b_waiting);
     d->b_nclocks = 0;
     for (int i = 0; i < n; i++) {
@@ -568,6 +595,12 @@ static int deadline_batch(struct mc_service *svc, PGconn *conn, const struct mc_
         json_object_set_new(
             d->b_count, code,
             json_integer(json_integer_value(json_object_get(d->b_count, code)) + 1));
+        if (strcmp(msgs[i]->topic, "dossier.received") == 0 ||
+            strcmp(msgs[i]->topic, "dossier.assigned") == 0)
+            json_object_set_new(
+                d->b_opening, code,
+                json_integer(json_integer_value(json_object_get(d->b_opening, code)) +
+                             (strcmp(msgs[i]->topic, "dossier.received") == 0 ? 16 : 1)));
         json_array_append_new(codes, json_string(code));
     }
     if (json_array_size(codes) == 0) {
@@ -657,7 +690,7 @@ static int on_received(struct deadline *d, PGconn *conn, const struct mc_msg *ms
         return rc;
     if ((rc = stale_replay(d, conn, "dossier.received", code, data, err, errlen)) != 0)
         return rc > 0 ? 0 : rc;
-    if (alone(d, code) && batch_clock(d, code) == NULL)
+    if ((alone(d, code) && batch_clock(d, code) == NULL) || opening_pair(d, code))
         return insert_new_clock(d, conn, code, data, err, errlen);
     procedure = json_pack("{s:s, s:s}", "code", mc_json_str(data, "procedure/code"), "name",
                           mc_json_str(data, "procedure/name"));
@@ -742,7 +775,8 @@ static int on_assigned(struct deadline *d, PGconn *conn, const struct mc_msg *ms
     if ((rc = stale_replay(d, conn, "dossier.assigned", mc_json_str(msg->doc, "dossier_code"),
                            json_object_get(msg->doc, "data"), err, errlen)) != 0)
         return rc > 0 ? 0 : rc;
-    if (alone(d, mc_json_str(msg->doc, "dossier_code"))) {
+    if (alone(d, mc_json_str(msg->doc, "dossier_code")) ||
+        opening_pair(d, mc_json_str(msg->doc, "dossier_code"))) {
         json_t *row = json_pack("{s:s, s:o}", "dossier_code", mc_json_str(msg->doc, "dossier_code"),
                                 "unit", copy_or_null(mc_json_at(msg->doc, "data/unit")));
         if (row == NULL)

@@ -77,18 +77,22 @@ static long long update_applied(const json_t *update)
                      mc_json_str(update, "event_id"), NULL);
 }
 
-/* motcua_deadline_updates_total as the deadline instances' /metrics show it
- * (the two instances of this test share one registry). */
-static long long updates_counted(void)
+/* A counter of the deadline instances as their /metrics show it (the two
+ * instances of this test share one registry): name is "\n<metric> ". */
+static long long counted(const char *name)
 {
-    static const char name[] = "\nmotcua_deadline_updates_total ";
     char body[65536];
     const char *at;
     assert_int_equal(h_http_get(env, mc_service_http_port(first), "/metrics", body, sizeof body),
                      200);
     at = strstr(body, name);
     assert_non_null(at);
-    return strtoll(at + sizeof name - 1, NULL, 10);
+    return strtoll(at + strlen(name), NULL, 10);
+}
+
+static long long updates_counted(void)
+{
+    return counted("\nmotcua_deadline_updates_total ");
 }
 
 /* Advances the clock to now and waits until the sweeps at that instant are
@@ -675,6 +679,94 @@ static void test_clocks_opened_set_based_equal_one_by_one(void **state)
         json_decref(updates[i]);
 }
 
+/* A dossier received and assigned in one batch (the usual case on a busy
+ * day), its clock and its unit written with the batch's others, equals one
+ * whose assignment came first, alone (a clock holding only its unit, then
+ * filled in one by one): pairs (G i, H i), column for column, unit
+ * included; and no batch was applied again one message at a time (a clock
+ * row the unit wrote first is filled in, not skipped as a conflict). */
+static void test_clock_and_unit_in_one_batch_equal_one_by_one(void **state)
+{
+    enum { N = 40 };
+    char g[64], h[64], received[MC_RFC3339_LEN], due[MC_RFC3339_LEN];
+    const char *const one_by_one = "\nmotcua_deadline_batches_one_by_one_total ";
+    long long fallbacks;
+    json_t *ev;
+    mc_instant t0;
+    (void)state;
+
+    assert_int_equal(mc_time_parse("2026-05-07T08:00:00+07:00", &t0), 0);
+    /* H i: the unit first, alone. */
+    for (int i = 0; i < N; i++) {
+        mc_time_format(t0 + (mc_instant)i * 3600, received);
+        mc_time_format(t0 + (mc_instant)i * 3600 + (mc_instant)(i % 5 + 1) * 86400, due);
+        snprintf(h, sizeof h, "000.47.26.H17-260507-%04d", 101 + i);
+        ev =
+            h_assigned_event(env, h, "1.001193", "04807", i % 2 ? "PTCKH" : "04807", received, due);
+        h_produce_json(env, "dossier.assigned", h, ev, NULL, NULL);
+        json_decref(ev);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE "
+                           "'000.47.26.H17-260507-01%' AND NOT received AND unit IS NOT NULL",
+                           NULL) == N);
+    fallbacks = counted(one_by_one);
+    /* G i: received and assigned back to back (in either order), all
+     * published before the services read them; H i: received. */
+    for (int i = 0; i < N; i++) {
+        mc_time_format(t0 + (mc_instant)i * 3600, received);
+        mc_time_format(t0 + (mc_instant)i * 3600 + (mc_instant)(i % 5 + 1) * 86400, due);
+        snprintf(g, sizeof g, "000.47.26.H17-260507-%04d", 1 + i);
+        snprintf(h, sizeof h, "000.47.26.H17-260507-%04d", 101 + i);
+        /* Even pairs assigned first: the unit's row is written first and
+         * the clock fills it in; odd ones received first. */
+        for (int k = 0; k < 2; k++) {
+            if ((k == 0) == (i % 2 == 0)) {
+                ev = h_assigned_event(env, g, "1.001193", "04807", i % 2 ? "PTCKH" : "04807",
+                                      received, due);
+                h_produce_json(env, "dossier.assigned", g, ev, NULL, NULL);
+            } else {
+                ev = h_received_event(env, g, "1.001193", "04807", received, due);
+                h_produce_json(env, "dossier.received", g, ev, NULL, NULL);
+            }
+            json_decref(ev);
+        }
+        ev = h_received_event(env, h, "1.001193", "04807", received, due);
+        h_produce_json(env, "dossier.received", h, ev, NULL, NULL);
+        json_decref(ev);
+    }
+    H_PUMP_UNTIL(env, H_TIMEOUT_MS,
+                 h_sql_int(env,
+                           "SELECT count(*) FROM deadline.clock WHERE dossier_code LIKE "
+                           "'000.47.26.H17-260507-%' AND received AND unit IS NOT NULL",
+                           NULL) == 2 * N);
+    assert_int_equal(
+        h_sql_int(env,
+                  "SELECT count(*) FROM deadline.clock x JOIN deadline.clock y ON "
+                  "right(y.dossier_code, 4)::int = right(x.dossier_code, 4)::int + 100 WHERE "
+                  "x.dossier_code LIKE '000.47.26.H17-260507-00%' AND y.dossier_code LIKE "
+                  "'000.47.26.H17-260507-01%' AND (x.received, x.state, x.channel, "
+                  "x.notify_channels, x.applicant, x.procedure, x.rule_set, x.supplement_policy, "
+                  "x.statutory_time, x.calendar_unit, x.received_at, x.receipt_at, "
+                  "x.original_due_at, x.period_start_at, x.due_at, x.deadline_version, "
+                  "x.armed_at, x.breaches, x.fired_through, x.next_fire_at, x.unit) IS DISTINCT "
+                  "FROM (y.received, y.state, y.channel, y.notify_channels, y.applicant, "
+                  "y.procedure, y.rule_set, y.supplement_policy, y.statutory_time, "
+                  "y.calendar_unit, y.received_at, y.receipt_at, y.original_due_at, "
+                  "y.period_start_at, y.due_at, y.deadline_version, y.armed_at, y.breaches, "
+                  "y.fired_through, y.next_fire_at, y.unit)",
+                  NULL),
+        0);
+    assert_int_equal(h_sql_int(env,
+                               "SELECT count(DISTINCT unit->>'code') FROM deadline.clock WHERE "
+                               "dossier_code LIKE '000.47.26.H17-260507-%' AND next_fire_at IS "
+                               "NOT NULL",
+                               NULL),
+                     2);
+    assert_int_equal(counted(one_by_one), fallbacks);
+}
+
 /* The update of kind (i % 4) at stage 1 or 2, hours after received: a
  * supplement asked and received; a result; a reschedule; two supplement
  * requests (counted late). NULL when the kind has no update at stage. */
@@ -899,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_warnings_past_their_date_are_skipped),
         cmocka_unit_test(test_breach_in_ledger_is_not_sent_again),
         cmocka_unit_test(test_clocks_opened_set_based_equal_one_by_one),
+        cmocka_unit_test(test_clock_and_unit_in_one_batch_equal_one_by_one),
         cmocka_unit_test(test_updates_applied_set_based_equal_one_by_one),
         cmocka_unit_test(test_updates_in_one_batch_apply_in_order),
     };
